@@ -1,0 +1,217 @@
+#include "engine/executor.h"
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/channel.h"
+#include "engine/scheduler.h"
+#include "engine/task.h"
+#include "state/heap_backend.h"
+
+namespace kappa {
+namespace {
+
+using runtime::Channel;
+using runtime::EdgeSpec;
+using runtime::JobGraph;
+using runtime::NodeSpec;
+using runtime::OutputChannel;
+using runtime::OutputNode;
+using runtime::OutputPtr;
+using runtime::Partitioning;
+using runtime::StreamTask;
+
+struct Plan {
+  std::vector<int> parallelism;       // per node
+  std::vector<bool> chained;          // per edge: fused into the producer's task
+  std::vector<int> head;              // per node: the head of its chain
+  std::vector<std::vector<int>> chain;  // per head: nodes in topological order
+  std::vector<std::vector<int>> in_edges, out_edges;
+};
+
+absl::StatusOr<Plan> MakePlan(const JobGraph& g, const ExecutionOptions& opt) {
+  const int n = static_cast<int>(g.nodes.size());
+  Plan p;
+  p.parallelism.assign(n, opt.parallelism);
+  p.in_edges.resize(n);
+  p.out_edges.resize(n);
+  for (int e = 0; e < static_cast<int>(g.edges.size()); ++e) {
+    p.in_edges[g.edges[e].to].push_back(e);
+    p.out_edges[g.edges[e].from].push_back(e);
+  }
+  for (int i = 0; i < n; ++i) {
+    if (g.nodes[i].parallelism > 0) p.parallelism[i] = g.nodes[i].parallelism;
+    if (p.parallelism[i] > opt.max_parallelism) {
+      return absl::InvalidArgumentError(absl::StrCat("operator '", g.nodes[i].name, "' has parallelism ",
+                                                     p.parallelism[i], " above the maximum ",
+                                                     opt.max_parallelism));
+    }
+    if (!g.nodes[i].source && p.in_edges[i].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("operator '", g.nodes[i].name, "' has no input"));
+    }
+  }
+  p.chained.assign(g.edges.size(), false);
+  for (int e = 0; e < static_cast<int>(g.edges.size()); ++e) {
+    const EdgeSpec& edge = g.edges[e];
+    p.chained[e] = edge.partitioning == Partitioning::kForward &&
+                   p.parallelism[edge.from] == p.parallelism[edge.to] && p.in_edges[edge.to].size() == 1 &&
+                   !g.nodes[edge.to].source;
+  }
+  // Nodes are added to the graph after their inputs, so id order is topological.
+  p.head.assign(n, -1);
+  p.chain.resize(n);
+  for (int i = 0; i < n; ++i) {
+    int h = i;
+    if (p.in_edges[i].size() == 1 && p.chained[p.in_edges[i][0]]) h = p.head[g.edges[p.in_edges[i][0]].from];
+    p.head[i] = h;
+    p.chain[h].push_back(i);
+  }
+  return p;
+}
+
+}  // namespace
+
+std::string DescribePlan(const JobGraph& g, const ExecutionOptions& opt) {
+  auto plan = MakePlan(g, opt);
+  if (!plan.ok()) return std::string(plan.status().message());
+  std::string out;
+  for (int h = 0; h < static_cast<int>(g.nodes.size()); ++h) {
+    if (plan->head[h] != h) continue;
+    std::vector<std::string> names;
+    for (int i : plan->chain[h]) names.push_back(g.nodes[i].name);
+    absl::StrAppend(&out, "task x", plan->parallelism[h], ": ", absl::StrJoin(names, " -> "), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOptions& opt_in) {
+  ExecutionOptions opt = opt_in;
+  if (opt.clock == nullptr) opt.clock = Clock::System();
+  if (opt.workers <= 0) opt.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ErrorSink count_only(nullptr);
+  if (opt.errors == nullptr) opt.errors = &count_only;
+
+  auto plan_or = MakePlan(g, opt);
+  if (!plan_or.ok()) return plan_or.status();
+  const Plan& plan = *plan_or;
+  const int n = static_cast<int>(g.nodes.size());
+
+  // Tasks: one per chain head and instance.
+  std::vector<std::vector<std::unique_ptr<StreamTask>>> tasks(n);
+  for (int h = 0; h < n; ++h) {
+    if (plan.head[h] != h) continue;
+    bool keyed = false;
+    for (int i : plan.chain[h]) keyed |= g.nodes[i].keyed;
+    for (int s = 0; s < plan.parallelism[h]; ++s) {
+      runtime::TaskConfig cfg;
+      cfg.name = absl::StrCat(g.nodes[h].name, "[", s, "]");
+      cfg.subtask = s;
+      cfg.parallelism = plan.parallelism[h];
+      cfg.max_parallelism = opt.max_parallelism;
+      cfg.clock = opt.clock;
+      cfg.errors = opt.errors;
+      cfg.stop_requested = opt.stop_requested;
+      if (keyed) cfg.backend = state::HeapBackend::Create();
+      tasks[h].push_back(std::make_unique<StreamTask>(std::move(cfg)));
+    }
+  }
+
+  // Channels for every edge that crosses tasks: channels[e][producer][consumer].
+  std::vector<std::unique_ptr<Channel>> all_channels;
+  std::vector<std::vector<std::vector<OutputChannel*>>> outs(g.edges.size());
+  for (int e = 0; e < static_cast<int>(g.edges.size()); ++e) {
+    if (plan.chained[e]) continue;
+    const EdgeSpec& edge = g.edges[e];
+    const int pp = plan.parallelism[edge.from], cp = plan.parallelism[edge.to];
+    auto& producers = tasks[plan.head[edge.from]];
+    auto& consumers = tasks[plan.head[edge.to]];
+    outs[e].resize(pp);
+    const bool pointwise = edge.partitioning == Partitioning::kForward && pp == cp;
+    for (int i = 0; i < pp; ++i) {
+      for (int j = 0; j < cp; ++j) {
+        if (pointwise && i != j) continue;
+        all_channels.push_back(std::make_unique<Channel>(opt.channel_capacity, producers[i].get(), consumers[j].get()));
+        outs[e][i].push_back(producers[i]->AddOutput(all_channels.back().get()));
+        consumers[j]->AddInput(all_channels.back().get(), edge.to_input);
+      }
+    }
+  }
+
+  // Operators, wired from the end of each chain backwards so that every consumer's input
+  // exists when its producer is connected.
+  for (int h = 0; h < n; ++h) {
+    if (plan.head[h] != h) continue;
+    for (int s = 0; s < plan.parallelism[h]; ++s) {
+      StreamTask* task = tasks[h][s].get();
+      std::vector<std::unique_ptr<runtime::OperatorBase>> ops(n);
+      for (int i : plan.chain[h]) ops[i] = g.nodes[i].make_operator(g.nodes[i], &task->metrics());
+      for (auto it = plan.chain[h].rbegin(); it != plan.chain[h].rend(); ++it) {
+        const int i = *it;
+        const NodeSpec& node = g.nodes[i];
+        for (int port = 0; port < static_cast<int>(node.ports.size()); ++port) {
+          std::vector<OutputPtr> targets;
+          for (int e : plan.out_edges[i]) {
+            const EdgeSpec& edge = g.edges[e];
+            if (edge.from_port != port) continue;
+            if (plan.chained[e]) {
+              targets.push_back(ops[edge.to]->InputAt(edge.to_input));
+              continue;
+            }
+            Partitioning part = edge.partitioning;
+            if (part == Partitioning::kForward && outs[e][s].size() > 1) part = Partitioning::kRebalance;
+            std::unique_ptr<OutputNode> w = edge.make_writer(part, outs[e][s], opt.max_parallelism, s, &task->metrics());
+            targets.push_back(w->output());
+            task->AddFlusher(w.get());
+            task->AddOwned(std::move(w));
+          }
+          if (targets.empty()) continue;
+          if (targets.size() == 1) {
+            ops[i]->ConnectOutput(port, targets[0]);
+          } else {
+            std::unique_ptr<OutputNode> f = node.ports[port].make_fanout(targets);
+            ops[i]->ConnectOutput(port, f->output());
+            task->AddOwned(std::move(f));
+          }
+        }
+      }
+      for (int i : plan.chain[h]) {
+        if (auto* src = dynamic_cast<runtime::SourceDriver*>(ops[i].get())) task->SetSource(src);
+        if (auto* fl = dynamic_cast<runtime::BatchFlusher*>(ops[i].get())) task->AddFlusher(fl);
+        task->AddOperator(std::move(ops[i]), g.nodes[i].name);
+      }
+    }
+  }
+
+  runtime::Scheduler scheduler(opt.workers);
+  ExecutionResult result;
+  for (int h = 0; h < n; ++h) {
+    for (auto& t : tasks[h]) {
+      absl::Status s = t->Open();
+      if (!s.ok()) return s;
+      scheduler.Add(t.get());
+      ++result.tasks;
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
+  scheduler.Start();
+  absl::Status status = scheduler.Wait();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!status.ok()) return status;
+  for (int h = 0; h < n; ++h) {
+    if (plan.head[h] != h) continue;
+    NodeMetrics m;
+    std::vector<std::string> names;
+    for (int i : plan.chain[h]) names.push_back(g.nodes[i].name);
+    m.name = absl::StrJoin(names, " -> ");
+    for (auto& t : tasks[h]) {
+      m.records_in += t->metrics().records_in.load();
+      m.records_out += t->metrics().records_out.load();
+    }
+    result.nodes.push_back(m);
+  }
+  return result;
+}
+
+}  // namespace kappa

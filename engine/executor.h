@@ -1,0 +1,56 @@
+// Runs a job graph: plans fused chains, creates tasks and channels, runs them on the
+// worker pool and reports what happened.
+//
+// Chaining rule: a node joins its producer's task when the edge between them is a
+// forward edge, both have the same parallelism and the node has no other input. Every
+// other edge becomes channels: one per (producer instance, consumer instance) pair, or one
+// per instance pair i→i for a forward edge between equal parallelisms.
+#ifndef KAPPA_ENGINE_EXECUTOR_H_
+#define KAPPA_ENGINE_EXECUTOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/errors.h"
+#include "engine/graph.h"
+#include "engine/time.h"
+
+namespace kappa {
+
+struct ExecutionOptions {
+  int parallelism = 1;
+  int workers = 0;  // 0: number of cores
+  int max_parallelism = 128;
+  size_t channel_capacity = 8;  // batches per channel
+  Clock* clock = nullptr;       // null: the system clock
+  ErrorSink* errors = nullptr;  // null: count only
+  // Set (e.g. by a SIGINT handler) to stop sources; the run then drains and ends.
+  const std::atomic<bool>* stop_requested = nullptr;
+};
+
+struct NodeMetrics {
+  std::string name;
+  int64_t records_in = 0;
+  int64_t records_out = 0;
+};
+
+struct ExecutionResult {
+  std::vector<NodeMetrics> nodes;  // per chain head: records in and out of its tasks
+  int tasks = 0;
+  double seconds = 0;
+};
+
+absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& graph, const ExecutionOptions& options);
+
+// Describes the planned tasks (chains and parallelism), one line per chain.
+std::string DescribePlan(const runtime::JobGraph& graph, const ExecutionOptions& options);
+
+}  // namespace kappa
+
+#endif  // KAPPA_ENGINE_EXECUTOR_H_

@@ -1,0 +1,87 @@
+// Plumbing shared by keyed operators (windows, process functions, joins): the key of the
+// current record, its key group, state tables and timers in the task's backend.
+#ifndef KAPPA_OPERATORS_KEYED_H_
+#define KAPPA_OPERATORS_KEYED_H_
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "engine/operator.h"
+#include "operators/timer_service.h"
+#include "state/key_groups.h"
+#include "state/keyed_state.h"
+
+namespace kappa {
+
+// Gives user functions their keyed state. State names are part of the job's contract with
+// its checkpoints and savepoints: keep them stable across versions.
+class RuntimeContext {
+ public:
+  RuntimeContext(runtime::OperatorContext* ctx, const state::KeyContext* key, std::string prefix)
+      : ctx_(ctx), key_(key), prefix_(std::move(prefix)) {}
+
+  template <typename V>
+  ValueState<V> GetValueState(const std::string& name) {
+    return ValueState<V>(ctx_->backend(), Table(name), key_);
+  }
+  template <typename V>
+  ListState<V> GetListState(const std::string& name) {
+    return ListState<V>(ctx_->backend(), Table(name), key_);
+  }
+  template <typename UK, typename UV>
+  MapState<UK, UV> GetMapState(const std::string& name) {
+    return MapState<UK, UV>(ctx_->backend(), Table(name), key_);
+  }
+  int subtask() const { return ctx_->subtask(); }
+  int parallelism() const { return ctx_->parallelism(); }
+  const std::string& operator_name() const { return ctx_->operator_name(); }
+
+ private:
+  state::TableId Table(const std::string& name) {
+    auto t = ctx_->backend()->RegisterTable(prefix_ + "/" + name);
+    if (!t.ok()) throw StateError(t.status());
+    return *t;
+  }
+  runtime::OperatorContext* ctx_;
+  const state::KeyContext* key_;
+  std::string prefix_;
+};
+
+namespace operators {
+
+// Sets the current key from a record and restores typed keys from timers.
+template <typename K>
+class KeyScope {
+ public:
+  void SetFromKey(const K& key, int max_parallelism) {
+    buf_.clear();
+    Serializer<K>::Write(key, &buf_);
+    ctx_.Set(buf_, state::KeyGroupFor(buf_, max_parallelism));
+  }
+  void SetFromBytes(std::string_view bytes, int key_group) { ctx_.Set(bytes, key_group); }
+  K DecodeKey() const {
+    K k{};
+    if (!ParseFromString(ctx_.key_bytes(), &k)) throw StateError(absl::DataLossError("corrupt key in timer"));
+    return k;
+  }
+  const state::KeyContext& context() const { return ctx_; }
+
+ private:
+  state::KeyContext ctx_;
+  std::string buf_;
+};
+
+// Stable hash of a key, as the hash exchange uses it: records and state agree on key groups.
+template <typename K>
+uint64_t HashKey(const K& key) {
+  thread_local std::string buf;
+  buf.clear();
+  Serializer<K>::Write(key, &buf);
+  return state::StableHash(buf);
+}
+
+}  // namespace operators
+}  // namespace kappa
+
+#endif  // KAPPA_OPERATORS_KEYED_H_

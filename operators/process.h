@@ -1,0 +1,156 @@
+// KeyedProcessFunction: per-record logic with keyed state and timers.
+//
+//   class Dedup : public kappa::KeyedProcessFunction<int64_t, Bid, Bid> {
+//    public:
+//     void Open(kappa::RuntimeContext& ctx) override { seen_ = ctx.GetValueState<bool>("seen"); }
+//     void ProcessElement(const Bid& b, Context& ctx, kappa::Collector<Bid>& out) override {
+//       if (seen_.Value()) return;
+//       seen_.Update(true);
+//       ctx.RegisterEventTimeTimer(ctx.timestamp() + 60'000);  // forget after a minute
+//       out.Collect(b);
+//     }
+//     void OnTimer(kappa::Timestamp t, Context& ctx, kappa::Collector<Bid>& out) override { seen_.Clear(); }
+//    private:
+//     kappa::ValueState<bool> seen_;
+//   };
+//
+// State handles are scoped to the current key. Event-time timers fire when the watermark
+// reaches them, processing-time timers when the clock does; both are in the state backend
+// and survive restarts. ctx.IsLate() tells whether the record is behind its partition's
+// watermark (r.ts < pwm(r), deterministic across replays). Called on the task's thread.
+#ifndef KAPPA_OPERATORS_PROCESS_H_
+#define KAPPA_OPERATORS_PROCESS_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "engine/exchange.h"
+#include "engine/operator.h"
+#include "operators/keyed.h"
+#include "operators/timer_service.h"
+
+namespace kappa {
+
+template <typename K, typename In, typename Out>
+class KeyedProcessFunction {
+ public:
+  class Context {
+   public:
+    virtual ~Context() = default;
+    // Event time of the record being processed, or of the timer firing.
+    virtual Timestamp timestamp() const = 0;
+    virtual const K& current_key() const = 0;
+    virtual bool IsLate() const = 0;
+    virtual Timestamp current_watermark() const = 0;
+    virtual Timestamp current_processing_time() const = 0;
+    virtual void RegisterEventTimeTimer(Timestamp t) = 0;
+    virtual void DeleteEventTimeTimer(Timestamp t) = 0;
+    virtual void RegisterProcessingTimeTimer(Timestamp t) = 0;
+    virtual void DeleteProcessingTimeTimer(Timestamp t) = 0;
+    // True inside OnTimer for a processing-time timer.
+    virtual bool processing_time_timer() const = 0;
+  };
+
+  using OutputType = Out;
+  virtual ~KeyedProcessFunction() = default;
+  virtual void Open(RuntimeContext& ctx) {}
+  virtual void ProcessElement(const In& value, Context& ctx, Collector<Out>& out) = 0;
+  virtual void OnTimer(Timestamp time, Context& ctx, Collector<Out>& out) {}
+};
+
+namespace operators {
+
+template <typename K, typename In, typename Out>
+class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
+                                   public runtime::WithOutput<Out>,
+                                   private KeyedProcessFunction<K, In, Out>::Context {
+ public:
+  using Function = KeyedProcessFunction<K, In, Out>;
+
+  KeyedProcessOperator(std::function<K(const In&)> key_fn, std::unique_ptr<Function> fn, std::string uid)
+      : key_fn_(std::move(key_fn)), fn_(std::move(fn)), uid_(std::move(uid)) {}
+
+  void ConnectOutput(int, runtime::OutputPtr out) override { this->SetMainOutput(out); }
+
+  absl::Status Open(runtime::OperatorContext* ctx) override {
+    this->ctx_ = ctx;
+    if (!this->out_) this->out_ = runtime::Discard<Out>::Instance();
+    runtime_ctx_.emplace(ctx, &key_.context(), uid_);
+    KAPPA_RETURN_IF_ERROR(timers_.Init(ctx->backend(), uid_));
+    try {
+      fn_->Open(*runtime_ctx_);
+    } catch (const StateError& e) {
+      return e.status();
+    } catch (const std::exception& e) {
+      return absl::FailedPreconditionError(std::string("Open() threw: ") + e.what());
+    }
+    return absl::OkStatus();
+  }
+
+  void Emit(Record<In>&& r) override {
+    if (!runtime::RunGuarded(this->ctx_, r.ts, [&] { current_key_ = key_fn_(r.value); },
+                             [&] { return DescribeRecord(r.value); })) {
+      return;
+    }
+    key_.SetFromKey(current_key_, this->ctx_->max_parallelism());
+    ts_ = r.ts;
+    late_ = r.ts < r.pwm;
+    proc_timer_ = false;
+    collector_.Reset(this->out_, r.ts, r.pwm);
+    runtime::RunGuarded(this->ctx_, r.ts, [&] { fn_->ProcessElement(r.value, *this, collector_); },
+                        [&] { return DescribeRecord(r.value); });
+  }
+
+  bool AdvanceWatermark(Timestamp wm) override {
+    return timers_.FireEventTimers(
+        wm, [&](const FiredTimer& t) { OnTimer(t, false); }, [&] { return this->ctx_->ShouldYield(); });
+  }
+  Timestamp NextProcessingTimer() override { return timers_.next_processing_timer(); }
+  bool AdvanceProcessingTime(Timestamp now) override {
+    return timers_.FireProcessingTimers(
+        now, [&](const FiredTimer& t) { OnTimer(t, true); }, [&] { return this->ctx_->ShouldYield(); });
+  }
+
+ private:
+  void OnTimer(const FiredTimer& t, bool processing) {
+    key_.SetFromBytes(t.key_bytes, t.key_group);
+    current_key_ = key_.DecodeKey();
+    ts_ = t.time;
+    late_ = false;
+    proc_timer_ = processing;
+    collector_.Reset(this->out_, processing ? this->ctx_->current_watermark() : t.time, kMinTimestamp);
+    runtime::RunGuarded(this->ctx_, t.time, [&] { fn_->OnTimer(t.time, *this, collector_); },
+                        [] { return std::string("timer"); });
+  }
+
+  // Context
+  Timestamp timestamp() const override { return ts_; }
+  const K& current_key() const override { return current_key_; }
+  bool IsLate() const override { return late_; }
+  Timestamp current_watermark() const override { return this->ctx_->current_watermark(); }
+  Timestamp current_processing_time() const override { return this->ctx_->clock()->NowMillis(); }
+  void RegisterEventTimeTimer(Timestamp t) override { timers_.RegisterEventTimer(key_.context(), {}, t); }
+  void DeleteEventTimeTimer(Timestamp t) override { timers_.DeleteEventTimer(key_.context(), {}, t); }
+  void RegisterProcessingTimeTimer(Timestamp t) override { timers_.RegisterProcessingTimer(key_.context(), {}, t); }
+  void DeleteProcessingTimeTimer(Timestamp t) override { timers_.DeleteProcessingTimer(key_.context(), {}, t); }
+  bool processing_time_timer() const override { return proc_timer_; }
+
+  std::function<K(const In&)> key_fn_;
+  std::unique_ptr<Function> fn_;
+  std::string uid_;
+  KeyScope<K> key_;
+  std::optional<RuntimeContext> runtime_ctx_;
+  TimerService timers_;
+  Collector<Out> collector_;
+  K current_key_{};
+  Timestamp ts_ = 0;
+  bool late_ = false;
+  bool proc_timer_ = false;
+};
+
+}  // namespace operators
+}  // namespace kappa
+
+#endif  // KAPPA_OPERATORS_PROCESS_H_

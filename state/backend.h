@@ -1,0 +1,89 @@
+// The keyed state backend interface.
+//
+// A backend is a byte-level, ordered key-value store organised in named tables (one per
+// declared state; a column family in RocksDB). Every table key starts with the key group
+// of the record's key (2 bytes, big-endian) unless the table says otherwise, so a
+// snapshot can be cut by key-group range and restored at another parallelism.
+//
+// Implementation rules:
+// - One backend instance per stateful task; only that task's current worker thread calls
+//   it, never two threads at once. Implementations need no locking.
+// - Get/Put/Append/Delete/Scan report I/O failures as absl::Status; the typed handles in
+//   keyed_state.h turn them into a StateError that fails the task (it restarts from the
+//   last checkpoint), never into a dropped record.
+// - Append adds one length-prefixed element to the list stored under a key (RocksDB: a
+//   merge operand), so lists grow in O(1) without reading them back.
+#ifndef KAPPA_STATE_BACKEND_H_
+#define KAPPA_STATE_BACKEND_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace kappa::state {
+
+using TableId = int;
+
+// Ordered iteration over the keys of one table that start with a prefix.
+// Valid until the next write to the backend.
+class StateIterator {
+ public:
+  virtual ~StateIterator() = default;
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual absl::Status status() const = 0;
+};
+
+class KeyedStateBackend {
+ public:
+  virtual ~KeyedStateBackend() = default;
+
+  // Returns the table for `name`, creating it on first use. Names are stable across
+  // job versions: they are how a savepoint finds the state again.
+  virtual absl::StatusOr<TableId> RegisterTable(const std::string& name) = 0;
+
+  // Reads the value under key; NotFound if absent.
+  virtual absl::Status Get(TableId table, std::string_view key, std::string* value) = 0;
+  virtual absl::Status Put(TableId table, std::string_view key, std::string_view value) = 0;
+  // Appends one list element: value is stored as varint(len) + bytes after any existing.
+  virtual absl::Status Append(TableId table, std::string_view key, std::string_view element) = 0;
+  virtual absl::Status Delete(TableId table, std::string_view key) = 0;
+  // Iterates keys >= prefix that start with prefix, in byte order.
+  virtual std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) = 0;
+
+  // Number of keys (approximate for disk backends); for metrics and tests.
+  virtual int64_t ApproximateKeys(TableId table) = 0;
+
+  virtual std::string_view name() const = 0;
+};
+
+// Decodes a list written by Append: calls fn(element) for each element; false on
+// malformed data.
+template <typename Fn>
+bool ForEachListElement(std::string_view list, Fn&& fn);
+
+}  // namespace kappa::state
+
+#include "state/serializer.h"
+
+namespace kappa::state {
+
+template <typename Fn>
+bool ForEachListElement(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    uint64_t n;
+    if (!kappa::internal::ReadVarint(&list, &n) || list.size() < n) return false;
+    fn(list.substr(0, n));
+    list.remove_prefix(n);
+  }
+  return true;
+}
+
+}  // namespace kappa::state
+
+#endif  // KAPPA_STATE_BACKEND_H_

@@ -1,0 +1,44 @@
+// In-memory state backend: ordered maps on the heap.
+//
+// For tests and small jobs. It implements the same byte-level contract as the RocksDB
+// backend (ordering, prefixes, list append), so operators cannot tell them apart.
+//
+//   auto backend = kappa::state::HeapBackend::Create();
+//   TableId t = *backend->RegisterTable("counts");
+//   backend->Put(t, "k", "v");
+#ifndef KAPPA_STATE_HEAP_BACKEND_H_
+#define KAPPA_STATE_HEAP_BACKEND_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "state/backend.h"
+
+namespace kappa::state {
+
+class HeapBackend : public KeyedStateBackend {
+ public:
+  static std::unique_ptr<HeapBackend> Create();
+
+  absl::StatusOr<TableId> RegisterTable(const std::string& name) override;
+  absl::Status Get(TableId table, std::string_view key, std::string* value) override;
+  absl::Status Put(TableId table, std::string_view key, std::string_view value) override;
+  absl::Status Append(TableId table, std::string_view key, std::string_view element) override;
+  absl::Status Delete(TableId table, std::string_view key) override;
+  std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) override;
+  int64_t ApproximateKeys(TableId table) override;
+  std::string_view name() const override { return "heap"; }
+
+ private:
+  using Table = absl::btree_map<std::string, std::string, std::less<>>;
+  HeapBackend() = default;
+  std::vector<std::unique_ptr<Table>> tables_;
+  absl::flat_hash_map<std::string, TableId> ids_;
+};
+
+}  // namespace kappa::state
+
+#endif  // KAPPA_STATE_HEAP_BACKEND_H_

@@ -1,0 +1,248 @@
+// Typed keyed state: ValueState<V>, ListState<V>, MapState<UK, UV>.
+//
+// A handle is scoped to the task's current key (set by the runtime before user code runs)
+// and to a namespace (empty for user state; a window for window contents). Values are
+// serialized with Serializer<T> and stored in the task's KeyedStateBackend, so the same
+// code runs on the heap and RocksDB backends and every byte is in checkpoints.
+//
+//   class CountPerUser : public kappa::KeyedProcessFunction<int64_t, Click, Count> {
+//     void Open(kappa::RuntimeContext& ctx) override { count_ = ctx.GetValueState<int64_t>("count"); }
+//     void ProcessElement(const Click& c, Context& ctx, kappa::Collector<Count>& out) override {
+//       int64_t n = count_.ValueOr(0) + 1;
+//       count_.Update(n);
+//       ...
+//     }
+//     kappa::ValueState<int64_t> count_;
+//   };
+//
+// Handles are cheap value types; they must only be used on the task's thread, from
+// inside operator callbacks. Backend failures throw StateError, which fails the task.
+#ifndef KAPPA_STATE_KEYED_STATE_H_
+#define KAPPA_STATE_KEYED_STATE_H_
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "state/backend.h"
+#include "state/serializer.h"
+
+namespace kappa {
+
+// Thrown by state handles when the backend fails (disk full, I/O error, corrupt data).
+// The runtime treats it as a task failure, never as a bad record.
+class StateError : public std::runtime_error {
+ public:
+  explicit StateError(absl::Status status)
+      : std::runtime_error(std::string(status.message())), status_(std::move(status)) {}
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+namespace state {
+
+// The key that state handles are scoped to. One per keyed operator; the operator sets it
+// before calling user code, firing timers or touching state.
+class KeyContext {
+ public:
+  void Set(std::string_view key_bytes, int key_group) {
+    key_bytes_.assign(key_bytes);
+    key_group_ = key_group;
+  }
+  std::string_view key_bytes() const { return key_bytes_; }
+  int key_group() const { return key_group_; }
+
+  // Appends [key group, 2 bytes big-endian][key bytes] to out.
+  void AppendPrefix(std::string* out) const {
+    out->push_back(static_cast<char>((key_group_ >> 8) & 0xff));
+    out->push_back(static_cast<char>(key_group_ & 0xff));
+    out->append(key_bytes_);
+  }
+
+ private:
+  std::string key_bytes_;
+  int key_group_ = 0;
+};
+
+inline void ThrowIfError(const absl::Status& status) {
+  if (!status.ok()) throw StateError(status);
+}
+
+// Shared plumbing of the typed handles.
+class StateHandleBase {
+ public:
+  StateHandleBase() = default;
+  StateHandleBase(KeyedStateBackend* backend, TableId table, const KeyContext* key)
+      : backend_(backend), table_(table), key_(key) {}
+
+  bool valid() const { return backend_ != nullptr; }
+  // Internal: the namespace (serialized window, or empty) the handle reads and writes.
+  void SetNamespace(std::string_view ns) { ns_.assign(ns); }
+
+ protected:
+  // [key group][key][varint(namespace size)][namespace][suffix]. The namespace is
+  // length-prefixed because the empty namespace is a byte prefix of every other one: a
+  // MapState scan in one namespace would otherwise also see the entries of the others.
+  std::string_view BuildKey(std::string_view suffix = {}) {
+    scratch_.clear();
+    key_->AppendPrefix(&scratch_);
+    kappa::internal::WriteVarint(ns_.size(), &scratch_);
+    scratch_.append(ns_);
+    scratch_.append(suffix);
+    return scratch_;
+  }
+
+  KeyedStateBackend* backend_ = nullptr;
+  TableId table_ = -1;
+  const KeyContext* key_ = nullptr;
+  std::string ns_;
+  std::string scratch_;
+  std::string value_buf_;
+};
+
+}  // namespace state
+
+template <typename V>
+class ValueState : public state::StateHandleBase {
+ public:
+  using StateHandleBase::StateHandleBase;
+
+  std::optional<V> Value() {
+    absl::Status s = backend_->Get(table_, BuildKey(), &value_buf_);
+    if (absl::IsNotFound(s)) return std::nullopt;
+    state::ThrowIfError(s);
+    V v{};
+    if (!ParseFromString(value_buf_, &v)) throw StateError(absl::DataLossError("corrupt value in state"));
+    return v;
+  }
+  V ValueOr(V fallback) {
+    std::optional<V> v = Value();
+    return v ? std::move(*v) : std::move(fallback);
+  }
+  void Update(const V& v) {
+    value_buf_.clear();
+    Serializer<V>::Write(v, &value_buf_);
+    state::ThrowIfError(backend_->Put(table_, BuildKey(), value_buf_));
+  }
+  void Clear() { state::ThrowIfError(backend_->Delete(table_, BuildKey())); }
+};
+
+template <typename V>
+class ListState : public state::StateHandleBase {
+ public:
+  using StateHandleBase::StateHandleBase;
+
+  void Add(const V& v) {
+    value_buf_.clear();
+    Serializer<V>::Write(v, &value_buf_);
+    state::ThrowIfError(backend_->Append(table_, BuildKey(), value_buf_));
+  }
+  // Calls fn(V&&) for each element in insertion order.
+  template <typename Fn>
+  void ForEach(Fn&& fn) {
+    absl::Status s = backend_->Get(table_, BuildKey(), &value_buf_);
+    if (absl::IsNotFound(s)) return;
+    state::ThrowIfError(s);
+    std::string list = std::move(value_buf_);  // fn may touch this handle again
+    bool ok = state::ForEachListElement(list, [&](std::string_view e) {
+      V v{};
+      if (!ParseFromString(e, &v)) throw StateError(absl::DataLossError("corrupt list element in state"));
+      fn(std::move(v));
+    });
+    if (!ok) throw StateError(absl::DataLossError("corrupt list in state"));
+  }
+  std::vector<V> Get() {
+    std::vector<V> out;
+    ForEach([&](V&& v) { out.push_back(std::move(v)); });
+    return out;
+  }
+  void Update(const std::vector<V>& values) {
+    Clear();
+    for (const V& v : values) Add(v);
+  }
+  bool IsEmpty() {
+    absl::Status s = backend_->Get(table_, BuildKey(), &value_buf_);
+    if (absl::IsNotFound(s)) return true;
+    state::ThrowIfError(s);
+    return value_buf_.empty();
+  }
+  void Clear() { state::ThrowIfError(backend_->Delete(table_, BuildKey())); }
+};
+
+template <typename UK, typename UV>
+class MapState : public state::StateHandleBase {
+ public:
+  using StateHandleBase::StateHandleBase;
+
+  std::optional<UV> Get(const UK& k) {
+    absl::Status s = backend_->Get(table_, UserKey(k), &value_buf_);
+    if (absl::IsNotFound(s)) return std::nullopt;
+    state::ThrowIfError(s);
+    UV v{};
+    if (!ParseFromString(value_buf_, &v)) throw StateError(absl::DataLossError("corrupt map value in state"));
+    return v;
+  }
+  bool Contains(const UK& k) { return Get(k).has_value(); }
+  void Put(const UK& k, const UV& v) {
+    value_buf_.clear();
+    Serializer<UV>::Write(v, &value_buf_);
+    state::ThrowIfError(backend_->Put(table_, UserKey(k), value_buf_));
+  }
+  void Remove(const UK& k) { state::ThrowIfError(backend_->Delete(table_, UserKey(k))); }
+
+  // Calls fn(const UK&, UV&&) for each entry in key-byte order. Do not modify the map
+  // from inside fn; collect keys and modify afterwards.
+  template <typename Fn>
+  void ForEach(Fn&& fn) {
+    std::string prefix(BuildKey());
+    auto it = backend_->Scan(table_, prefix);
+    for (; it->Valid(); it->Next()) {
+      std::string_view uk = it->key().substr(prefix.size());
+      UK k{};
+      UV v{};
+      if (!ParseFromString(uk, &k) || !ParseFromString(it->value(), &v)) {
+        throw StateError(absl::DataLossError("corrupt map entry in state"));
+      }
+      fn(k, std::move(v));
+    }
+    state::ThrowIfError(it->status());
+  }
+  std::vector<std::pair<UK, UV>> Entries() {
+    std::vector<std::pair<UK, UV>> out;
+    ForEach([&](const UK& k, UV&& v) { out.emplace_back(k, std::move(v)); });
+    return out;
+  }
+  bool IsEmpty() {
+    auto it = backend_->Scan(table_, BuildKey());
+    bool empty = !it->Valid();
+    state::ThrowIfError(it->status());
+    return empty;
+  }
+  void Clear() {
+    std::vector<std::string> keys;
+    {
+      auto it = backend_->Scan(table_, BuildKey());
+      for (; it->Valid(); it->Next()) keys.emplace_back(it->key());
+      state::ThrowIfError(it->status());
+    }
+    for (const std::string& k : keys) state::ThrowIfError(backend_->Delete(table_, k));
+  }
+
+ private:
+  std::string_view UserKey(const UK& k) {
+    key_buf_.clear();
+    Serializer<UK>::Write(k, &key_buf_);
+    return BuildKey(key_buf_);
+  }
+  std::string key_buf_;
+};
+
+}  // namespace kappa
+
+#endif  // KAPPA_STATE_KEYED_STATE_H_
