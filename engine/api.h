@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "engine/executor.h"
 #include "engine/graph.h"
+#include "engine/json_codec.h"
 #include "engine/sink.h"
 #include "engine/source.h"
 #include "operators/basic.h"

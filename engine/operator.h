@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "engine/errors.h"
+#include "engine/json_fwd.h"
 #include "engine/record.h"
 #include "engine/time.h"
 #include "state/backend.h"
@@ -40,8 +41,6 @@
 
 namespace kappa {
 
-template <typename T>
-struct JsonCodec;  // see engine/json_codec.h
 
 namespace internal {
 template <typename T>

@@ -1,0 +1,78 @@
+// Connectors by URI: what `--source URI` and `--sink URI` resolve to.
+//
+//   KAPPA_ASSIGN_OR_RETURN(auto src, kappa::connectors::MakeSource<Event>("file:log/", {}));
+//   KAPPA_ASSIGN_OR_RETURN(auto sink, kappa::connectors::MakeSink<Row>("stdout:"));
+#ifndef KAPPA_CONNECTORS_CONNECTORS_H_
+#define KAPPA_CONNECTORS_CONNECTORS_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "connectors/collect_sink.h"
+#include "connectors/file_sink.h"
+#include "connectors/file_source.h"
+#include "connectors/nexmark_source.h"
+#include "connectors/uri.h"
+#include "engine/status.h"
+
+namespace kappa::connectors {
+
+struct SourceOptions {
+  bool follow = false;  // file sources: keep tailing (also `?follow=true`)
+};
+
+template <typename T>
+absl::StatusOr<std::shared_ptr<SourceConnector<T>>> MakeSource(const std::string& text, const SourceOptions& options) {
+  KAPPA_ASSIGN_OR_RETURN(Uri uri, ParseUri(text));
+  if (uri.scheme == "file") {
+    if (uri.path.empty()) return absl::InvalidArgumentError(absl::StrCat("'", text, "': file: needs a path"));
+    KAPPA_ASSIGN_OR_RETURN(bool follow, BoolParam(uri, "follow", options.follow));
+    auto src = std::make_shared<FileSource<T>>(uri.path, follow);
+    KAPPA_RETURN_IF_ERROR(src->NumPartitions().status());  // fail fast on a missing path
+    return std::shared_ptr<SourceConnector<T>>(std::move(src));
+  }
+  if (uri.scheme == "gen") {
+    if (uri.path != "nexmark") {
+      return absl::InvalidArgumentError(absl::StrCat("'", text, "': the only generator is gen:nexmark"));
+    }
+    int partitions = 1;
+    KAPPA_ASSIGN_OR_RETURN(nexmark::GeneratorConfig config, nexmark::GeneratorConfig::FromQuery(uri.query, &partitions));
+    return std::shared_ptr<SourceConnector<T>>(std::make_shared<NexmarkSource<T>>(config, partitions));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", text, "': '", uri.scheme, ":' is not a source; sources are ", "file:PATH, gen:nexmark?..."));
+}
+
+// A sink and, for sinks that share one file, a function to close it after the run.
+template <typename T>
+struct SinkHandle {
+  std::shared_ptr<SinkConnector<T>> sink;
+  std::function<absl::Status()> finish;
+};
+
+template <typename T>
+absl::StatusOr<SinkHandle<T>> MakeSink(const std::string& text) {
+  KAPPA_ASSIGN_OR_RETURN(Uri uri, ParseUri(text));
+  using Kind = typename FileSink<T>::Kind;
+  std::shared_ptr<FileSink<T>> sink;
+  if (uri.scheme == "stdout") {
+    sink = std::make_shared<FileSink<T>>("", Kind::kStdout);
+  } else if (uri.scheme == "file") {
+    if (uri.path.empty()) return absl::InvalidArgumentError(absl::StrCat("'", text, "': file: needs a path"));
+    std::error_code ec;
+    bool dir = uri.path.back() == '/' || std::filesystem::is_directory(uri.path, ec);
+    std::string path = uri.path;
+    while (dir && path.size() > 1 && path.back() == '/') path.pop_back();
+    sink = std::make_shared<FileSink<T>>(path, dir ? Kind::kDirectory : Kind::kFile);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "': '", uri.scheme, ":' is not a sink; sinks are file:PATH, file:DIR/, stdout:"));
+  }
+  return SinkHandle<T>{sink, [sink] { return sink->Finish(); }};
+}
+
+}  // namespace kappa::connectors
+
+#endif  // KAPPA_CONNECTORS_CONNECTORS_H_

@@ -1,0 +1,43 @@
+#include "connectors/uri.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/strings.h"
+
+namespace kappa::connectors {
+
+absl::StatusOr<Uri> ParseUri(std::string_view text) {
+  Uri uri;
+  uri.text = std::string(text);
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", AbslView(text), "' is not a connector URI; use one of: ", kKnownSchemes));
+  }
+  uri.scheme = std::string(text.substr(0, colon));
+  std::string_view rest = text.substr(colon + 1);
+  size_t q = rest.find('?');
+  uri.path = std::string(rest.substr(0, q));
+  if (q != std::string_view::npos) {
+    uri.query = std::string(rest.substr(q + 1));
+    for (absl::string_view akv : absl::StrSplit(uri.query, '&', absl::SkipEmpty())) {
+      std::string_view kv = StdView(akv);
+      size_t eq = kv.find('=');
+      if (eq == std::string_view::npos) {
+        return absl::InvalidArgumentError(absl::StrCat("'", AbslView(text), "': query parameter '", AbslView(kv), "' needs a value (key=value)"));
+      }
+      uri.params[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+    }
+  }
+  return uri;
+}
+
+absl::StatusOr<bool> BoolParam(const Uri& uri, const std::string& key, bool fallback) {
+  auto it = uri.params.find(key);
+  if (it == uri.params.end()) return fallback;
+  if (it->second == "true" || it->second == "1") return true;
+  if (it->second == "false" || it->second == "0") return false;
+  return absl::InvalidArgumentError(absl::StrCat("'", uri.text, "': ", key, " must be true or false"));
+}
+
+}  // namespace kappa::connectors

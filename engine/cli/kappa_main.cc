@@ -1,0 +1,222 @@
+// The `kappa` command: list and run jobs, run the demo.
+//
+// Exit codes: 0 success, 1 the job failed, 2 bad usage, 130 stopped by Ctrl-C.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "connectors/file/file_writer.h"
+#include "connectors/uri.h"
+#include "engine/executor.h"
+#include "engine/job_registry.h"
+#include "examples/jobs.h"
+
+namespace kappa {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) {
+  if (g_stop.exchange(true)) _exit(130);  // second Ctrl-C: leave at once
+  const char msg[] = "\nkappa: stopping (Ctrl-C again to abort)\n";
+  (void)!write(2, msg, sizeof msg - 1);
+}
+
+void Fail(const std::string& msg) { std::cerr << "kappa: " << msg << "\n"; }
+
+struct RunFlags {
+  std::string job;
+  std::vector<std::string> sources;
+  std::vector<std::string> sinks;
+  int parallelism = 1;
+  int workers = 0;
+  int64_t out_of_orderness = -1;
+  std::string errors = "stderr:";
+  bool follow = false;
+  bool plan = false;
+  bool quiet = false;
+};
+
+absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text) {
+  if (text == "stderr:") {
+    auto f = connectors::FileWriter::Open("/dev/stderr", connectors::FileWriter::Mode::kAppend);
+    if (!f.ok()) return f.status();
+    return std::make_unique<ErrorSink>(std::move(*f));
+  }
+  auto uri = connectors::ParseUri(text);
+  if (!uri.ok()) return uri.status();
+  if (uri->scheme == "stdout") {
+    auto w = connectors::FileWriter::Stdout();
+    if (!w.ok()) return w.status();
+    return std::make_unique<ErrorSink>(std::move(*w));
+  }
+  if (uri->scheme == "file") {
+    auto w = connectors::FileWriter::Open(uri->path, connectors::FileWriter::Mode::kAppend);
+    if (!w.ok()) return w.status();
+    return std::make_unique<ErrorSink>(std::move(*w));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--errors '", text, "': use file:PATH, stdout: or stderr:"));
+}
+
+int RunJob(const JobRegistry& registry, const RunFlags& f) {
+  const JobDefinition* def = registry.Find(f.job);
+  if (def == nullptr) {
+    Fail(absl::StrCat("unknown job '", f.job, "'; `kappa jobs` lists them"));
+    return 2;
+  }
+  if (f.parallelism < 1 || f.parallelism > 128) {
+    Fail("--parallelism must be between 1 and 128");
+    return 2;
+  }
+  JobBindings bindings;
+  for (const auto& s : f.sources) JobBindings::Bind(s, &bindings.default_source, &bindings.sources);
+  for (const auto& s : f.sinks) JobBindings::Bind(s, &bindings.default_sink, &bindings.sinks);
+  if (f.out_of_orderness >= 0) bindings.out_of_orderness_ms = f.out_of_orderness;
+  bindings.follow = f.follow;
+
+  auto job = Job::Create(def->name);
+  JobContext ctx(job.get(), bindings);
+  def->build(ctx);
+  if (!job->status().ok()) {
+    Fail(std::string(job->status().message()));
+    return 2;
+  }
+  auto errors = MakeErrorSink(f.errors);
+  if (!errors.ok()) {
+    Fail(std::string(errors.status().message()));
+    return 2;
+  }
+  ExecutionOptions options;
+  options.parallelism = f.parallelism;
+  options.workers = f.workers;
+  options.errors = errors->get();
+  options.stop_requested = &g_stop;
+  if (f.plan) std::cerr << job->DescribePlan(options);
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  absl::StatusOr<ExecutionResult> result = job->Execute(options);
+  absl::Status finish = ctx.Finish();
+  absl::Status flushed = (*errors)->Flush();
+  if (!result.ok()) {
+    Fail(absl::StrCat(def->name, " failed: ", result.status().message()));
+    return 1;
+  }
+  if (!finish.ok()) {
+    Fail(absl::StrCat(def->name, ": could not finish output: ", finish.message()));
+    return 1;
+  }
+  if (!flushed.ok()) Fail(absl::StrCat("could not write errors output: ", flushed.message()));
+  if (!f.quiet) {
+    int64_t in = result->nodes.empty() ? 0 : result->nodes.front().records_in;
+    std::cerr << absl::StrFormat("kappa: %s %s: %d records read in %.2f s (%.0f/s), %d tasks", def->name,
+                                 g_stop ? "stopped" : "done", in, result->seconds,
+                                 result->seconds > 0 ? in / result->seconds : 0.0, result->tasks);
+    if ((*errors)->decode_errors() + (*errors)->user_errors() + (*errors)->late_records() > 0) {
+      std::cerr << absl::StrFormat("; %d bad input, %d user-function errors, %d late (see --errors %s)",
+                                   (*errors)->decode_errors(), (*errors)->user_errors(), (*errors)->late_records(),
+                                   f.errors);
+    }
+    std::cerr << "\n";
+  }
+  return g_stop ? 130 : 0;
+}
+
+int RunDemo(const JobRegistry& registry, int64_t events, const std::string& dir, int parallelism) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    Fail(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+    return 1;
+  }
+  std::string log = dir + "/log/";
+  std::filesystem::remove_all(log, ec);
+  std::cerr << absl::StrFormat("kappa demo: 1/2 generating %d Nexmark events into the file log %s (4 partitions)\n",
+                               events, log);
+  RunFlags gen;
+  gen.job = "nexmark-copy";
+  gen.sources = {absl::StrFormat("gen:nexmark?events=%d&partitions=4&rate=1000", events)};
+  gen.sinks = {absl::StrCat("file:", log)};
+  gen.parallelism = 4;
+  if (int rc = RunJob(registry, gen); rc != 0) return rc;
+  std::cerr << "kappa demo: 2/2 running hot-auctions over the log: per 10 s window, the most-bid auctions\n";
+  RunFlags q;
+  q.job = "hot-auctions";
+  q.sources = {absl::StrCat("file:", log)};
+  q.sinks = {"stdout:"};
+  q.parallelism = parallelism;
+  return RunJob(registry, q);
+}
+
+}  // namespace
+}  // namespace kappa
+
+int main(int argc, char** argv) {
+  using namespace kappa;
+  JobRegistry registry;
+  examples::RegisterExampleJobs(&registry);
+
+  CLI::App app{"Kappa: stateful stream processing; one job for live data and for replays of history."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "kappa 0.1.0");
+
+  auto* jobs = app.add_subcommand("jobs", "List the built-in jobs");
+
+  RunFlags run;
+  auto* run_cmd = app.add_subcommand("run", "Run a job until its sources end (or Ctrl-C)");
+  run_cmd->add_option("job", run.job, "Job name (see `kappa jobs`)")->required();
+  run_cmd->add_option("--source", run.sources,
+                      "Source URI for every source, or NAME=URI for one: file:PATH, gen:nexmark?events=N&rate=R&seed=S")
+      ->required();
+  run_cmd->add_option("--sink", run.sinks, "Sink URI, or NAME=URI: file:PATH, file:DIR/, stdout:")->required();
+  run_cmd->add_option("--parallelism,-p", run.parallelism, "Parallel instances per operator")->capture_default_str();
+  run_cmd->add_option("--workers", run.workers, "Worker threads (default: number of cores)");
+  run_cmd->add_option("--out-of-orderness", run.out_of_orderness,
+                      "Watermark bound in ms (default: the job's, 4000 for Nexmark jobs)");
+  run_cmd->add_option("--errors", run.errors,
+                      "Where undecodable records, user-function errors and unclaimed late records go: "
+                      "stderr:, stdout:, file:PATH")
+      ->capture_default_str();
+  run_cmd->add_flag("--follow", run.follow, "Keep tailing file sources (the run does not end by itself)");
+  run_cmd->add_flag("--plan", run.plan, "Print the planned tasks before running");
+  run_cmd->add_flag("--quiet,-q", run.quiet, "No summary line at the end");
+
+  int64_t demo_events = 200000;
+  std::string demo_dir = "/tmp/kappa-demo";
+  int demo_parallelism = 2;
+  auto* demo = app.add_subcommand(
+      "demo", "Generate Nexmark events into a local file log and run a windowed query over it");
+  demo->add_option("--events", demo_events, "Events to generate")->capture_default_str();
+  demo->add_option("--dir", demo_dir, "Working directory")->capture_default_str();
+  demo->add_option("--parallelism,-p", demo_parallelism, "Parallelism of the query")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
+    return 2;
+  }
+
+  if (jobs->parsed()) {
+    for (const JobDefinition* d : registry.List()) std::cout << absl::StrFormat("%-16s %s\n", d->name, d->description);
+    return 0;
+  }
+  if (run_cmd->parsed()) return RunJob(registry, run);
+  if (demo->parsed()) return RunDemo(registry, demo_events, demo_dir, demo_parallelism);
+  return 0;
+}

@@ -1,0 +1,150 @@
+// Built-in jobs that the `kappa` command runs by name.
+//
+// A job definition is a function that builds the job's graph from a JobContext. The
+// context binds the job's named sources and sinks to the URIs given on the command line
+// (`--source URI` for every source, or `--source NAME=URI` for one), so the same job code
+// reads a file log, a generator or Kafka without change:
+//
+//   void BuildBidCounts(kappa::JobContext& ctx) {
+//     auto bids = ctx.Source<Bid>("bids", kappa::WatermarkStrategy<Bid>::BoundedOutOfOrderness(
+//                                             ctx.out_of_orderness_ms(4000)).WithTimestamp(...));
+//     ctx.Sink(bids.KeyBy(...).Window(...).Aggregate(kappa::Count()), "output");
+//   }
+//   registry->Register({"bid-counts", "bids per auction per 10 s", BuildBidCounts});
+#ifndef KAPPA_ENGINE_JOB_REGISTRY_H_
+#define KAPPA_ENGINE_JOB_REGISTRY_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "connectors/connectors.h"
+#include "engine/api.h"
+
+namespace kappa {
+
+struct JobBindings {
+  std::string default_source;                  // --source URI
+  std::map<std::string, std::string> sources;  // --source NAME=URI
+  std::string default_sink;                    // --sink URI
+  std::map<std::string, std::string> sinks;    // --sink NAME=URI
+  std::optional<Timestamp> out_of_orderness_ms;
+  bool follow = false;
+
+  // Parses "NAME=URI" or "URI" into the maps above.
+  static void Bind(const std::string& arg, std::string* fallback, std::map<std::string, std::string>* named);
+};
+
+class JobContext {
+ public:
+  JobContext(Job* job, const JobBindings& bindings) : job_(job), bindings_(bindings) {}
+
+  Job& job() { return *job_; }
+
+  // The --out-of-orderness flag if given, else the job's default.
+  Timestamp out_of_orderness_ms(Timestamp job_default) const {
+    return bindings_.out_of_orderness_ms.value_or(job_default);
+  }
+
+  template <typename T>
+  Stream<T> Source(const std::string& name, WatermarkStrategy<T> strategy) {
+    std::string uri = Lookup(name, bindings_.sources, bindings_.default_source, "--source");
+    auto src = uri.empty() ? absl::StatusOr<std::shared_ptr<SourceConnector<T>>>(absl::InvalidArgumentError(""))
+                           : connectors::MakeSource<T>(uri, {.follow = bindings_.follow});
+    if (!src.ok()) {
+      if (!uri.empty()) job_->RecordError(src.status());
+      src = std::shared_ptr<SourceConnector<T>>(std::make_shared<EmptySource<T>>());
+    }
+    return job_->Source<T>(name, *src, std::move(strategy));
+  }
+
+  template <typename T>
+  void Sink(Stream<T> stream, const std::string& name = "output") {
+    std::string uri = Lookup(name, bindings_.sinks, bindings_.default_sink, "--sink");
+    if (uri.empty()) return;
+    auto sink = connectors::MakeSink<T>(uri);
+    if (!sink.ok()) {
+      job_->RecordError(sink.status());
+      return;
+    }
+    finishers_.push_back(sink->finish);
+    stream.SinkTo(sink->sink, name);
+  }
+
+  // Closes shared sink files after the run; the first error wins.
+  absl::Status Finish() {
+    absl::Status first;
+    for (auto& f : finishers_) {
+      absl::Status s = f();
+      if (first.ok() && !s.ok()) first = s;
+    }
+    return first;
+  }
+
+ private:
+  template <typename T>
+  class EmptySource final : public SourceConnector<T> {
+   public:
+    absl::StatusOr<int> NumPartitions() override { return 0; }
+    absl::StatusOr<std::unique_ptr<PartitionReader<T>>> Open(int, int64_t) override {
+      return absl::InternalError("empty source");
+    }
+    std::string description() const override { return "none"; }
+  };
+
+  std::string Lookup(const std::string& name, const std::map<std::string, std::string>& named,
+                     const std::string& fallback, const char* flag) {
+    auto it = named.find(name);
+    if (it != named.end()) return it->second;
+    if (!fallback.empty()) return fallback;
+    job_->RecordError(absl::InvalidArgumentError(
+        absl::StrCat("job '", job_->name(), "' needs ", flag, " URI (or ", flag, " ", name, "=URI)")));
+    return "";
+  }
+
+  Job* job_;
+  const JobBindings& bindings_;
+  std::vector<std::function<absl::Status()>> finishers_;
+};
+
+struct JobDefinition {
+  std::string name;
+  std::string description;
+  std::function<void(JobContext&)> build;
+};
+
+class JobRegistry {
+ public:
+  void Register(JobDefinition def) { jobs_[def.name] = std::move(def); }
+  const JobDefinition* Find(const std::string& name) const {
+    auto it = jobs_.find(name);
+    return it == jobs_.end() ? nullptr : &it->second;
+  }
+  std::vector<const JobDefinition*> List() const {
+    std::vector<const JobDefinition*> out;
+    for (const auto& [_, d] : jobs_) out.push_back(&d);
+    return out;
+  }
+
+ private:
+  std::map<std::string, JobDefinition> jobs_;
+};
+
+inline void JobBindings::Bind(const std::string& arg, std::string* fallback, std::map<std::string, std::string>* named) {
+  size_t eq = arg.find('=');
+  size_t colon = arg.find(':');
+  if (eq != std::string::npos && (colon == std::string::npos || eq < colon)) {
+    (*named)[arg.substr(0, eq)] = arg.substr(eq + 1);
+  } else {
+    *fallback = arg;
+  }
+}
+
+}  // namespace kappa
+
+#endif  // KAPPA_ENGINE_JOB_REGISTRY_H_
