@@ -198,7 +198,7 @@ class IntervalJoinOperator final : public TwoInputKeyedOperator<K, A, B, Out> {
   }
 
   void ProcessLeft(const K&, Record<A>&& r) override {
-    if (r.ts < r.pwm) {
+    if (IsLate(r)) {
       this->ReportLate(r);
       return;
     }
@@ -209,7 +209,7 @@ class IntervalJoinOperator final : public TwoInputKeyedOperator<K, A, B, Out> {
     Buffer(left_, r, kLeftNs, r.ts + upper_ + 1);
   }
   void ProcessRight(const K&, Record<B>&& r) override {
-    if (r.ts < r.pwm) {
+    if (IsLate(r)) {
       this->ReportLate(r);
       return;
     }
@@ -231,6 +231,13 @@ class IntervalJoinOperator final : public TwoInputKeyedOperator<K, A, B, Out> {
  private:
   static constexpr std::string_view kLeftNs = "L";
   static constexpr std::string_view kRightNs = "R";
+
+  // r.ts < pwm(r), as DESIGN §3 says; the task watermark only exceeds pwm(r) after an idle
+  // partition, and then r's partners may already be cleaned up: late, not half-joined.
+  template <typename T>
+  bool IsLate(const Record<T>& r) const {
+    return r.ts < std::max(r.pwm, this->ctx_->current_watermark());
+  }
 
   template <typename T>
   void Buffer(MapState<Timestamp, std::vector<T>>& buf, const Record<T>& r, std::string_view ns, Timestamp cleanup) {

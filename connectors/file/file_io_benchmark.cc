@@ -43,8 +43,8 @@ class InputFile {
  private:
   InputFile() {
     const char* tmp = std::getenv("TMPDIR");
-    path_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/kappa_file_io_benchmark.",
-                         ::getpid(), ".jsonl");
+    path_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/kappa_file_io_benchmark.", ::getpid(),
+                         ".jsonl");
     auto writer = FileWriter::Open(path_, FileWriter::Mode::kTruncate);
     if (!writer.ok()) Die(writer.status());
     std::mt19937_64 rng(7);

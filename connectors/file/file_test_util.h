@@ -23,9 +23,8 @@ class ScopedTempDir {
   ScopedTempDir() {
     static std::atomic<int> counter{0};
     const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = info == nullptr
-                           ? std::string("kappa_file_test")
-                           : absl::StrCat(info->test_suite_name(), ".", info->name());
+    std::string name = info == nullptr ? std::string("kappa_file_test")
+                                       : absl::StrCat(info->test_suite_name(), ".", info->name());
     for (char& c : name) {
       if (c == '/') c = '_';
     }

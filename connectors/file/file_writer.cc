@@ -21,11 +21,9 @@ std::string ParentDir(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<FileWriter>> FileWriter::Open(const std::string& path,
-                                                             Mode mode) {
+absl::StatusOr<std::unique_ptr<FileWriter>> FileWriter::Open(const std::string& path, Mode mode) {
   if (path.empty()) return absl::InvalidArgumentError("FileWriter: empty path");
-  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC |
-                    (mode == Mode::kTruncate ? O_TRUNC : O_APPEND);
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (mode == Mode::kTruncate ? O_TRUNC : O_APPEND);
   int fd;
   do {
     fd = ::open(path.c_str(), flags, 0644);
@@ -54,8 +52,8 @@ absl::StatusOr<std::unique_ptr<FileWriter>> FileWriter::Stdout() {
   if (::fstat(STDOUT_FILENO, &st) != 0) {
     return absl::ErrnoToStatus(errno, "standard output is not usable");
   }
-  return std::unique_ptr<FileWriter>(new FileWriter(
-      "<stdout>", STDOUT_FILENO, /*owns_fd=*/false, /*syncable=*/S_ISREG(st.st_mode)));
+  return std::unique_ptr<FileWriter>(new FileWriter("<stdout>", STDOUT_FILENO, /*owns_fd=*/false,
+                                                    /*syncable=*/S_ISREG(st.st_mode)));
 }
 
 FileWriter::FileWriter(std::string path, int fd, bool owns_fd, bool syncable)
@@ -180,9 +178,8 @@ absl::Status CreateDirectories(const std::string& path) {
       // or in a place we could not write to but need not).
       if (::stat(prefix.c_str(), &st) == 0) {
         if (S_ISDIR(st.st_mode)) continue;
-        return absl::FailedPreconditionError(
-            absl::StrCat("cannot create directory '", path, "': '", prefix,
-                         "' exists and is not a directory"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cannot create directory '", path, "': '", prefix, "' exists and is not a directory"));
       }
     }
     return absl::ErrnoToStatus(err, absl::StrCat("cannot create directory '", prefix, "'"));

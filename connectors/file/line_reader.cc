@@ -62,16 +62,15 @@ absl::StatusOr<std::vector<std::string>> ListPartitionFiles(const std::string& p
   }
   if (S_ISREG(st.st_mode)) return std::vector<std::string>{path};
   if (!S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "file log '", path, "' is neither a regular file nor a directory"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("file log '", path, "' is neither a regular file nor a directory"));
   }
 
   DIR* dir = ::opendir(path.c_str());
   if (dir == nullptr) {
     const int err = errno;
     return absl::ErrnoToStatus(
-        err, absl::StrCat("cannot list file log directory '", path,
-                            "' (check its permissions)"));
+        err, absl::StrCat("cannot list file log directory '", path, "' (check its permissions)"));
   }
   std::vector<std::string> names;
   absl::Status status;
@@ -80,8 +79,8 @@ absl::StatusOr<std::vector<std::string>> ListPartitionFiles(const std::string& p
     const dirent* entry = ::readdir(dir);
     if (entry == nullptr) {
       if (const int err = errno; err != 0) {
-        status = absl::ErrnoToStatus(
-            err, absl::StrCat("cannot list file log directory '", path, "'"));
+        status =
+            absl::ErrnoToStatus(err, absl::StrCat("cannot list file log directory '", path, "'"));
       }
       break;
     }
@@ -100,9 +99,9 @@ absl::StatusOr<std::vector<std::string>> ListPartitionFiles(const std::string& p
   ::closedir(dir);
   if (!status.ok()) return status;
   if (names.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "file log directory '", path,
-        "' holds no partition files: put JSON-lines files (not hidden) in it"));
+    return absl::NotFoundError(
+        absl::StrCat("file log directory '", path,
+                     "' holds no partition files: put JSON-lines files (not hidden) in it"));
   }
   std::sort(names.begin(), names.end());
   std::vector<std::string> files;
@@ -154,10 +153,10 @@ absl::StatusOr<std::unique_ptr<LineReader>> LineReader::Open(const std::string& 
         S_ISDIR(st.st_mode) ? " but a directory (list its partition files first)" : "")));
   }
   if (offset > st.st_size) {
-    return fail(absl::OutOfRangeError(absl::StrCat(
-        "offset ", offset, " is beyond the end of '", path, "' (", st.st_size,
-        " bytes): the file is shorter than the position to resume from; was it "
-        "truncated or replaced?")));
+    return fail(absl::OutOfRangeError(
+        absl::StrCat("offset ", offset, " is beyond the end of '", path, "' (", st.st_size,
+                     " bytes): the file is shorter than the position to resume from; was it "
+                     "truncated or replaced?")));
   }
   // Resuming mid-line would return a torn line as if it were a record. The end of the
   // file is also a valid resume position (after an unterminated last line).
@@ -172,9 +171,9 @@ absl::StatusOr<std::unique_ptr<LineReader>> LineReader::Open(const std::string& 
       return fail(absl::ErrnoToStatus(err, absl::StrCat("cannot read '", path, "'")));
     }
     if (n == 1 && before != '\n') {
-      return fail(absl::InvalidArgumentError(absl::StrCat(
-          "offset ", offset, " in '", path,
-          "' is not the start of a line; resume only from a line's end offset")));
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat("offset ", offset, " in '", path,
+                       "' is not the start of a line; resume only from a line's end offset")));
     }
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // advisory: a failure is harmless
@@ -219,8 +218,8 @@ absl::Status LineReader::MakeRoom(const LineBatch& out) {
   size_t capacity = options_.chunk_size;
   while (capacity < partial + std::max<size_t>(capacity / 4, 1)) capacity *= 2;
 
-  if (chunk_ != nullptr && chunk_->capacity >= capacity &&
-      chunk_->capacity <= 4 * capacity && HeldOnlyBy(chunk_, 1)) {
+  if (chunk_ != nullptr && chunk_->capacity >= capacity && chunk_->capacity <= 4 * capacity &&
+      HeldOnlyBy(chunk_, 1)) {
     // Only the reader holds the buffer (not even `out`): compact in place.
     std::memmove(chunk_->data.get(), chunk_->data.get() + begin_, partial);
   } else {
@@ -240,9 +239,9 @@ absl::Status LineReader::MakeRoom(const LineBatch& out) {
 void LineReader::AddLine(LineBatch* out, size_t start, size_t size, size_t consumed) {
   if (out->chunks_.empty() || out->chunks_.back() != chunk_) out->chunks_.push_back(chunk_);
   const char* base = chunk_->data.get();
-  out->lines_.push_back(LineBatch::Line{
-      base + start, base + chunk_->capacity + LineBatch::kLinePadding, offset_,
-      static_cast<uint32_t>(size), static_cast<uint32_t>(consumed)});
+  out->lines_.push_back(
+      LineBatch::Line{base + start, base + chunk_->capacity + LineBatch::kLinePadding, offset_,
+                      static_cast<uint32_t>(size), static_cast<uint32_t>(consumed)});
   begin_ = start + consumed;
   offset_ += static_cast<int64_t>(consumed);
 }
@@ -287,17 +286,16 @@ absl::Status LineReader::TakeBufferedLines(size_t max_lines, LineBatch* out) {
 }
 
 absl::Status LineReader::LineTooLong() const {
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "line at offset ", offset_, " in '", path_, "' is longer than ",
-      options_.max_line_bytes, " bytes; is this a JSON-lines file?"));
+  return absl::ResourceExhaustedError(absl::StrCat("line at offset ", offset_, " in '", path_,
+                                                   "' is longer than ", options_.max_line_bytes,
+                                                   " bytes; is this a JSON-lines file?"));
 }
 
 absl::StatusOr<LineReader::Result> LineReader::Read(size_t max_lines, LineBatch* out) {
   out->Clear();
   if (!error_.ok()) return error_;
   if (max_lines == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Read of '", path_, "' asked for 0 lines"));
+    return absl::InvalidArgumentError(absl::StrCat("Read of '", path_, "' asked for 0 lines"));
   }
   if (at_end_) return Result::kEnd;
 
@@ -338,10 +336,10 @@ absl::StatusOr<LineReader::Result> LineReader::Read(size_t max_lines, LineBatch*
       return error_ = absl::ErrnoToStatus(err, absl::StrCat("cannot stat '", path_, "'"));
     }
     if (st.st_size < read_pos_) {
-      return error_ = absl::DataLossError(absl::StrCat(
-                 "'", path_, "' was truncated to ", st.st_size,
-                 " bytes while being read at offset ", read_pos_,
-                 "; file log partitions must be append-only"));
+      return error_ =
+                 absl::DataLossError(absl::StrCat("'", path_, "' was truncated to ", st.st_size,
+                                                  " bytes while being read at offset ", read_pos_,
+                                                  "; file log partitions must be append-only"));
     }
     if (follow_) return out->empty() ? Result::kWouldBlock : Result::kLines;
 

@@ -55,8 +55,9 @@ struct Chunk;
 // valid, with all its lines, until it is cleared, refilled or destroyed — independently of
 // the reader, which may be destroyed or read on. The reader never writes to a buffer
 // that another batch still holds (padding included), so a batch may be parsed on another
-// thread while the reader reads on. Passing the same batch to every Read lets the reader
-// reuse its buffers (no allocation per batch or per line).
+// thread while the reader reads on. A kept batch pins its buffers (about one chunk each),
+// so keep few. Passing the same batch to every Read lets the reader reuse its buffers (no
+// allocation per batch or per line).
 //
 // Every line is followed by at least kLinePadding readable bytes (the rest of the buffer,
 // of unspecified content), so simdjson can parse it in place:
@@ -71,9 +72,7 @@ class LineBatch {
   bool empty() const { return lines_.empty(); }
 
   // The line without its trailing '\n' and without a '\r' just before it.
-  std::string_view line(size_t i) const {
-    return std::string_view(lines_[i].data, lines_[i].size);
-  }
+  std::string_view line(size_t i) const { return std::string_view(lines_[i].data, lines_[i].size); }
   // Readable bytes starting at line(i).data(): at least line(i).size() + kLinePadding.
   size_t padded_capacity(size_t i) const {
     return static_cast<size_t>(lines_[i].limit - lines_[i].data);
@@ -110,7 +109,7 @@ class LineBatch {
 //
 // Reads with pread(2) in large chunks (1 MiB by default, growing for longer lines), finds
 // line ends with memchr and carries a partial line over to the next chunk; no allocation
-// per line. Reading never blocks beyond the read(2) of a regular file: at the end of the
+// per line. Reading never blocks beyond the pread(2) of a regular file: at the end of the
 // data Read reports kWouldBlock (following) or kEnd (not following).
 //
 // Not thread-safe: one owner thread calls Read; batches it filled may be used elsewhere.
@@ -123,7 +122,7 @@ class LineReader {
   };
 
   struct Options {
-    // Size of a read buffer (one read(2) fills at most this much). A line longer than the
+    // Size of a read buffer (one pread(2) fills at most this much). A line longer than the
     // buffer grows it, up to max_line_bytes.
     size_t chunk_size = size_t{1} << 20;
     // A line (without its '\n') longer than this is an error: it protects memory from a
@@ -131,18 +130,17 @@ class LineReader {
     size_t max_line_bytes = size_t{64} << 20;
   };
 
-  // Opens `path` (a regular file) to read from byte `offset`, which must be 0 or the
-  // start of a line (an end_offset previously returned; checked against the byte before
-  // it). follow=true: at the end of the file report kWouldBlock and pick up appended data
+  // Opens `path` (a regular file) to read from byte `offset`, which must be 0, the start
+  // of a line (an end_offset previously returned; checked against the byte before it) or
+  // the end of the file. follow=true: at the end of the file report kWouldBlock and pick up appended data
   // on later calls; follow=false: at the end of the file report kEnd.
   // Errors: NotFound / PermissionDenied from open, InvalidArgument for a negative offset,
   // a non-regular file or an offset inside a line, OutOfRange for an offset beyond the
   // end of the file.
-  static absl::StatusOr<std::unique_ptr<LineReader>> Open(const std::string& path,
-                                                          int64_t offset, bool follow);
-  static absl::StatusOr<std::unique_ptr<LineReader>> Open(const std::string& path,
-                                                          int64_t offset, bool follow,
-                                                          const Options& options);
+  static absl::StatusOr<std::unique_ptr<LineReader>> Open(const std::string& path, int64_t offset,
+                                                          bool follow);
+  static absl::StatusOr<std::unique_ptr<LineReader>> Open(const std::string& path, int64_t offset,
+                                                          bool follow, const Options& options);
 
   ~LineReader();
   LineReader(const LineReader&) = delete;
@@ -187,11 +185,11 @@ class LineReader {
 
   std::shared_ptr<file_internal::Chunk> chunk_;  // current buffer
   std::shared_ptr<file_internal::Chunk> spare_;  // a previous buffer, reused when free
-  size_t begin_ = 0;    // first unconsumed byte in chunk_; file offset offset_
-  size_t end_ = 0;      // end of the data read into chunk_; file offset read_pos_
-  size_t scanned_ = 0;  // [begin_, scanned_) is known to hold no '\n'
-  int64_t offset_;      // resume position
-  int64_t read_pos_;    // file offset of the next read(2)
+  size_t begin_ = 0;     // first unconsumed byte in chunk_; file offset offset_
+  size_t end_ = 0;       // end of the data read into chunk_; file offset read_pos_
+  size_t scanned_ = 0;   // [begin_, scanned_) is known to hold no '\n'
+  int64_t offset_;       // resume position
+  int64_t read_pos_;     // file offset of the next pread(2)
   bool at_end_ = false;  // not following and the end of the file was returned
   absl::Status error_;   // sticky
 };

@@ -75,8 +75,8 @@ std::vector<Line> ExpectedLines(const std::string& content, bool final_tail) {
     size_t next = newline == std::string::npos ? content.size() : newline + 1;
     size_t size = end - start;
     if (size > 0 && content[end - 1] == '\r') --size;
-    lines.push_back(Line{content.substr(start, size), static_cast<int64_t>(start),
-                         static_cast<int64_t>(next)});
+    lines.push_back(
+        Line{content.substr(start, size), static_cast<int64_t>(start), static_cast<int64_t>(next)});
     start = next;
   }
   return lines;
@@ -98,8 +98,8 @@ TEST(LineReaderTest, ReadsAllLinesWithOffsets) {
   ASSERT_NE(reader, nullptr);
   std::vector<Line> lines;
   EXPECT_EQ(ReadAll(*reader, 100, &lines), Result::kEnd);
-  EXPECT_THAT(lines, ElementsAre(Line{"a", 0, 2}, Line{"bb", 2, 5}, Line{"", 5, 6},
-                                 Line{"ccc", 6, 10}));
+  EXPECT_THAT(lines,
+              ElementsAre(Line{"a", 0, 2}, Line{"bb", 2, 5}, Line{"", 5, 6}, Line{"ccc", 6, 10}));
   EXPECT_EQ(reader->offset(), 10);
   EXPECT_EQ(reader->path(), path);
 }
@@ -182,8 +182,7 @@ TEST(LineReaderTest, ReturnsEmptyLines) {
   ASSERT_NE(reader, nullptr);
   std::vector<Line> lines;
   EXPECT_EQ(ReadAll(*reader, 100, &lines), Result::kEnd);
-  EXPECT_THAT(lines, ElementsAre(Line{"", 0, 1}, Line{"", 1, 2}, Line{"x", 2, 4},
-                                 Line{"", 4, 5}));
+  EXPECT_THAT(lines, ElementsAre(Line{"", 0, 1}, Line{"", 1, 2}, Line{"x", 2, 4}, Line{"", 4, 5}));
 }
 
 TEST(LineReaderTest, EmptyFileEndsImmediately) {
@@ -304,15 +303,14 @@ TEST(LineReaderTest, LinesSpanningBufferBoundariesReadIntact) {
     const std::vector<Line> expected = ExpectedLines(content, /*final_tail=*/!follow);
     for (size_t chunk_size : {1, 2, 3, 7, 16, 61, 64, 4096}) {
       for (size_t max_lines : {1, 3, 1000}) {
-        SCOPED_TRACE(absl::StrCat("follow=", follow, " chunk_size=", chunk_size,
-                                  " max_lines=", max_lines));
+        SCOPED_TRACE(
+            absl::StrCat("follow=", follow, " chunk_size=", chunk_size, " max_lines=", max_lines));
         LineReader::Options options;
         options.chunk_size = chunk_size;
         auto reader = OpenOrDie(path, 0, follow, options);
         ASSERT_NE(reader, nullptr);
         std::vector<Line> lines;
-        EXPECT_EQ(ReadAll(*reader, max_lines, &lines),
-                  follow ? Result::kWouldBlock : Result::kEnd);
+        EXPECT_EQ(ReadAll(*reader, max_lines, &lines), follow ? Result::kWouldBlock : Result::kEnd);
         EXPECT_EQ(lines, expected);
       }
     }
