@@ -328,6 +328,8 @@ template <typename K, typename A, typename B>
 class JoinedStreams;
 template <typename K, typename A, typename B>
 class IntervalJoinedStreams;
+template <typename K, typename A, typename B>
+class ConnectedStreams;
 
 template <typename K, typename T>
 class KeyedStream {
@@ -357,6 +359,11 @@ class KeyedStream {
   template <typename B>
   IntervalJoinedStreams<K, T, B> IntervalJoin(const KeyedStream<K, B>& other) const {
     return IntervalJoinedStreams<K, T, B>(*this, other);
+  }
+  // Both streams into one KeyedCoProcessFunction with shared keyed state and timers.
+  template <typename B>
+  ConnectedStreams<K, T, B> Connect(const KeyedStream<K, B>& other) const {
+    return ConnectedStreams<K, T, B>(*this, other);
   }
 
   const Stream<T>& input() const { return input_; }
@@ -555,6 +562,39 @@ class IntervalJoinedStreams {
   KeyedStream<K, B> b_;
   Timestamp lower_ = 0;
   Timestamp upper_ = 0;
+};
+
+template <typename K, typename A, typename B>
+class ConnectedStreams {
+ public:
+  ConnectedStreams(KeyedStream<K, A> a, KeyedStream<K, B> b) : a_(std::move(a)), b_(std::move(b)) {}
+
+  template <typename F>
+  auto Process(std::unique_ptr<F> fn, std::string name = "co-process") {
+    using Out = typename F::OutputType;
+    static_assert(std::is_base_of_v<KeyedCoProcessFunction<K, A, B, Out>, F>,
+                  "Connect(...).Process() takes a KeyedCoProcessFunction<K, A, B, Out>");
+    Job* job = a_.input().job();
+    runtime::NodeSpec n;
+    n.name = std::move(name);
+    n.keyed = true;
+    n.ports.push_back(internal::MakePort<Out>());
+    auto ka = a_.key();
+    auto kb = b_.key();
+    std::shared_ptr<F> proto(std::move(fn));
+    n.make_operator = [=](const runtime::NodeSpec& spec, TaskMetrics*) -> std::unique_ptr<runtime::OperatorBase> {
+      return std::make_unique<operators::KeyedCoProcessOperator<K, A, B, Out>>(ka, kb, std::make_unique<F>(*proto),
+                                                                              spec.uid);
+    };
+    int id = job->AddNode(std::move(n));
+    job->AddEdge(a_.HashEdge(id, 0));
+    job->AddEdge(b_.HashEdge(id, 1));
+    return Stream<Out>(job, id);
+  }
+
+ private:
+  KeyedStream<K, A> a_;
+  KeyedStream<K, B> b_;
 };
 
 template <typename T>

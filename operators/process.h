@@ -33,26 +33,29 @@
 
 namespace kappa {
 
+// What keyed process functions see of the record or timer being handled.
+template <typename K>
+class KeyedContext {
+ public:
+  virtual ~KeyedContext() = default;
+  // Event time of the record being processed, or of the timer firing.
+  virtual Timestamp timestamp() const = 0;
+  virtual const K& current_key() const = 0;
+  virtual bool IsLate() const = 0;
+  virtual Timestamp current_watermark() const = 0;
+  virtual Timestamp current_processing_time() const = 0;
+  virtual void RegisterEventTimeTimer(Timestamp t) = 0;
+  virtual void DeleteEventTimeTimer(Timestamp t) = 0;
+  virtual void RegisterProcessingTimeTimer(Timestamp t) = 0;
+  virtual void DeleteProcessingTimeTimer(Timestamp t) = 0;
+  // True inside OnTimer for a processing-time timer.
+  virtual bool processing_time_timer() const = 0;
+};
+
 template <typename K, typename In, typename Out>
 class KeyedProcessFunction {
  public:
-  class Context {
-   public:
-    virtual ~Context() = default;
-    // Event time of the record being processed, or of the timer firing.
-    virtual Timestamp timestamp() const = 0;
-    virtual const K& current_key() const = 0;
-    virtual bool IsLate() const = 0;
-    virtual Timestamp current_watermark() const = 0;
-    virtual Timestamp current_processing_time() const = 0;
-    virtual void RegisterEventTimeTimer(Timestamp t) = 0;
-    virtual void DeleteEventTimeTimer(Timestamp t) = 0;
-    virtual void RegisterProcessingTimeTimer(Timestamp t) = 0;
-    virtual void DeleteProcessingTimeTimer(Timestamp t) = 0;
-    // True inside OnTimer for a processing-time timer.
-    virtual bool processing_time_timer() const = 0;
-  };
-
+  using Context = KeyedContext<K>;
   using OutputType = Out;
   virtual ~KeyedProcessFunction() = default;
   virtual void Open(RuntimeContext& ctx) {}
@@ -65,7 +68,7 @@ namespace operators {
 template <typename K, typename In, typename Out>
 class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
                                    public runtime::WithOutput<Out>,
-                                   private KeyedProcessFunction<K, In, Out>::Context {
+                                   private KeyedContext<K> {
  public:
   using Function = KeyedProcessFunction<K, In, Out>;
 
@@ -145,6 +148,113 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
   TimerService timers_;
   Collector<Out> collector_;
   K current_key_{};
+  Timestamp ts_ = 0;
+  bool late_ = false;
+  bool proc_timer_ = false;
+};
+
+}  // namespace operators
+}  // namespace kappa
+
+#include "operators/join.h"
+
+namespace kappa {
+
+// Two keyed streams with the same key type, processed together with shared keyed state
+// and timers (Flink's KeyedCoProcessFunction): incremental joins, enrichment, state
+// machines fed by two inputs. Either input may arrive first.
+template <typename K, typename A, typename B, typename Out>
+class KeyedCoProcessFunction {
+ public:
+  using Context = KeyedContext<K>;
+  using OutputType = Out;
+  using FirstType = A;
+  using SecondType = B;
+  virtual ~KeyedCoProcessFunction() = default;
+  virtual void Open(RuntimeContext& ctx) {}
+  virtual void ProcessElement1(const A& value, Context& ctx, Collector<Out>& out) = 0;
+  virtual void ProcessElement2(const B& value, Context& ctx, Collector<Out>& out) = 0;
+  virtual void OnTimer(Timestamp time, Context& ctx, Collector<Out>& out) {}
+};
+
+namespace operators {
+
+template <typename K, typename A, typename B, typename Out>
+class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>, private KeyedContext<K> {
+ public:
+  using Function = KeyedCoProcessFunction<K, A, B, Out>;
+  KeyedCoProcessOperator(std::function<K(const A&)> ka, std::function<K(const B&)> kb, std::unique_ptr<Function> fn,
+                         std::string uid)
+      : TwoInputKeyedOperator<K, A, B, Out>(std::move(ka), std::move(kb), std::move(uid)), fn_(std::move(fn)) {}
+
+  Timestamp NextProcessingTimer() override { return this->timers_.next_processing_timer(); }
+  bool AdvanceProcessingTime(Timestamp now) override {
+    return this->timers_.FireProcessingTimers(
+        now,
+        [&](const FiredTimer& t) {
+          this->key_.SetFromBytes(t.key_bytes, t.key_group);
+          Fire(t, true);
+        },
+        [&] { return this->ctx_->ShouldYield(); });
+  }
+
+ protected:
+  void InitState(RuntimeContext& ctx) override {
+    try {
+      fn_->Open(ctx);
+    } catch (const StateError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw StateError(absl::FailedPreconditionError(std::string("Open() threw: ") + e.what()));
+    }
+  }
+  void ProcessLeft(const K& key, Record<A>&& r) override {
+    Begin(key, r.ts, r.pwm);
+    runtime::RunGuarded(this->ctx_, r.ts, [&] { fn_->ProcessElement1(r.value, *this, this->collector_); },
+                        [&] { return DescribeRecord(r.value); });
+  }
+  void ProcessRight(const K& key, Record<B>&& r) override {
+    Begin(key, r.ts, r.pwm);
+    runtime::RunGuarded(this->ctx_, r.ts, [&] { fn_->ProcessElement2(r.value, *this, this->collector_); },
+                        [&] { return DescribeRecord(r.value); });
+  }
+  void OnTimer(const FiredTimer& t) override { Fire(t, false); }
+
+ private:
+  void Begin(const K& key, Timestamp ts, Timestamp pwm) {
+    key_value_ = key;
+    ts_ = ts;
+    late_ = ts < pwm;
+    proc_timer_ = false;
+    this->collector_.Reset(this->out_, ts, pwm);
+  }
+  void Fire(const FiredTimer& t, bool processing) {
+    key_value_ = this->key_.DecodeKey();
+    ts_ = t.time;
+    late_ = false;
+    proc_timer_ = processing;
+    this->collector_.Reset(this->out_, processing ? this->ctx_->current_watermark() : t.time, kMinTimestamp);
+    runtime::RunGuarded(this->ctx_, t.time, [&] { fn_->OnTimer(t.time, *this, this->collector_); },
+                        [] { return std::string("timer"); });
+  }
+
+  Timestamp timestamp() const override { return ts_; }
+  const K& current_key() const override { return key_value_; }
+  bool IsLate() const override { return late_; }
+  Timestamp current_watermark() const override { return this->ctx_->current_watermark(); }
+  Timestamp current_processing_time() const override { return this->ctx_->clock()->NowMillis(); }
+  void RegisterEventTimeTimer(Timestamp t) override { this->timers_.RegisterEventTimer(this->key_.context(), {}, t); }
+  void DeleteEventTimeTimer(Timestamp t) override { this->timers_.DeleteEventTimer(this->key_.context(), {}, t); }
+  void RegisterProcessingTimeTimer(Timestamp t) override {
+    this->timers_.RegisterProcessingTimer(this->key_.context(), {}, t);
+  }
+  void DeleteProcessingTimeTimer(Timestamp t) override {
+    this->timers_.DeleteProcessingTimer(this->key_.context(), {}, t);
+  }
+  bool processing_time_timer() const override { return proc_timer_; }
+
+  std::unique_ptr<Function> fn_;
+  K key_value_{};
   Timestamp ts_ = 0;
   bool late_ = false;
   bool proc_timer_ = false;

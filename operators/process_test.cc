@@ -461,3 +461,63 @@ TEST(KeyedProcessErrorTest, ThrowingOpenFailsOpenWithItsMessage) {
 
 }  // namespace
 }  // namespace kappa::operators
+
+namespace kappa::operators {
+namespace {
+
+// Enrichment: names (input 1) joined to orders (input 2) by customer id, either first.
+class Enrich final : public KeyedCoProcessFunction<int64_t, std::pair<int64_t, std::string>,
+                                                   std::pair<int64_t, int64_t>, std::string> {
+ public:
+  void Open(RuntimeContext& ctx) override {
+    name_ = ctx.GetValueState<std::string>("name");
+    pending_ = ctx.GetListState<int64_t>("pending");
+  }
+  void ProcessElement1(const std::pair<int64_t, std::string>& customer, Context& ctx,
+                       Collector<std::string>& out) override {
+    name_.Update(customer.second);
+    pending_.ForEach([&](int64_t order) { out.Collect(customer.second + ":" + std::to_string(order)); });
+    pending_.Clear();
+  }
+  void ProcessElement2(const std::pair<int64_t, int64_t>& order, Context& ctx, Collector<std::string>& out) override {
+    if (auto name = name_.Value()) {
+      out.Collect(*name + ":" + std::to_string(order.second));
+    } else {
+      pending_.Add(order.second);
+      ctx.RegisterEventTimeTimer(ctx.timestamp() + 1000);
+    }
+  }
+  void OnTimer(Timestamp t, Context& ctx, Collector<std::string>& out) override {
+    pending_.ForEach([&](int64_t order) { out.Collect("unknown-" + std::to_string(ctx.current_key()) + ":" + std::to_string(order)); });
+    pending_.Clear();
+  }
+
+ private:
+  ValueState<std::string> name_;
+  ListState<int64_t> pending_;
+};
+
+using Customer = std::pair<int64_t, std::string>;
+using Order = std::pair<int64_t, int64_t>;
+
+std::unique_ptr<runtime::OperatorBase> MakeEnrich() {
+  return std::make_unique<KeyedCoProcessOperator<int64_t, Customer, Order, std::string>>(
+      [](const Customer& c) { return c.first; }, [](const Order& o) { return o.first; }, std::make_unique<Enrich>(),
+      "enrich");
+}
+
+TEST(KeyedCoProcessTest, JoinsInEitherArrivalOrderWithSharedKeyedState) {
+  kappa::testing::TwoInputHarness<Customer, Order, std::string> h(MakeEnrich());
+  ASSERT_TRUE(h.Open().ok());
+  h.ProcessRight({1, 100}, 1000);  // order before its customer
+  h.ProcessLeft({1, "ada"}, 1100);
+  h.ProcessRight({1, 101}, 1200);  // order after its customer
+  h.ProcessLeft({2, "bob"}, 1300);
+  h.ProcessRight({3, 300}, 1400);  // a customer that never arrives
+  h.Watermark(2400);
+  EXPECT_THAT(h.output(), ::testing::ElementsAre("ada:100", "ada:101", "unknown-3:300"));
+  EXPECT_EQ(h.records().back().ts, 2400);
+}
+
+}  // namespace
+}  // namespace kappa::operators
