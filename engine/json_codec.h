@@ -123,7 +123,12 @@ std::string ReadObject(simdjson::ondemand::object obj, T* out) {
           auto code = obj.find_field_unordered(f.name).get(v);
           using M = std::remove_cvref_t<decltype(out->*(f.member))>;
           if (code == simdjson::NO_SUCH_FIELD) {
-            if constexpr (!is_optional<M>::value) err = absl::StrCat("missing field '", f.name, "'");
+            // A missing optional is empty, also when *out is reused from an earlier record.
+            if constexpr (is_optional<M>::value) {
+              (out->*(f.member)).reset();
+            } else {
+              err = absl::StrCat("missing field '", f.name, "'");
+            }
             return;
           }
           if (code) {
@@ -204,6 +209,13 @@ struct JsonCodec<T, std::enable_if_t<json::HasFields<T>>> {
     if (auto e = doc.get_object().get(obj)) return absl::InvalidArgumentError("expected a JSON object");
     std::string err = json::ReadObject(obj, out);
     if (!err.empty()) return absl::InvalidArgumentError(err);
+    // Fields are looked up out of order, which leaves the iterator inside the object: skip
+    // to its end and require the end of the input, so that `{...}{...}` or `{...}}` is an
+    // error rather than a silently half-read line.
+    if (auto e = obj.raw_json().error()) return absl::InvalidArgumentError(simdjson::error_message(e));
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return absl::InvalidArgumentError("malformed JSON: trailing content after the object");
+    }
     return absl::OkStatus();
   }
 

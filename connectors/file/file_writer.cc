@@ -56,6 +56,15 @@ absl::StatusOr<std::unique_ptr<FileWriter>> FileWriter::Stdout() {
                                                     /*syncable=*/S_ISREG(st.st_mode)));
 }
 
+absl::StatusOr<std::unique_ptr<FileWriter>> FileWriter::Stderr() {
+  struct stat st;
+  if (::fstat(STDERR_FILENO, &st) != 0) {
+    return absl::ErrnoToStatus(errno, "standard error is not usable");
+  }
+  return std::unique_ptr<FileWriter>(new FileWriter("<stderr>", STDERR_FILENO, /*owns_fd=*/false,
+                                                    /*syncable=*/S_ISREG(st.st_mode)));
+}
+
 FileWriter::FileWriter(std::string path, int fd, bool owns_fd, bool syncable)
     : path_(std::move(path)), fd_(fd), owns_fd_(owns_fd), syncable_(syncable) {
   buffer_.reserve(kBufferSize);

@@ -49,6 +49,10 @@ class FileWriter {
   // A writer to standard output (fd 1); path() is "<stdout>". Close flushes but leaves fd 1
   // open. Create one per process: two writers to fd 1 would interleave their flushes.
   static absl::StatusOr<std::unique_ptr<FileWriter>> Stdout();
+  // The same for standard error (fd 2; path() is "<stderr>"). Writes share fd 2's file
+  // offset with everything else the process prints there, unlike a reopened /dev/stderr,
+  // which has its own offset and overwrites them when stderr is redirected to a file.
+  static absl::StatusOr<std::unique_ptr<FileWriter>> Stderr();
 
   ~FileWriter();
   FileWriter(const FileWriter&) = delete;

@@ -48,7 +48,7 @@ struct RunFlags {
 
 absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text) {
   if (text == "stderr:") {
-    auto f = connectors::FileWriter::Open("/dev/stderr", connectors::FileWriter::Mode::kAppend);
+    auto f = connectors::FileWriter::Stderr();
     if (!f.ok()) return f.status();
     return std::make_unique<ErrorSink>(std::move(*f));
   }
@@ -208,6 +208,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      // CLI11 reports a misspelt command as "A subcommand is required"; name it instead.
+      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, demo (see kappa --help)\n";
+      return 2;
+    }
     std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
     return 2;
   }

@@ -1,0 +1,438 @@
+// Integration tests of the `kappa` command: each test runs the real binary as a
+// subprocess in a fresh temporary directory and checks its exit code, its standard
+// output and error, and the files it writes.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "connectors/file/file_test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "simdjson.h"
+
+#ifndef KAPPA_BINARY
+#error "KAPPA_BINARY must name the kappa executable"
+#endif
+
+namespace kappa {
+namespace {
+
+using ::kappa::connectors::testing::ReadFileToString;
+using ::kappa::connectors::testing::ScopedTempDir;
+using ::kappa::connectors::testing::WriteStringToFile;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;  // the exit status, or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+// Runs KAPPA_BINARY with `args`, capturing stdout and stderr (or, if `stderr_file` is
+// given, sending stderr to that file the way `2> FILE` does). A run that takes longer than
+// `timeout` is killed and fails the test.
+RunResult RunKappa(const std::vector<std::string>& args, const std::string& stderr_file = "",
+                   std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  RunResult result;
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe: " << strerror(errno);
+    return result;
+  }
+  std::vector<char*> argv;
+  std::string binary = KAPPA_BINARY;
+  argv.push_back(binary.data());
+  std::vector<std::string> copy = args;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork: " << strerror(errno);
+    return result;
+  }
+  if (pid == 0) {
+    dup2(out_pipe[1], 1);
+    if (stderr_file.empty()) {
+      dup2(err_pipe[1], 2);
+    } else {
+      int fd = open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0) _exit(126);
+      dup2(fd, 2);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  bool timed_out = false;
+  char buf[1 << 16];
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    int n = poll(fds, 2, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t got = read(fds[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(got));
+      } else if (got == 0 || errno != EINTR) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (pollfd& p : fds) {
+    if (p.fd >= 0) close(p.fd);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
+  EXPECT_FALSE(timed_out) << "kappa " << absl::StrJoin(args, " ") << " ran longer than " << timeout.count()
+                          << " s";
+  return result;
+}
+
+std::vector<std::string> Lines(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    out.emplace_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::string Describe(const RunResult& r) {
+  return absl::StrCat("exit ", r.exit_code, "\n--- stdout:\n", r.out.substr(0, 2000), "\n--- stderr:\n",
+                      r.err.substr(0, 2000));
+}
+
+// The error contract: one line on stderr, starting with "kappa:", nothing on stdout.
+void ExpectOneLineError(const RunResult& r, int exit_code, std::string_view mentions) {
+  EXPECT_EQ(r.exit_code, exit_code) << Describe(r);
+  EXPECT_THAT(r.err, StartsWith("kappa:")) << Describe(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << Describe(r);
+  EXPECT_EQ(r.err.back(), '\n') << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr(std::string(mentions))) << Describe(r);
+  EXPECT_EQ(r.out, "") << Describe(r);
+}
+
+// The files of a directory, sorted by name.
+std::vector<std::string> Files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// One output row of hot-auctions.
+struct Hot {
+  int64_t window_start, window_end, auction, bids;
+  auto operator<=>(const Hot&) const = default;
+};
+
+std::vector<Hot> ParseHot(const std::string& text) {
+  std::vector<Hot> out;
+  simdjson::dom::parser parser;
+  for (const std::string& line : Lines(text)) {
+    simdjson::dom::element doc;
+    auto error = parser.parse(line).get(doc);
+    EXPECT_FALSE(error) << "not JSON: " << line;
+    if (error) continue;
+    Hot h{};
+    EXPECT_FALSE(doc["window_start"].get(h.window_start)) << line;
+    EXPECT_FALSE(doc["window_end"].get(h.window_end)) << line;
+    EXPECT_FALSE(doc["auction"].get(h.auction)) << line;
+    EXPECT_FALSE(doc["bids"].get(h.bids)) << line;
+    simdjson::dom::object obj;
+    EXPECT_FALSE(doc.get(obj)) << line;
+    EXPECT_EQ(obj.size(), 4u) << line;
+    out.push_back(h);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// hot-auctions computed independently of Kappa from the event files: per tumbling 10 s
+// window of bid dateTime, every auction with the window's highest bid count.
+std::vector<Hot> ExpectedHot(const std::vector<std::string>& files, int64_t* lines_seen) {
+  std::map<int64_t, std::map<int64_t, int64_t>> counts;  // window start → auction → bids
+  simdjson::dom::parser parser;
+  *lines_seen = 0;
+  for (const std::string& f : files) {
+    for (const std::string& line : Lines(ReadFileToString(f))) {
+      ++*lines_seen;
+      simdjson::dom::element doc;
+      if (parser.parse(line).get(doc)) continue;
+      std::string_view type;
+      int64_t auction, ts;
+      if (doc["type"].get(type) || type != "bid") continue;
+      if (doc["auction"].get(auction) || doc["dateTime"].get(ts)) continue;
+      int64_t price;
+      if (doc["price"].get(price)) continue;  // a bid Kappa rejects
+      counts[ts - ts % 10000][auction]++;
+    }
+  }
+  std::vector<Hot> out;
+  for (const auto& [start, per_auction] : counts) {
+    int64_t most = 0;
+    for (const auto& [a, n] : per_auction) most = std::max(most, n);
+    for (const auto& [a, n] : per_auction) {
+      if (n == most) out.push_back(Hot{start, start + 10000, a, n});
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The decode errors among `lines` (the errors output), as offset → raw record; each must
+// name partition `expected_partition`.
+std::map<int64_t, std::string> DecodeErrors(const std::vector<std::string>& lines, int64_t expected_partition) {
+  std::map<int64_t, std::string> by_offset;
+  simdjson::dom::parser parser;
+  for (const std::string& line : lines) {
+    simdjson::dom::element doc;
+    if (parser.parse(line).get(doc)) {
+      ADD_FAILURE() << "not JSON: " << line;
+      continue;
+    }
+    std::string_view kind, record, error;
+    int64_t partition = -1, offset = -1;
+    EXPECT_FALSE(doc["kind"].get(kind)) << line;
+    EXPECT_EQ(kind, "decode") << line;
+    EXPECT_FALSE(doc["partition"].get(partition)) << line;
+    EXPECT_EQ(partition, expected_partition) << line;
+    EXPECT_FALSE(doc["offset"].get(offset)) << line;
+    EXPECT_FALSE(doc["error"].get(error)) << line;
+    EXPECT_FALSE(error.empty()) << line;
+    EXPECT_FALSE(doc["record"].get(record)) << line;
+    if (record.find("\"cheap\"") != std::string_view::npos) {
+      EXPECT_THAT(std::string(error), HasSubstr("price")) << line;
+    }
+    by_offset[offset] = std::string(record);
+  }
+  return by_offset;
+}
+
+// Inserts a garbage line in the middle of the part file and appends a bid whose price is a
+// string; returns the two lines by byte offset, as the errors output should report them.
+std::map<int64_t, std::string> Corrupt(const std::string& part) {
+  const std::string original = ReadFileToString(part);
+  const size_t middle = original.find('\n', original.size() / 2) + 1;
+  const std::string garbage = "this is not json";
+  const std::string wrong_type =
+      R"({"type":"bid","auction":1000,"bidder":1001,"price":"cheap","channel":"c","url":"u",)"
+      R"("dateTime":1700000001000,"extra":""})";
+  WriteStringToFile(part, original.substr(0, middle) + garbage + "\n" + original.substr(middle) + wrong_type + "\n");
+  return {{static_cast<int64_t>(middle), garbage},
+          {static_cast<int64_t>(original.size() + garbage.size() + 1), wrong_type}};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::string Path(const std::string& name) const { return tmp_.Path(name); }
+
+  // Generates 20000 Nexmark events at 1000/s into DIR/ as 3 part files.
+  void GenerateLog(const std::string& dir) {
+    RunResult r = RunKappa({"run", "nexmark-copy", "--source", "gen:nexmark?events=20000&rate=1000&partitions=3",
+                            "--sink", "file:" + dir + "/", "-p", "3"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    EXPECT_EQ(r.out, "");
+  }
+
+  ScopedTempDir tmp_;
+};
+
+TEST_F(CliTest, HelpExitsZeroAndListsSubcommands) {
+  RunResult r = RunKappa({"--help"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_THAT(r.out, AllOf(HasSubstr("jobs"), HasSubstr("run"), HasSubstr("demo"))) << Describe(r);
+}
+
+TEST_F(CliTest, RunHelpExitsZeroAndListsFlags) {
+  RunResult r = RunKappa({"run", "--help"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_THAT(r.out, AllOf(HasSubstr("--source"), HasSubstr("--sink"), HasSubstr("--parallelism"),
+                           HasSubstr("--errors"), HasSubstr("--follow"), HasSubstr("--out-of-orderness")))
+      << Describe(r);
+}
+
+TEST_F(CliTest, NoSubcommandIsAUsageError) {
+  ExpectOneLineError(RunKappa({}), 2, "subcommand");
+}
+
+TEST_F(CliTest, UnknownFlagIsAUsageError) {
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?events=10", "--sink", "stdout:",
+                               "--bogus"}),
+                     2, "--bogus");
+}
+
+TEST_F(CliTest, UnknownSubcommandIsAUsageError) {
+  ExpectOneLineError(RunKappa({"frobnicate"}), 2, "frobnicate");
+}
+
+TEST_F(CliTest, UnknownJobIsAUsageError) {
+  ExpectOneLineError(RunKappa({"run", "no-such-job", "--source", "gen:nexmark?events=10", "--sink", "stdout:"}), 2,
+                     "no-such-job");
+}
+
+TEST_F(CliTest, MissingSourceIsAUsageError) {
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--sink", "stdout:"}), 2, "--source");
+}
+
+TEST_F(CliTest, BadSourceUriIsAUsageError) {
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--source", "nonsense", "--sink", "stdout:"}), 2,
+                     "'nonsense'");
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?speed=3", "--sink", "stdout:"}), 2,
+                     "speed");
+}
+
+TEST_F(CliTest, BadSinkUriIsAUsageError) {
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?events=10", "--sink", "gen:x"}), 2,
+                     "not a sink");
+}
+
+TEST_F(CliTest, BadErrorsUriIsAUsageError) {
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?events=10", "--sink", "stdout:",
+                               "--errors", "gen:nexmark"}),
+                     2, "--errors");
+}
+
+TEST_F(CliTest, MissingInputFileFailsNamingIt) {
+  std::string missing = Path("missing.jsonl");
+  RunResult r = RunKappa({"run", "hot-auctions", "--source", "file:" + missing, "--sink", "file:" + Path("out")});
+  ExpectOneLineError(r, 2, missing);
+  EXPECT_FALSE(fs::exists(Path("out"))) << "no output for a job that never started";
+}
+
+TEST_F(CliTest, ZeroParallelismIsAUsageError) {
+  ExpectOneLineError(
+      RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?events=10", "--sink", "stdout:", "-p", "0"}), 2,
+      "--parallelism");
+}
+
+TEST_F(CliTest, JobsListsTheBuiltInJobs) {
+  RunResult r = RunKappa({"jobs"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  std::vector<std::string> names;
+  for (const std::string& line : Lines(r.out)) names.push_back(line.substr(0, line.find(' ')));
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"hot-auctions", "nexmark-copy"})) << Describe(r);
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliTest, GeneratedLogFeedsHotAuctionsWhoseResultMatchesAnIndependentCount) {
+  const std::string log = Path("log");
+  ASSERT_NO_FATAL_FAILURE(GenerateLog(log));
+  std::vector<std::string> parts = Files(log);
+  ASSERT_EQ(parts.size(), 3u);
+  int64_t lines = 0;
+  std::vector<Hot> expected = ExpectedHot(parts, &lines);
+  EXPECT_EQ(lines, 20000);
+  // 20000 events at 1000/s starting at a multiple of 10 s: 20 s, two windows.
+  std::set<int64_t> windows;
+  for (const Hot& h : expected) windows.insert(h.window_start);
+  EXPECT_EQ(windows.size(), 2u);
+
+  const std::string out = Path("hot.jsonl");
+  RunResult r = RunKappa({"run", "hot-auctions", "--source", "file:" + log + "/", "--sink", "file:" + out, "-p", "2"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Lines(r.err).size(), 1u) << "one summary line: " << Describe(r);
+  std::vector<Hot> got = ParseHot(ReadFileToString(out));
+  for (const Hot& h : got) {
+    EXPECT_EQ(h.window_start % 10000, 0) << h.window_start;
+    EXPECT_EQ(h.window_end, h.window_start + 10000);
+  }
+  EXPECT_EQ(got, expected);
+}
+
+TEST_F(CliTest, MalformedLinesGoToErrorsAndLeaveTheResultUnchanged) {
+  const std::string log = Path("log");
+  ASSERT_NO_FATAL_FAILURE(GenerateLog(log));
+  const std::string clean_out = Path("clean.jsonl");
+  RunResult clean =
+      RunKappa({"run", "hot-auctions", "--source", "file:" + log + "/", "--sink", "file:" + clean_out});
+  ASSERT_EQ(clean.exit_code, 0) << Describe(clean);
+
+  const std::map<int64_t, std::string> bad_lines = Corrupt(Files(log)[1]);
+
+  const std::string out = Path("hot.jsonl");
+  const std::string errors = Path("errors.jsonl");
+  RunResult r = RunKappa({"run", "hot-auctions", "--source", "file:" + log + "/", "--sink", "file:" + out,
+                          "--errors", "file:" + errors, "-p", "3"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("2 bad input")) << Describe(r);
+  EXPECT_EQ(ParseHot(ReadFileToString(out)), ParseHot(ReadFileToString(clean_out)));
+
+  std::vector<std::string> error_lines = Lines(ReadFileToString(errors));
+  ASSERT_EQ(error_lines.size(), 2u) << ReadFileToString(errors);
+  EXPECT_EQ(DecodeErrors(error_lines, 1), bad_lines);
+}
+
+TEST_F(CliTest, ErrorsOnRedirectedStderrAreNotOverwrittenByTheSummary) {
+  const std::string log = Path("log");
+  ASSERT_NO_FATAL_FAILURE(GenerateLog(log));
+  const std::map<int64_t, std::string> bad_lines = Corrupt(Files(log)[2]);
+  const std::string err = Path("stderr.txt");
+  RunResult r = RunKappa({"run", "hot-auctions", "--source", "file:" + log + "/", "--sink", "file:" + Path("out")}, err);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::vector<std::string> lines = Lines(ReadFileToString(err));
+  ASSERT_EQ(lines.size(), 3u) << ReadFileToString(err);
+  EXPECT_THAT(lines[2], AllOf(StartsWith("kappa: hot-auctions done"), HasSubstr("2 bad input")));
+  lines.pop_back();
+  EXPECT_EQ(DecodeErrors(lines, 2), bad_lines);
+}
+
+
+TEST_F(CliTest, DemoPrintsHotAuctionsAsJsonLines) {
+  const std::string dir = Path("demo");
+  RunResult r = RunKappa({"demo", "--events", "20000", "--dir", dir});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::vector<Hot> rows = ParseHot(r.out);
+  ASSERT_FALSE(rows.empty()) << Describe(r);
+  int64_t lines = 0;
+  EXPECT_EQ(rows, ExpectedHot(Files(dir + "/log"), &lines));
+  EXPECT_EQ(lines, 20000);
+}
+
+}  // namespace
+}  // namespace kappa
