@@ -23,23 +23,23 @@ class RuntimeContext {
 
   template <typename V>
   ValueState<V> GetValueState(const std::string& name) {
-    return ValueState<V>(ctx_->backend(), Table(name), key_);
+    return ValueState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_);
   }
   template <typename V>
   ListState<V> GetListState(const std::string& name) {
-    return ListState<V>(ctx_->backend(), Table(name), key_);
+    return ListState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_);
   }
   template <typename UK, typename UV>
   MapState<UK, UV> GetMapState(const std::string& name) {
-    return MapState<UK, UV>(ctx_->backend(), Table(name), key_);
+    return MapState<UK, UV>(ctx_->backend(), Table(name, state::TableKind::kOrdered), key_);
   }
   int subtask() const { return ctx_->subtask(); }
   int parallelism() const { return ctx_->parallelism(); }
   const std::string& operator_name() const { return ctx_->operator_name(); }
 
  private:
-  state::TableId Table(const std::string& name) {
-    auto t = ctx_->backend()->RegisterTable(prefix_ + "/" + name);
+  state::TableId Table(const std::string& name, state::TableKind kind) {
+    auto t = ctx_->backend()->RegisterTable(prefix_ + "/" + name, kind);
     if (!t.ok()) throw StateError(t.status());
     return *t;
   }

@@ -12,6 +12,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
 
 #include "engine/operator.h"
 #include "engine/status.h"
@@ -43,14 +46,18 @@ class TimerService {
     if (t < event_min_) event_min_ = t;
   }
   void DeleteEventTimer(const state::KeyContext& key, std::string_view ns, Timestamp t) {
-    state::ThrowIfError(backend_->Delete(event_table_, Encode(key, ns, t)));
+    std::string_view k = Encode(key, ns, t);
+    if (firing_) deleted_.insert(std::string(k));
+    state::ThrowIfError(backend_->Delete(event_table_, k));
   }
   void RegisterProcessingTimer(const state::KeyContext& key, std::string_view ns, Timestamp t) {
     Put(proc_table_, key, ns, t);
     if (t < proc_min_) proc_min_ = t;
   }
   void DeleteProcessingTimer(const state::KeyContext& key, std::string_view ns, Timestamp t) {
-    state::ThrowIfError(backend_->Delete(proc_table_, Encode(key, ns, t)));
+    std::string_view k = Encode(key, ns, t);
+    if (firing_) deleted_.insert(std::string(k));
+    state::ThrowIfError(backend_->Delete(proc_table_, k));
   }
 
   Timestamp next_event_timer() const { return event_min_; }
@@ -89,7 +96,9 @@ class TimerService {
     return buf_;
   }
   void Put(state::TableId table, const state::KeyContext& key, std::string_view ns, Timestamp t) {
-    state::ThrowIfError(backend_->Put(table, Encode(key, ns, t), {}));
+    std::string_view k = Encode(key, ns, t);
+    if (firing_ && !deleted_.empty()) deleted_.erase(std::string(k));
+    state::ThrowIfError(backend_->Put(table, k, {}));
   }
   Timestamp Earliest(state::TableId table) {
     auto it = backend_->Scan(table, {});
@@ -97,39 +106,57 @@ class TimerService {
     return ReadTime(it->key());
   }
 
+  // Fires due timers in batches: one scan collects up to kBatch due timers, which are
+  // then deleted and fired in order. A timer deleted by an earlier callback of the same
+  // batch is skipped; timers registered by callbacks are found by the next scan.
   template <typename Fn, typename YieldFn>
   bool Fire(state::TableId table, Timestamp* min, Timestamp upto, Fn& fn, YieldFn& should_yield) {
+    constexpr size_t kBatch = 256;
     while (*min <= upto) {
-      std::string key;
+      batch_.clear();
       {
         auto it = backend_->Scan(table, {});
+        for (; it->Valid() && batch_.size() < kBatch; it->Next()) {
+          if (ReadTime(it->key()) > upto) break;
+          batch_.emplace_back(it->key());
+        }
         state::ThrowIfError(it->status());
-        if (!it->Valid()) {
-          *min = kMaxTimestamp;
+        if (batch_.empty()) {
+          *min = it->Valid() ? ReadTime(it->key()) : kMaxTimestamp;
           break;
         }
-        Timestamp t = ReadTime(it->key());
-        if (t > upto) {
-          *min = t;
-          break;
-        }
-        key.assign(it->key());
       }
-      state::ThrowIfError(backend_->Delete(table, key));
-      std::string_view rest(key);
-      FiredTimer timer;
-      timer.time = ReadTime(rest);
-      rest.remove_prefix(8);
-      timer.key_group = (static_cast<uint8_t>(rest[0]) << 8) | static_cast<uint8_t>(rest[1]);
-      rest.remove_prefix(2);
-      uint64_t klen = 0;
-      kappa::internal::ReadVarint(&rest, &klen);
-      timer.key_bytes = rest.substr(0, klen);
-      timer.ns = rest.substr(klen);
-      fn(timer);
-      if (should_yield()) return false;
+      firing_ = true;
+      deleted_.clear();
+      for (size_t i = 0; i < batch_.size(); ++i) {
+        const std::string& key = batch_[i];
+        if (!deleted_.empty() && deleted_.contains(key)) continue;
+        state::ThrowIfError(backend_->Delete(table, key));
+        std::string_view rest(key);
+        FiredTimer timer;
+        timer.time = ReadTime(rest);
+        rest.remove_prefix(8);
+        timer.key_group = (static_cast<uint8_t>(rest[0]) << 8) | static_cast<uint8_t>(rest[1]);
+        rest.remove_prefix(2);
+        uint64_t klen = 0;
+        kappa::internal::ReadVarint(&rest, &klen);
+        timer.key_bytes = rest.substr(0, klen);
+        timer.ns = rest.substr(klen);
+        fn(timer);
+        if (i + 1 < batch_.size() && should_yield()) {
+          firing_ = false;
+          return false;  // the rest of the batch is still in the table
+        }
+      }
+      firing_ = false;
+      if (should_yield()) return *min > upto || !HasDue(table, upto);
     }
     return true;
+  }
+
+  bool HasDue(state::TableId table, Timestamp upto) {
+    auto it = backend_->Scan(table, {});
+    return it->Valid() && ReadTime(it->key()) <= upto;
   }
 
   state::KeyedStateBackend* backend_ = nullptr;
@@ -138,6 +165,9 @@ class TimerService {
   Timestamp event_min_ = kMaxTimestamp;
   Timestamp proc_min_ = kMaxTimestamp;
   std::string buf_;
+  std::vector<std::string> batch_;
+  bool firing_ = false;
+  absl::flat_hash_set<std::string> deleted_;
 };
 
 }  // namespace kappa::operators

@@ -27,6 +27,11 @@ namespace kappa::state {
 
 using TableId = int;
 
+// How a table is used, so a backend can pick its structure. Point tables are read and
+// written by exact key (value and list state); ordered tables are also scanned by prefix
+// in key order (map state, timers). Scanning a point table works but may be slow.
+enum class TableKind { kOrdered, kPoint };
+
 // Ordered iteration over the keys of one table that start with a prefix.
 // Valid until the next write to the backend.
 class StateIterator {
@@ -45,7 +50,7 @@ class KeyedStateBackend {
 
   // Returns the table for `name`, creating it on first use. Names are stable across
   // job versions: they are how a savepoint finds the state again.
-  virtual absl::StatusOr<TableId> RegisterTable(const std::string& name) = 0;
+  virtual absl::StatusOr<TableId> RegisterTable(const std::string& name, TableKind kind = TableKind::kOrdered) = 0;
 
   // Reads the value under key; NotFound if absent.
   virtual absl::Status Get(TableId table, std::string_view key, std::string* value) = 0;

@@ -1,7 +1,9 @@
-// In-memory state backend: ordered maps on the heap.
+// In-memory state backend: hash maps and ordered maps on the heap.
 //
 // For tests and small jobs. It implements the same byte-level contract as the RocksDB
-// backend (ordering, prefixes, list append), so operators cannot tell them apart.
+// backend (ordering, prefixes, list append), so operators cannot tell them apart. Point
+// tables are hash maps (one probe per access); ordered tables are B-trees. A scan of a
+// point table sorts the matching keys first.
 //
 //   auto backend = kappa::state::HeapBackend::Create();
 //   TableId t = *backend->RegisterTable("counts");
@@ -23,7 +25,7 @@ class HeapBackend : public KeyedStateBackend {
  public:
   static std::unique_ptr<HeapBackend> Create();
 
-  absl::StatusOr<TableId> RegisterTable(const std::string& name) override;
+  absl::StatusOr<TableId> RegisterTable(const std::string& name, TableKind kind = TableKind::kOrdered) override;
   absl::Status Get(TableId table, std::string_view key, std::string* value) override;
   absl::Status Put(TableId table, std::string_view key, std::string_view value) override;
   absl::Status Append(TableId table, std::string_view key, std::string_view element) override;
@@ -33,8 +35,13 @@ class HeapBackend : public KeyedStateBackend {
   std::string_view name() const override { return "heap"; }
 
  private:
-  using Table = absl::btree_map<std::string, std::string, std::less<>>;
+  struct Table {
+    TableKind kind;
+    absl::btree_map<std::string, std::string, std::less<>> ordered;
+    absl::flat_hash_map<std::string, std::string> point;
+  };
   HeapBackend() = default;
+  std::string* Find(Table& t, std::string_view key);
   std::vector<std::unique_ptr<Table>> tables_;
   absl::flat_hash_map<std::string, TableId> ids_;
 };

@@ -43,7 +43,9 @@ absl::Status StatusOfStateError(Fn&& fn) {
 // A backend whose writes fail as if the disk were full; reads go to a heap backend.
 class DiskFullBackend : public KeyedStateBackend {
  public:
-  absl::StatusOr<TableId> RegisterTable(const std::string& name) override { return heap_->RegisterTable(name); }
+  absl::StatusOr<TableId> RegisterTable(const std::string& name, state::TableKind kind = state::TableKind::kOrdered) override {
+    return heap_->RegisterTable(name, kind);
+  }
   absl::Status Get(TableId table, std::string_view key, std::string* value) override {
     if (!get_status_.ok()) return get_status_;
     return heap_->Get(table, key, value);
