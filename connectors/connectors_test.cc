@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "connectors/file/file_test_util.h"
 #include "connectors/nexmark/codec.h"
+#include "operators/window.h"
 #include "connectors/nexmark/generator.h"
 #include "engine/json_codec.h"
 #include "gmock/gmock.h"
@@ -896,3 +897,22 @@ TEST(NexmarkSourceTest, JsonBridgeWithOnlyOptionalFieldsDecodesEveryEvent) {
 
 }  // namespace
 }  // namespace kappa::connectors::test
+
+namespace kappa {
+namespace {
+
+TEST(JsonCodecTest, WindowResultsEncodeWithKeyWindowAndValue) {
+  Windowed<std::string, int64_t> w{"page", TimeWindow{1000, 2000}, 7};
+  std::string out;
+  JsonCodec<Windowed<std::string, int64_t>> codec;
+  codec.Encode(w, &out);
+  EXPECT_EQ(out, R"({"key":"page","window":{"start":1000,"end":2000},"value":7})");
+  Windowed<std::string, int64_t> back;
+  ASSERT_TRUE(codec.Decode(out, 0, &back).ok());
+  EXPECT_EQ(back.key, "page");
+  EXPECT_EQ(back.window, (TimeWindow{1000, 2000}));
+  EXPECT_EQ(back.value, 7);
+}
+
+}  // namespace
+}  // namespace kappa

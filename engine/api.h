@@ -122,8 +122,10 @@ runtime::EdgeSpec MakeEdge(int from, int port, int to, int input, runtime::Parti
   e.to_input = input;
   e.partitioning = part;
   e.make_writer = [hash](runtime::Partitioning p, std::vector<runtime::OutputChannel*> channels, int max_par,
-                         int subtask, TaskMetrics* metrics) -> std::unique_ptr<runtime::OutputNode> {
-    return std::make_unique<runtime::ExchangeWriter<T>>(p, std::move(channels), hash, max_par, subtask, metrics);
+                         int subtask, TaskMetrics* metrics, ErrorSink* errors,
+                         const std::string& name) -> std::unique_ptr<runtime::OutputNode> {
+    return std::make_unique<runtime::ExchangeWriter<T>>(p, std::move(channels), hash, max_par, subtask, metrics,
+                                                        errors, name);
   };
   return e;
 }

@@ -3,7 +3,7 @@
 //
 // None of them crashes the job or vanishes: each is counted and written as one JSON line
 // with where it came from and why, e.g.
-//   {"kind":"decode","source":"bids","partition":0,"offset":1234,"error":"...","record":"{\"typ"}
+//   {"kind":"decode","operator":"bids","partition":0,"offset":1234,"error":"...","record":"{\"typ"}
 //   {"kind":"user","operator":"parse-price","ts":1700000001000,"error":"stoi","record":"..."}
 //   {"kind":"late","operator":"window","ts":1700000001000,"record":"..."}
 // Thread-safe: every task reports into the same sink.

@@ -35,17 +35,29 @@ template <typename T>
 class ExchangeWriter final : public OutputNode, public Output<T> {
  public:
   // key_hash: stable hash of the record's key (for kHash), see state::StableHash.
+  // errors/name: where a throwing key function is reported (the record is skipped).
   ExchangeWriter(Partitioning partitioning, std::vector<OutputChannel*> channels,
                  std::function<uint64_t(const T&)> key_hash, int max_parallelism, int subtask,
-                 TaskMetrics* metrics, size_t batch_size = kDefaultBatchSize)
+                 TaskMetrics* metrics, ErrorSink* errors, std::string name, size_t batch_size = kDefaultBatchSize)
       : partitioning_(partitioning),
         channels_(std::move(channels)),
         key_hash_(std::move(key_hash)),
         max_parallelism_(max_parallelism),
         next_(static_cast<size_t>(subtask)),
         metrics_(metrics),
+        errors_(errors),
+        name_(std::move(name)),
         batch_size_(batch_size),
-        open_(channels_.size()) {}
+        open_(channels_.size()) {
+    // Key group → consumer instance, computed once instead of a division per record.
+    if (partitioning_ == Partitioning::kHash) {
+      route_.resize(max_parallelism_);
+      for (int kg = 0; kg < max_parallelism_; ++kg) {
+        route_[kg] = static_cast<uint32_t>(
+            state::OperatorIndexForKeyGroup(kg, max_parallelism_, static_cast<int>(channels_.size())));
+      }
+    }
+  }
 
   OutputPtr output() override { return OutputPtr::Of<T>(this); }
 
@@ -56,9 +68,17 @@ class ExchangeWriter final : public OutputNode, public Output<T> {
         Append(0, std::move(r));
         break;
       case Partitioning::kHash: {
-        int kg = state::KeyGroupForHash(key_hash_(r.value), max_parallelism_);
-        Append(static_cast<size_t>(state::OperatorIndexForKeyGroup(kg, max_parallelism_, static_cast<int>(n))),
-               std::move(r));
+        uint64_t hash;
+        try {
+          hash = key_hash_(r.value);
+        } catch (const std::exception& e) {
+          ReportKeyError(r, e.what());
+          return;
+        } catch (...) {
+          ReportKeyError(r, "unknown exception");
+          return;
+        }
+        Append(route_[state::KeyGroupForHash(hash, max_parallelism_)], std::move(r));
         break;
       }
       case Partitioning::kRebalance:
@@ -87,6 +107,12 @@ class ExchangeWriter final : public OutputNode, public Output<T> {
     b->records.push_back(std::move(r));
     if (b->records.size() >= batch_size_) Send(i);
   }
+  void ReportKeyError(const Record<T>& r, const char* what) {
+    if (errors_ == nullptr) return;
+    ErrorEvent e{.kind = "user", .operator_name = name_, .has_ts = true, .ts = r.ts, .error = what,
+                 .record = DescribeRecord(r.value)};
+    errors_->Report(e);
+  }
   void Send(size_t i) {
     metrics_->records_out.fetch_add(static_cast<int64_t>(open_[i]->records.size()), std::memory_order_relaxed);
     Message m{MessageKind::kBatch, 0, std::move(open_[i])};
@@ -99,6 +125,9 @@ class ExchangeWriter final : public OutputNode, public Output<T> {
   int max_parallelism_;
   size_t next_;
   TaskMetrics* metrics_;
+  ErrorSink* errors_;
+  std::string name_;
+  std::vector<uint32_t> route_;
   size_t batch_size_;
   std::vector<std::unique_ptr<Batch<T>>> open_;
 };

@@ -161,7 +161,9 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
             }
             Partitioning part = edge.partitioning;
             if (part == Partitioning::kForward && outs[e][s].size() > 1) part = Partitioning::kRebalance;
-            std::unique_ptr<OutputNode> w = edge.make_writer(part, outs[e][s], opt.max_parallelism, s, &task->metrics());
+            std::unique_ptr<OutputNode> w =
+                edge.make_writer(part, outs[e][s], opt.max_parallelism, s, &task->metrics(), opt.errors,
+                                 absl::StrCat("key-by(", g.nodes[edge.to].name, ")"));
             targets.push_back(w->output());
             task->AddFlusher(w.get());
             task->AddOwned(std::move(w));

@@ -43,8 +43,9 @@ struct EdgeSpec {
   int to_input = 0;
   Partitioning partitioning = Partitioning::kForward;
   // Builds one producer instance's writer onto the consumer channels.
+  // `name` names the edge in error reports (a throwing key function).
   std::function<std::unique_ptr<OutputNode>(Partitioning, std::vector<OutputChannel*>, int max_parallelism,
-                                            int subtask, TaskMetrics*)>
+                                            int subtask, TaskMetrics*, ErrorSink*, const std::string& name)>
       make_writer;
 };
 

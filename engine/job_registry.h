@@ -14,6 +14,8 @@
 #ifndef KAPPA_ENGINE_JOB_REGISTRY_H_
 #define KAPPA_ENGINE_JOB_REGISTRY_H_
 
+#include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "connectors/connectors.h"
 #include "engine/api.h"
 
@@ -53,7 +56,9 @@ class JobContext {
 
   template <typename T>
   Stream<T> Source(const std::string& name, WatermarkStrategy<T> strategy) {
+    source_names_.push_back(name);
     std::string uri = Lookup(name, bindings_.sources, bindings_.default_source, "--source");
+    if (!uri.empty()) source_uris_.push_back(uri);
     auto src = uri.empty() ? absl::StatusOr<std::shared_ptr<SourceConnector<T>>>(absl::InvalidArgumentError(""))
                            : connectors::MakeSource<T>(uri, {.follow = bindings_.follow});
     if (!src.ok()) {
@@ -65,8 +70,10 @@ class JobContext {
 
   template <typename T>
   void Sink(Stream<T> stream, const std::string& name = "output") {
+    sink_names_.push_back(name);
     std::string uri = Lookup(name, bindings_.sinks, bindings_.default_sink, "--sink");
     if (uri.empty()) return;
+    sink_uris_.push_back(uri);
     auto sink = connectors::MakeSink<T>(uri);
     if (!sink.ok()) {
       job_->RecordError(sink.status());
@@ -74,6 +81,36 @@ class JobContext {
     }
     finishers_.push_back(sink->finish);
     stream.SinkTo(sink->sink, name);
+  }
+
+  // After the job is built: every NAME=URI binding names a real source or sink, and no
+  // file sink writes where a file source reads (it would truncate its own input).
+  absl::Status CheckBindings() const {
+    auto check = [&](const std::map<std::string, std::string>& bound, const std::vector<std::string>& names,
+                     const char* what) -> absl::Status {
+      for (const auto& [name, uri] : bound) {
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+          return absl::InvalidArgumentError(absl::StrCat("job '", job_->name(), "' has no ", what, " named '", name,
+                                                         "'; its ", what, "s: ", absl::StrJoin(names, ", ")));
+        }
+      }
+      return absl::OkStatus();
+    };
+    KAPPA_RETURN_IF_ERROR(check(bindings_.sources, source_names_, "source"));
+    KAPPA_RETURN_IF_ERROR(check(bindings_.sinks, sink_names_, "sink"));
+    for (const std::string& sink : sink_uris_) {
+      std::string sp = FilePath(sink);
+      if (sp.empty()) continue;
+      for (const std::string& src : source_uris_) {
+        std::string rp = FilePath(src);
+        if (rp.empty()) continue;
+        if (sp == rp || sp.starts_with(rp + "/") || rp.starts_with(sp + "/")) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--sink ", sink, " would overwrite the input ", src, "; write somewhere else"));
+        }
+      }
+    }
+    return absl::OkStatus();
   }
 
   // Closes shared sink files after the run; the first error wins.
@@ -107,8 +144,20 @@ class JobContext {
     return "";
   }
 
+  // The normalized path of a file: URI, or "" for other schemes.
+  static std::string FilePath(const std::string& text) {
+    auto uri = connectors::ParseUri(text);
+    if (!uri.ok() || uri->scheme != "file" || uri->path.empty()) return "";
+    std::error_code ec;
+    std::string p = std::filesystem::weakly_canonical(uri->path, ec).string();
+    if (ec) p = uri->path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  }
+
   Job* job_;
   const JobBindings& bindings_;
+  std::vector<std::string> source_names_, sink_names_, source_uris_, sink_uris_;
   std::vector<std::function<absl::Status()>> finishers_;
 };
 

@@ -35,21 +35,8 @@
 
 namespace kappa {
 
-template <typename T>
-struct JsonFields;  // specialised by KAPPA_JSON
-
 
 namespace json {
-
-template <typename T, typename M>
-struct Field {
-  const char* name;
-  M T::*member;
-};
-template <typename T, typename M>
-constexpr Field<T, M> MakeField(const char* name, M T::*member) {
-  return {name, member};
-}
 
 template <typename T>
 concept HasFields = requires { JsonFields<T>::Get(); };

@@ -344,6 +344,33 @@ TEST(ErrorsTest, ThrowingUserFunctionIsReportedAndJobContinues) {
   EXPECT_EQ(errors.events()[0].error, "value divisible by 100");
 }
 
+TEST(ErrorsTest, ThrowingKeyFunctionIsReportedAndJobContinues) {
+  std::vector<std::vector<Rec>> input(2);
+  for (int i = 0; i < 1000; ++i) input[i % 2].push_back(Rec{i % 10, i, 1});
+  auto job = Job::Create("key-throws");
+  auto out = std::make_shared<CollectSink<Row>>();
+  job->Source<Rec>("src", std::make_shared<VectorSource>(input), RecStrategy(0))
+      .KeyBy([](const Rec& r) -> int64_t {
+        if (r.key == 3) throw std::runtime_error("no key for 3");
+        return r.key;
+      })
+      .Window(Tumbling(absl::Seconds(10)))
+      .Aggregate(CountSum(), [](const int64_t& k, const TimeWindow& w, std::pair<int64_t, int64_t>&& cs) {
+        return Row{k, w.start, w.end, cs.first, cs.second};
+      })
+      .SinkTo(out);
+  ErrorSink errors(nullptr, true);
+  ExecutionOptions opt;
+  opt.parallelism = 2;
+  opt.errors = &errors;
+  auto result = job->Execute(opt);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(out->values().size(), 9u);
+  EXPECT_EQ(errors.user_errors(), 100);
+  EXPECT_EQ(errors.events()[0].error, "no key for 3");
+  EXPECT_EQ(errors.events()[0].operator_name, "key-by(window)");
+}
+
 TEST(PatternsTest, UnionSplitRebalanceAndFanOutKeepEveryRecordExactlyOnce) {
   std::vector<std::vector<Rec>> a(2), b(1);
   for (int i = 0; i < 4000; ++i) a[i % 2].push_back(Rec{i, i, i});

@@ -11,8 +11,12 @@
 //   record arriving in that span fires the window again (an update of the result).
 // - Record r is dropped from window w iff w.end − 1 + L ≤ max(pwm(r), W_task). Without
 //   idle inputs W_task ≤ pwm(r) always holds, so the decision depends only on r's own
-//   partition and a replay drops exactly the same records. For sessions, w is r's own
-//   window [t, t + gap) (before merging), for the same reason.
+//   partition and a replay drops exactly the same records. For sessions, r is dropped iff
+//   t + L ≤ max(pwm(r), W_task) (as if its window were [t, t + 1)): any session r would
+//   join ends after t and is not purged before the watermark reaches t + L, so a kept
+//   record never finds its session already gone. (Judging r by [t, t + gap)
+//   kept such records; whether they then merged or opened a new session depended on how
+//   partitions interleaved.)
 // - A record dropped from every window it belongs to goes to the operator's "late" side
 //   output if the job consumes it, else to the job's errors output as kind "late".
 //
@@ -30,6 +34,7 @@
 
 #include "absl/time/time.h"
 #include "engine/exchange.h"
+#include "engine/json_fwd.h"
 #include "engine/operator.h"
 #include "operators/keyed.h"
 #include "operators/timer_service.h"
@@ -48,6 +53,14 @@ struct TimeWindow {
 
 KAPPA_SERIALIZABLE(kappa::TimeWindow, &kappa::TimeWindow::start, &kappa::TimeWindow::end);
 
+// Windows and window results encode as JSON: {"key":…,"window":{"start":…,"end":…},"value":…}.
+template <>
+struct kappa::JsonFields<kappa::TimeWindow> {
+  static auto Get() {
+    return std::make_tuple(json::MakeField("start", &TimeWindow::start), json::MakeField("end", &TimeWindow::end));
+  }
+};
+
 namespace kappa {
 
 // The result of an Aggregate without a window function: key, window and value.
@@ -57,6 +70,23 @@ struct Windowed {
   TimeWindow window;
   V value;
 };
+
+}  // namespace kappa
+
+template <typename K, typename V>
+struct kappa::JsonFields<kappa::Windowed<K, V>> {
+  static auto Get() {
+    return std::make_tuple(json::MakeField("key", &Windowed<K, V>::key),
+                           json::MakeField("window", &Windowed<K, V>::window),
+                           json::MakeField("value", &Windowed<K, V>::value));
+  }
+};
+template <typename K, typename V>
+struct kappa::Serializer<kappa::Windowed<K, V>>
+    : kappa::FieldSerializer<kappa::Windowed<K, V>, &kappa::Windowed<K, V>::key, &kappa::Windowed<K, V>::window,
+                             &kappa::Windowed<K, V>::value> {};
+
+namespace kappa {
 
 class WindowAssigner {
  public:
@@ -148,7 +178,7 @@ namespace operators {
 template <typename K, typename In, typename Agg, typename ResultFn, typename Out>
 class AggregateContents {
  public:
-  using Acc = std::remove_cvref_t<decltype(std::declval<const Agg&>().Create())>;
+  using Acc = std::remove_cvref_t<decltype(std::declval<Agg&>().Create())>;
   AggregateContents(Agg agg, ResultFn fn) : agg_(std::move(agg)), fn_(std::move(fn)) {}
 
   void Init(RuntimeContext& ctx) { acc_ = ctx.GetValueState<Acc>("window-contents"); }
@@ -172,7 +202,7 @@ class AggregateContents {
       acc_.Update(*from);
       return;
     }
-    if constexpr (requires(Acc& a, const Acc& b) { std::declval<const Agg&>().Merge(a, b); }) {
+    if constexpr (requires(Agg& g, Acc& a, const Acc& b) { g.Merge(a, b); }) {
       agg_.Merge(*into, *from);
       acc_.Update(*into);
     }
@@ -296,26 +326,34 @@ class WindowOperator final : public runtime::OneInputOperator<In>, public runtim
       return;
     }
     key_.SetFromKey(key, this->ctx_->max_parallelism());
-    if (assigner_.is_count()) {
-      AddToCount(key, r);
-      return;
-    }
-    const Timestamp judge = std::max(r.pwm, this->ctx_->current_watermark());
+    // Aggregate, reduce and merge functions are user code too: an exception skips the
+    // record (for the windows it had not reached yet) and is reported.
     bool any = false;
-    if (assigner_.is_session()) {
-      TimeWindow own{r.ts, r.ts + assigner_.gap()};
-      if (!IsLate(own, judge)) {
-        any = true;
-        AddToSession(key, own, r);
-      }
-    } else {
-      assigner_.ForEachWindow(r.ts, [&](const TimeWindow& w) {
-        if (IsLate(w, judge)) return;
-        any = true;
-        AddToWindow(key, w, r);
-      });
-    }
-    if (!any) Late(std::move(r));
+    bool ok = runtime::RunGuarded(
+        this->ctx_, r.ts,
+        [&] {
+          if (assigner_.is_count()) {
+            any = true;
+            AddToCount(key, r);
+            return;
+          }
+          const Timestamp judge = std::max(r.pwm, this->ctx_->current_watermark());
+          if (assigner_.is_session()) {
+            TimeWindow own{r.ts, r.ts + assigner_.gap()};
+            if (!IsLate(TimeWindow{r.ts, r.ts + 1}, judge)) {
+              any = true;
+              AddToSession(key, own, r);
+            }
+          } else {
+            assigner_.ForEachWindow(r.ts, [&](const TimeWindow& w) {
+              if (IsLate(w, judge)) return;
+              any = true;
+              AddToWindow(key, w, r);
+            });
+          }
+        },
+        [&] { return DescribeRecord(r.value); });
+    if (ok && !any) Late(std::move(r));
   }
 
   bool AdvanceWatermark(Timestamp wm) override {

@@ -324,3 +324,49 @@ TEST(WindowStateTest, WindowContentsAndTimersLiveInTheBackend) {
 
 }  // namespace
 }  // namespace kappa::operators
+
+namespace kappa::operators {
+namespace {
+
+struct ThrowingAdd {
+  int64_t Create() const { return 0; }
+  void Add(int64_t& acc, const Event& e) const {
+    if (e.value < 0) throw std::domain_error("negative value");
+    acc += e.value;
+  }
+  int64_t Result(const int64_t& acc) const { return acc; }
+};
+
+TEST(WindowErrorsTest, ThrowingAggregateSkipsTheRecordAndIsReported) {
+  Harness h(MakeAggregate<ThrowingAdd>(Tumbling(absl::Seconds(10))));
+  ASSERT_TRUE(h.Open().ok());
+  h.Process({"a", 5}, 1000);
+  h.Process({"a", -1}, 2000);
+  h.Process({"a", 7}, 3000);
+  h.Watermark(kMaxTimestamp);
+  EXPECT_THAT(Rows(h.output()), ElementsAre(Row{"a", 0, 10000, 12}));
+  ASSERT_EQ(h.errors().user_errors(), 1);
+  EXPECT_EQ(h.errors().events()[0].error, "negative value");
+  EXPECT_EQ(h.errors().late_records(), 0) << "a record that failed is not also late";
+}
+
+// Merge is deliberately not const: session merging must still use it.
+struct MutableMergeSum {
+  int64_t Create() { return 0; }
+  void Add(int64_t& acc, const Event& e) { acc += e.value; }
+  int64_t Result(const int64_t& acc) { return acc; }
+  void Merge(int64_t& acc, const int64_t& o) { acc += o; }
+};
+
+TEST(SessionWindowTest, NonConstMergeIsUsedWhenSessionsMerge) {
+  Harness h(MakeAggregate<MutableMergeSum>(Session(absl::Seconds(10))));
+  ASSERT_TRUE(h.Open().ok());
+  h.Process({"a", 1}, 1000);
+  h.Process({"a", 10}, 20000);
+  h.Process({"a", 100}, 10500);
+  h.Watermark(kMaxTimestamp);
+  EXPECT_THAT(Rows(h.output()), ElementsAre(Row{"a", 1000, 30000, 111}));
+}
+
+}  // namespace
+}  // namespace kappa::operators

@@ -436,3 +436,29 @@ TEST_F(CliTest, DemoPrintsHotAuctionsAsJsonLines) {
 
 }  // namespace
 }  // namespace kappa
+
+namespace kappa {
+namespace {
+
+TEST(CliBindingsTest, UnknownSourceNameIsAUsageError) {
+  auto r = RunKappa({"run", "hot-auctions", "--source", "file:/tmp", "--source", "bogus=file:/tmp", "--sink", "stdout:"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("has no source named 'bogus'; its sources: events"), std::string::npos) << r.err;
+}
+
+TEST(CliBindingsTest, SinkOntoItsOwnInputIsRefused) {
+  ScopedTempDir dir;
+  std::string log = dir.path() + "/log/";
+  auto gen = RunKappa({"run", "nexmark-copy", "--source", "gen:nexmark?events=100", "--sink", "file:" + log});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  auto r = RunKappa({"run", "nexmark-copy", "--source", "file:" + log, "--sink", "file:" + log});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("would overwrite the input"), std::string::npos) << r.err;
+  // The input is untouched.
+  auto again = RunKappa({"run", "nexmark-copy", "--source", "file:" + log, "--sink", "file:" + dir.path() + "/copy"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("100 records read"), std::string::npos) << again.err;
+}
+
+}  // namespace
+}  // namespace kappa

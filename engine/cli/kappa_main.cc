@@ -90,6 +90,10 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     Fail(std::string(job->status().message()));
     return 2;
   }
+  if (absl::Status s = ctx.CheckBindings(); !s.ok()) {
+    Fail(std::string(s.message()));
+    return 2;
+  }
   auto errors = MakeErrorSink(f.errors);
   if (!errors.ok()) {
     Fail(std::string(errors.status().message()));

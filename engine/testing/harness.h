@@ -1,7 +1,7 @@
 // Operator test harnesses: drive one operator directly with records, watermarks and a
 // manual clock, and read what it emitted — no tasks, threads or channels.
 //
-//   auto op = ...;  // e.g. from kappa::testing::MakeWindowOperator
+//   auto op = std::make_unique<kappa::operators::WindowOperator<...>>(...);  // see window_test.cc
 //   kappa::testing::OperatorHarness<Bid, Windowed<int64_t, int64_t>> h(std::move(op));
 //   ASSERT_OK(h.Open());
 //   h.Process(bid, /*ts=*/1000);
