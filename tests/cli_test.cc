@@ -15,6 +15,9 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <fstream>
+#include <thread>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -458,6 +461,74 @@ TEST(CliBindingsTest, SinkOntoItsOwnInputIsRefused) {
   auto again = RunKappa({"run", "nexmark-copy", "--source", "file:" + log, "--sink", "file:" + dir.path() + "/copy"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find("100 records read"), std::string::npos) << again.err;
+}
+
+// Starts kappa in the background with stdout and stderr going to files.
+pid_t StartKappa(const std::vector<std::string>& args, const std::string& out_file, const std::string& err_file) {
+  std::vector<std::string> copy = args;
+  std::string binary = KAPPA_BINARY;
+  std::vector<char*> argv{binary.data()};
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out < 0 || err < 0) _exit(126);
+    dup2(out, 1);
+    dup2(err, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+size_t CountLines(const std::string& path) {
+  std::ifstream in(path);
+  return static_cast<size_t>(std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
+}
+
+bool WaitFor(const std::function<bool()>& cond) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST(CliFollowTest, FollowTailsGrowingFilesAndCtrlCStopsCleanly) {
+  ScopedTempDir dir;
+  const std::string log = dir.path() + "/log/";
+  auto gen = RunKappa({"run", "nexmark-copy", "--source", "gen:nexmark?events=300&partitions=2", "--sink",
+                       "file:" + log, "-p", "2"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const std::string out = dir.path() + "/copy.jsonl";
+  pid_t pid = StartKappa({"run", "nexmark-copy", "--follow", "--source", "file:" + log, "--sink", "file:" + out},
+                         dir.path() + "/stdout", dir.path() + "/stderr");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitFor([&] { return CountLines(out) == 300; })) << "got " << CountLines(out);
+
+  // Events appended while the job runs show up too.
+  auto more = RunKappa({"run", "nexmark-copy", "--source", "gen:nexmark?events=50&seed=9", "--sink",
+                        "file:" + dir.path() + "/more.jsonl"});
+  ASSERT_EQ(more.exit_code, 0) << more.err;
+  {
+    std::ifstream in(dir.path() + "/more.jsonl");
+    std::ofstream app(log + "part-00001.jsonl", std::ios::app);
+    app << in.rdbuf();
+  }
+  ASSERT_TRUE(WaitFor([&] { return CountLines(out) == 350; })) << "got " << CountLines(out);
+
+  kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_EQ(CountLines(out), 350u);
+  std::ifstream err(dir.path() + "/stderr");
+  std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("stopped: 350 records read"));
 }
 
 }  // namespace
