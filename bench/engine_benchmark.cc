@@ -265,18 +265,18 @@ BENCHMARK(BM_KeyedExchange)
     ->UseRealTime();
 
 // ---------------------------------------------------------------------------------------
-// 3. Windowed aggregation: KeyBy(x % 10000), Tumbling(1 s) on ts = x ms, Count().
+// 3. Windowed aggregation: KeyBy(x % keys), Tumbling(1 s) on ts = x ms, Count().
 //
 // With in-order time x and 10000 keys, a 1000 ms window holds 1000 distinct keys once
-// each: every record creates a window's state and timer, and every window result is 1.
-// That is the stateful path at its most expensive per record.
+// each: every record creates a window's state and timer, and every window result is 1 —
+// the stateful path at its most expensive per record. With 100 keys each window holds
+// 10 records per key, closer to a typical aggregation.
 
-constexpr int64_t kWindowKeys = 10000;
 constexpr int64_t kWindowMillis = 1000;
 
 // Counts per (key, window start) and emits a window's counts when event time reaches
 // its last millisecond, as the watermark would; emits what is left at the end.
-FusedTotals TumblingReference(int64_t n) {
+FusedTotals TumblingReference(int64_t n, int64_t keys) {
   FusedTotals t;
   absl::flat_hash_map<std::pair<int64_t, int64_t>, int64_t> counts;
   auto emit_until = [&](int64_t wm) {
@@ -293,7 +293,7 @@ FusedTotals TumblingReference(int64_t n) {
   };
   for (int64_t i = 0; i < n; ++i) {
     const int64_t ts = i;
-    ++counts[{i % kWindowKeys, ts - ts % kWindowMillis}];
+    ++counts[{i % keys, ts - ts % kWindowMillis}];
     if (ts % kWindowMillis == kWindowMillis - 1) emit_until(ts);
   }
   emit_until(kMaxTimestamp);  // the bounded source's final watermark
@@ -303,7 +303,7 @@ FusedTotals TumblingReference(int64_t n) {
 void BM_TumblingCountBaseline(benchmark::State& state) {
   const int64_t n = state.range(0);
   for (auto _ : state) {
-    FusedTotals t = TumblingReference(n);
+    FusedTotals t = TumblingReference(n, state.range(1));
     benchmark::DoNotOptimize(t);
   }
   state.SetItemsProcessed(state.iterations() * n);
@@ -311,7 +311,8 @@ void BM_TumblingCountBaseline(benchmark::State& state) {
 
 void BM_TumblingCount(benchmark::State& state) {
   const int64_t n = state.range(0);
-  const FusedTotals want = TumblingReference(n);
+  const int64_t keys = state.range(1);
+  const FusedTotals want = TumblingReference(n, keys);
   ExecutionOptions options;
   options.parallelism = 1;
   options.workers = 2;
@@ -319,7 +320,7 @@ void BM_TumblingCount(benchmark::State& state) {
     auto sink = std::make_shared<CountingSink<Windowed<int64_t, int64_t>>>();
     auto job = Job::Create("tumbling-count");
     job->Source<int64_t>("range", std::make_shared<RangeSource>(n), ValueAsTime())
-        .KeyBy([](const int64_t& x) { return x % kWindowKeys; })
+        .KeyBy([keys](const int64_t& x) { return x % keys; })
         .Window(Tumbling(absl::Milliseconds(kWindowMillis)))
         .Aggregate(Count())
         .SinkTo(sink);
@@ -328,8 +329,18 @@ void BM_TumblingCount(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
-BENCHMARK(BM_TumblingCountBaseline)->Arg(1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_TumblingCount)->Arg(1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
+// keys = 10000: every (key, window) holds one record — each record creates, fires and
+// purges a window (the worst case). keys = 100: a window holds 10 records per key.
+BENCHMARK(BM_TumblingCountBaseline)
+    ->ArgsProduct({{1 << 20}, {100, 10000}})
+    ->ArgNames({"n", "keys"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_TumblingCount)
+    ->ArgsProduct({{1 << 20}, {100, 10000}})
+    ->ArgNames({"n", "keys"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace kappa::bench
