@@ -1,6 +1,11 @@
 #include "engine/executor.h"
 
+#include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +14,7 @@
 #include "engine/scheduler.h"
 #include "engine/task.h"
 #include "state/heap_backend.h"
+#include "state/rocksdb_backend.h"
 
 namespace kappa {
 namespace {
@@ -71,6 +77,13 @@ absl::StatusOr<Plan> MakePlan(const JobGraph& g, const ExecutionOptions& opt) {
   return p;
 }
 
+// A name usable as one path component.
+std::string SafeName(const std::string& name) {
+  std::string out;
+  for (char c : name) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
+  return out;
+}
+
 }  // namespace
 
 std::string DescribePlan(const JobGraph& g, const ExecutionOptions& opt) {
@@ -98,6 +111,37 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
   const Plan& plan = *plan_or;
   const int n = static_cast<int>(g.nodes.size());
 
+  // Working directory of RocksDB state, removed when the run ends however it ends.
+  std::shared_ptr<state::RocksDbResources> rocks;
+  std::string state_root;
+  struct RemoveOnExit {
+    std::string dir;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup;
+  if (opt.state_backend == StateBackendKind::kRocksDb) {
+    bool any_keyed = false;
+    for (const auto& node : g.nodes) any_keyed |= node.keyed;
+    if (any_keyed) {
+      rocks = state::RocksDbResources::Create({.block_cache_bytes = opt.rocksdb_cache_bytes,
+                                               .write_buffer_bytes = opt.rocksdb_cache_bytes / 2});
+      std::error_code ec;
+      if (opt.state_dir.empty()) {
+        std::string tmpl = (std::filesystem::temp_directory_path(ec) / "kappa-state-XXXXXX").string();
+        if (mkdtemp(tmpl.data()) == nullptr) {
+          return absl::UnavailableError(absl::StrCat("cannot create a state directory in /tmp: ", strerror(errno)));
+        }
+        state_root = tmpl;
+      } else {
+        state_root = absl::StrCat(opt.state_dir, "/", SafeName(g.name));
+        std::filesystem::remove_all(state_root, ec);
+      }
+      cleanup.dir = state_root;
+    }
+  }
+
   // Tasks: one per chain head and instance.
   std::vector<std::vector<std::unique_ptr<StreamTask>>> tasks(n);
   for (int h = 0; h < n; ++h) {
@@ -113,7 +157,13 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
       cfg.clock = opt.clock;
       cfg.errors = opt.errors;
       cfg.stop_requested = opt.stop_requested;
-      if (keyed) cfg.backend = state::HeapBackend::Create();
+      if (keyed && rocks) {
+        auto backend = state::RocksDbBackend::Open(absl::StrCat(state_root, "/", SafeName(cfg.name)), rocks);
+        if (!backend.ok()) return backend.status();
+        cfg.backend = std::move(*backend);
+      } else if (keyed) {
+        cfg.backend = state::HeapBackend::Create();
+      }
       tasks[h].push_back(std::make_unique<StreamTask>(std::move(cfg)));
     }
   }

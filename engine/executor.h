@@ -23,6 +23,8 @@
 
 namespace kappa {
 
+enum class StateBackendKind { kHeap, kRocksDb };
+
 struct ExecutionOptions {
   int parallelism = 1;
   int workers = 0;  // 0: number of cores
@@ -32,6 +34,12 @@ struct ExecutionOptions {
   ErrorSink* errors = nullptr;  // null: count only
   // Set (e.g. by a SIGINT handler) to stop sources; the run then drains and ends.
   const std::atomic<bool>* stop_requested = nullptr;
+  // Where keyed state lives. RocksDB keeps each stateful task's state under
+  // state_dir/<job>/<task> (a fresh temporary directory when state_dir is empty); the
+  // working state of a run is removed when the run ends.
+  StateBackendKind state_backend = StateBackendKind::kHeap;
+  std::string state_dir;
+  size_t rocksdb_cache_bytes = size_t{256} << 20;
 };
 
 struct NodeMetrics {

@@ -547,3 +547,59 @@ TEST(JoinRuntimeTest, IntervalJoinOverTwoSourcesMatchesNestedLoop) {
 
 }  // namespace
 }  // namespace kappa
+
+namespace kappa {
+namespace {
+
+TEST(StateBackendTest, RocksDbGivesTheSameWindowsAsTheHeap) {
+  auto input = MakeInput(3, 3000, 100, 11);
+  auto run = [&](StateBackendKind kind, int p) {
+    auto job = Job::Create("rocks");
+    auto out = std::make_shared<CollectSink<Row>>();
+    job->Source<Rec>("src", std::make_shared<VectorSource>(input), RecStrategy(100))
+        .KeyBy([](const Rec& r) { return r.key; })
+        .Window(Session(absl::Milliseconds(40)))
+        .Aggregate(CountSum(), [](const int64_t& k, const TimeWindow& w, std::pair<int64_t, int64_t>&& cs) {
+          return Row{k, w.start, w.end, cs.first, cs.second};
+        })
+        .SinkTo(out);
+    ExecutionOptions opt;
+    opt.parallelism = p;
+    opt.workers = 2;
+    opt.state_backend = kind;
+    opt.state_dir = ::testing::TempDir() + "/kappa_rocks_state";
+    auto result = job->Execute(opt);
+    EXPECT_TRUE(result.ok()) << result.status();
+    auto rows = out->values();
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  };
+  auto heap = run(StateBackendKind::kHeap, 1);
+  EXPECT_GT(heap.size(), 100u);
+  EXPECT_EQ(run(StateBackendKind::kRocksDb, 2), heap);
+  EXPECT_FALSE(std::filesystem::exists(::testing::TempDir() + "/kappa_rocks_state/rocks"))
+      << "a run's working state is removed when it ends";
+}
+
+TEST(StateBackendTest, UnusableStateDirectoryFailsTheRunWithItsPath) {
+  std::string file = ::testing::TempDir() + "/kappa_state_is_a_file";
+  { std::ofstream(file) << "not a directory"; }
+  auto job = Job::Create("rocks");
+  auto out = std::make_shared<CollectSink<Row>>();
+  job->Source<Rec>("src", std::make_shared<VectorSource>(MakeInput(1, 10, 10, 1)), RecStrategy(0))
+      .KeyBy([](const Rec& r) { return r.key; })
+      .Window(Tumbling(absl::Seconds(1)))
+      .Aggregate(CountSum(), [](const int64_t& k, const TimeWindow& w, std::pair<int64_t, int64_t>&& cs) {
+        return Row{k, w.start, w.end, cs.first, cs.second};
+      })
+      .SinkTo(out);
+  ExecutionOptions opt;
+  opt.state_backend = StateBackendKind::kRocksDb;
+  opt.state_dir = file;
+  auto result = job->Execute(opt);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), ::testing::HasSubstr(file));
+}
+
+}  // namespace
+}  // namespace kappa

@@ -41,6 +41,8 @@ struct RunFlags {
   int workers = 0;
   int64_t out_of_orderness = -1;
   std::string errors = "stderr:";
+  std::string state = "heap";
+  std::string state_dir;
   bool follow = false;
   bool plan = false;
   bool quiet = false;
@@ -104,6 +106,8 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   options.workers = f.workers;
   options.errors = errors->get();
   options.stop_requested = &g_stop;
+  options.state_backend = f.state == "rocksdb" ? StateBackendKind::kRocksDb : StateBackendKind::kHeap;
+  options.state_dir = f.state_dir;
   if (f.plan) std::cerr << job->DescribePlan(options);
 
   std::signal(SIGINT, OnSignal);
@@ -190,6 +194,11 @@ int main(int argc, char** argv) {
                       "Where undecodable records, user-function errors and unclaimed late records go: "
                       "stderr:, stdout:, file:PATH")
       ->capture_default_str();
+  run_cmd->add_option("--state", run.state, "Keyed state backend: heap (in memory) or rocksdb (on disk)")
+      ->check(CLI::IsMember({"heap", "rocksdb"}))
+      ->capture_default_str();
+  run_cmd->add_option("--state-dir", run.state_dir,
+                      "Directory for RocksDB working state (default: a temporary directory)");
   run_cmd->add_flag("--follow", run.follow, "Keep tailing file sources (the run does not end by itself)");
   run_cmd->add_flag("--plan", run.plan, "Print the planned tasks before running");
   run_cmd->add_flag("--quiet,-q", run.quiet, "No summary line at the end");

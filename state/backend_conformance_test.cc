@@ -1,0 +1,184 @@
+// The backend contract, checked against every backend: heap and RocksDB must be
+// indistinguishable to operators.
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "state/heap_backend.h"
+#include "state/keyed_state.h"
+#include "state/rocksdb_backend.h"
+
+namespace kappa::state {
+namespace {
+
+using ::testing::ElementsAre;
+
+std::string FreshDir(const std::string& name) {
+  static std::atomic<int> n{0};
+  std::string dir = ::testing::TempDir() + "/kappa_backend_" + name + "_" + std::to_string(getpid()) + "_" +
+                    std::to_string(n++);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+struct BackendFactory {
+  std::string name;
+  std::function<std::unique_ptr<KeyedStateBackend>()> make;
+};
+
+class BackendTest : public ::testing::TestWithParam<BackendFactory> {
+ protected:
+  void SetUp() override { backend_ = GetParam().make(); }
+  std::vector<std::string> Keys(TableId t, std::string_view prefix) {
+    std::vector<std::string> out;
+    for (auto it = backend_->Scan(t, prefix); it->Valid(); it->Next()) out.emplace_back(it->key());
+    return out;
+  }
+  std::unique_ptr<KeyedStateBackend> backend_;
+};
+
+TEST_P(BackendTest, GetOfMissingKeyIsNotFound) {
+  TableId t = *backend_->RegisterTable("t");
+  std::string v;
+  EXPECT_TRUE(absl::IsNotFound(backend_->Get(t, "nope", &v)));
+}
+
+TEST_P(BackendTest, PutGetOverwriteDelete) {
+  TableId t = *backend_->RegisterTable("t", TableKind::kPoint);
+  std::string v;
+  ASSERT_TRUE(backend_->Put(t, "k", "one").ok());
+  ASSERT_TRUE(backend_->Get(t, "k", &v).ok());
+  EXPECT_EQ(v, "one");
+  ASSERT_TRUE(backend_->Put(t, "k", std::string("t\0o", 3)).ok());
+  ASSERT_TRUE(backend_->Get(t, "k", &v).ok());
+  EXPECT_EQ(v, std::string("t\0o", 3));
+  ASSERT_TRUE(backend_->Delete(t, "k").ok());
+  EXPECT_TRUE(absl::IsNotFound(backend_->Get(t, "k", &v)));
+  EXPECT_TRUE(backend_->Delete(t, "k").ok()) << "deleting a missing key is fine";
+}
+
+TEST_P(BackendTest, AppendBuildsAListInOrder) {
+  TableId t = *backend_->RegisterTable("l", TableKind::kPoint);
+  for (std::string e : {std::string("a"), std::string(), std::string("ccc"), std::string(300, 'x')}) {
+    ASSERT_TRUE(backend_->Append(t, "k", e).ok());
+  }
+  std::string v;
+  ASSERT_TRUE(backend_->Get(t, "k", &v).ok());
+  std::vector<std::string> elems;
+  ASSERT_TRUE(ForEachListElement(v, [&](std::string_view e) { elems.emplace_back(e); }));
+  EXPECT_THAT(elems, ElementsAre("a", "", "ccc", std::string(300, 'x')));
+}
+
+TEST_P(BackendTest, ScanReturnsKeysWithPrefixInByteOrder) {
+  for (TableKind kind : {TableKind::kOrdered, TableKind::kPoint}) {
+    TableId t = *backend_->RegisterTable(kind == TableKind::kOrdered ? "o" : "p", kind);
+    for (std::string k : {std::string("ab\xff", 3), std::string("ab\0", 3), std::string("ab"), std::string("abc"),
+                          std::string("b"), std::string("aa")}) {
+      ASSERT_TRUE(backend_->Put(t, k, "v").ok());
+    }
+    EXPECT_THAT(Keys(t, "ab"), ElementsAre("ab", std::string("ab\0", 3), "abc", std::string("ab\xff", 3)));
+    EXPECT_EQ(Keys(t, "").size(), 6u);
+    EXPECT_TRUE(Keys(t, "zz").empty());
+  }
+}
+
+TEST_P(BackendTest, TablesAreIsolatedAndRegistrationIsIdempotent) {
+  TableId a = *backend_->RegisterTable("a");
+  TableId b = *backend_->RegisterTable("b");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(*backend_->RegisterTable("a"), a);
+  ASSERT_TRUE(backend_->Put(a, "k", "in a").ok());
+  std::string v;
+  EXPECT_TRUE(absl::IsNotFound(backend_->Get(b, "k", &v)));
+}
+
+TEST_P(BackendTest, TypedStateWorksOnTheBackend) {
+  KeyContext key;
+  ValueState<int64_t> count(backend_.get(), *backend_->RegisterTable("count", TableKind::kPoint), &key);
+  ListState<std::string> names(backend_.get(), *backend_->RegisterTable("names", TableKind::kPoint), &key);
+  MapState<int64_t, std::string> map(backend_.get(), *backend_->RegisterTable("map"), &key);
+  key.Set("alice", 3);
+  count.Update(5);
+  names.Add("x");
+  names.Add("y");
+  map.Put(2, "two");
+  map.Put(1, "one");
+  key.Set("bob", 7);
+  EXPECT_FALSE(count.Value().has_value());
+  EXPECT_TRUE(names.IsEmpty());
+  EXPECT_TRUE(map.IsEmpty());
+  key.Set("alice", 3);
+  EXPECT_EQ(count.Value(), 5);
+  EXPECT_THAT(names.Get(), ElementsAre("x", "y"));
+  EXPECT_EQ(map.Entries().size(), 2u);
+  map.Clear();
+  EXPECT_TRUE(map.IsEmpty());
+}
+
+std::shared_ptr<RocksDbResources> SharedResources() {
+  static auto r = RocksDbResources::Create({.block_cache_bytes = 8 << 20, .write_buffer_bytes = 8 << 20});
+  return r;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, BackendTest,
+    ::testing::Values(BackendFactory{"heap", [] { return std::unique_ptr<KeyedStateBackend>(HeapBackend::Create()); }},
+                      BackendFactory{"rocksdb",
+                                     [] {
+                                       auto b = RocksDbBackend::Open(FreshDir("conf"), SharedResources());
+                                       EXPECT_TRUE(b.ok()) << b.status();
+                                       return std::unique_ptr<KeyedStateBackend>(std::move(*b));
+                                     }}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(RocksDbBackendTest, StateIsOnDiskAndSurvivesReopen) {
+  std::string dir = FreshDir("reopen");
+  {
+    auto b = RocksDbBackend::Open(dir, SharedResources());
+    ASSERT_TRUE(b.ok()) << b.status();
+    TableId t = *(*b)->RegisterTable("window-contents");
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE((*b)->Put(t, "key" + std::to_string(i), "v").ok());
+    ASSERT_TRUE((*b)->Append(t, "list", "e1").ok());
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + "/CURRENT"));
+  auto b = RocksDbBackend::Open(dir, SharedResources());
+  ASSERT_TRUE(b.ok()) << b.status();
+  TableId t = *(*b)->RegisterTable("window-contents");
+  std::string v;
+  EXPECT_TRUE((*b)->Get(t, "key999", &v).ok()) << "memtable contents are flushed on close";
+  ASSERT_TRUE((*b)->Append(t, "list", "e2").ok());
+  ASSERT_TRUE((*b)->Get(t, "list", &v).ok());
+  std::vector<std::string> elems;
+  ForEachListElement(v, [&](std::string_view e) { elems.emplace_back(e); });
+  EXPECT_THAT(elems, ElementsAre("e1", "e2"));
+}
+
+TEST(RocksDbBackendTest, UnwritableStateDirectoryIsAClearError) {
+  if (geteuid() == 0) {
+    // root ignores permissions; use a path under a regular file instead.
+    std::string file = FreshDir("file");
+    { std::ofstream(file) << "x"; }
+    auto b = RocksDbBackend::Open(file + "/state", SharedResources());
+    ASSERT_FALSE(b.ok());
+    EXPECT_THAT(std::string(b.status().message()), ::testing::HasSubstr(file + "/state"));
+    return;
+  }
+  std::string dir = FreshDir("ro");
+  std::filesystem::create_directories(dir);
+  chmod(dir.c_str(), 0555);
+  auto b = RocksDbBackend::Open(dir + "/task", SharedResources());
+  chmod(dir.c_str(), 0755);
+  ASSERT_FALSE(b.ok());
+  EXPECT_THAT(std::string(b.status().message()), ::testing::HasSubstr(dir + "/task"));
+}
+
+}  // namespace
+}  // namespace kappa::state
