@@ -34,8 +34,9 @@ class TimerService {
  public:
   absl::Status Init(state::KeyedStateBackend* backend, const std::string& prefix) {
     backend_ = backend;
-    KAPPA_ASSIGN_OR_RETURN(event_table_, backend->RegisterTable(prefix + "/timers/event"));
-    KAPPA_ASSIGN_OR_RETURN(proc_table_, backend->RegisterTable(prefix + "/timers/processing"));
+    KAPPA_ASSIGN_OR_RETURN(event_table_, backend->RegisterTable(prefix + "/timers/event", state::TableKind::kTimers));
+    KAPPA_ASSIGN_OR_RETURN(proc_table_,
+                           backend->RegisterTable(prefix + "/timers/processing", state::TableKind::kTimers));
     event_min_ = Earliest(event_table_);
     proc_min_ = Earliest(proc_table_);
     return absl::OkStatus();

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -30,7 +31,20 @@ using TableId = int;
 // How a table is used, so a backend can pick its structure. Point tables are read and
 // written by exact key (value and list state); ordered tables are also scanned by prefix
 // in key order (map state, timers). Scanning a point table works but may be slow.
-enum class TableKind { kOrdered, kPoint };
+// Timer tables are ordered with the key group after an 8-byte time (timer_service.h).
+enum class TableKind { kOrdered = 0, kPoint = 1, kTimers = 2 };
+
+// The key group a table key belongs to (big-endian, at offset 0, or 8 for timers).
+inline int KeyGroupOfKey(TableKind kind, std::string_view key) {
+  size_t at = kind == TableKind::kTimers ? 8 : 0;
+  if (key.size() < at + 2) return -1;
+  return (static_cast<uint8_t>(key[at]) << 8) | static_cast<uint8_t>(key[at + 1]);
+}
+
+struct TableInfo {
+  std::string name;
+  TableKind kind;
+};
 
 // Ordered iteration over the keys of one table that start with a prefix.
 // Valid until the next write to the backend.
@@ -64,8 +78,22 @@ class KeyedStateBackend {
   // Number of keys (approximate for disk backends); for metrics and tests.
   virtual int64_t ApproximateKeys(TableId table) = 0;
 
+  // The registered tables, by TableId.
+  virtual std::vector<TableInfo> Tables() const = 0;
+
+  // Writes a consistent snapshot of every table into `dir` (created by the call; must not
+  // exist) and returns the files written, relative to `dir`. Runs on the task thread
+  // between records, so it sees exactly the state at the checkpoint barrier.
+  virtual absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) = 0;
+
   virtual std::string_view name() const = 0;
 };
+
+// Copies into `target` every entry of the snapshot in `dir` (written by a backend named
+// `backend`, "heap" or "rocksdb") whose key group is in [kg_first, kg_last]: how a task
+// restores its share of a checkpoint taken at any parallelism.
+absl::Status RestoreSnapshot(const std::string& dir, std::string_view backend, int kg_first, int kg_last,
+                             KeyedStateBackend* target);
 
 // Decodes a list written by Append: calls fn(element) for each element; false on
 // malformed data.

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "state/heap_backend.h"
+#include "state/key_groups.h"
 #include "state/keyed_state.h"
 #include "state/rocksdb_backend.h"
 
@@ -179,6 +180,109 @@ TEST(RocksDbBackendTest, UnwritableStateDirectoryIsAClearError) {
   ASSERT_FALSE(b.ok());
   EXPECT_THAT(std::string(b.status().message()), ::testing::HasSubstr(dir + "/task"));
 }
+
+}  // namespace
+}  // namespace kappa::state
+
+namespace kappa::state {
+namespace {
+
+// Fills a backend with value, list, map and timer entries spread over all key groups.
+void Fill(KeyedStateBackend* b) {
+  TableId v = *b->RegisterTable("op/count", TableKind::kPoint);
+  TableId l = *b->RegisterTable("op/list", TableKind::kPoint);
+  TableId m = *b->RegisterTable("op/map", TableKind::kOrdered);
+  TableId t = *b->RegisterTable("op/timers/event", TableKind::kTimers);
+  for (int kg = 0; kg < 128; ++kg) {
+    std::string key = {static_cast<char>(kg >> 8), static_cast<char>(kg & 0xff), 'k'};
+    ASSERT_TRUE(b->Put(v, key, "v" + std::to_string(kg)).ok());
+    ASSERT_TRUE(b->Append(l, key, "a").ok());
+    ASSERT_TRUE(b->Append(l, key, "b").ok());
+    ASSERT_TRUE(b->Put(m, key + "x", "m").ok());
+    // Timer keys: 8 bytes of time, then the key group.
+    std::string timer(8, static_cast<char>(kg % 3));
+    timer += key;
+    ASSERT_TRUE(b->Put(t, timer, "").ok());
+  }
+}
+
+int Count(KeyedStateBackend* b, const std::string& table, TableKind kind) {
+  TableId id = *b->RegisterTable(table, kind);
+  int n = 0;
+  for (auto it = b->Scan(id, {}); it->Valid(); it->Next()) ++n;
+  return n;
+}
+
+class SnapshotTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<KeyedStateBackend> Make(const std::string& kind) {
+    if (kind == "heap") return HeapBackend::Create();
+    auto b = RocksDbBackend::Open(FreshDir("snap"), SharedResources());
+    EXPECT_TRUE(b.ok()) << b.status();
+    return std::move(*b);
+  }
+};
+
+TEST_P(SnapshotTest, RestoringEveryKeyGroupRangeReassemblesTheWholeState) {
+  auto source = Make(GetParam());
+  Fill(source.get());
+  std::string dir = FreshDir("snapdir");
+  auto files = source->Snapshot(dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_FALSE(files->empty());
+  // Restore into three targets of a different parallelism (and the other backend kind).
+  int total_values = 0, total_timers = 0;
+  for (int i = 0; i < 3; ++i) {
+    KeyGroupRange r = KeyGroupRange::ForOperator(128, 3, i);
+    auto target = Make(GetParam() == "heap" ? "rocksdb" : "heap");
+    ASSERT_TRUE(RestoreSnapshot(dir, source->name(), r.first, r.last, target.get()).ok());
+    int values = Count(target.get(), "op/count", TableKind::kPoint);
+    EXPECT_EQ(values, r.size());
+    total_values += values;
+    total_timers += Count(target.get(), "op/timers/event", TableKind::kTimers);
+    // Every restored key belongs to the range, timers included.
+    TableId t = *target->RegisterTable("op/timers/event", TableKind::kTimers);
+    for (auto it = target->Scan(t, {}); it->Valid(); it->Next()) {
+      EXPECT_TRUE(r.Contains(KeyGroupOfKey(TableKind::kTimers, it->key())));
+    }
+    TableId l = *target->RegisterTable("op/list", TableKind::kPoint);
+    std::string list;
+    std::string key = {static_cast<char>(r.first >> 8), static_cast<char>(r.first & 0xff), 'k'};
+    ASSERT_TRUE(target->Get(l, key, &list).ok());
+    std::vector<std::string> elems;
+    ForEachListElement(list, [&](std::string_view e) { elems.emplace_back(e); });
+    EXPECT_THAT(elems, ElementsAre("a", "b"));
+  }
+  EXPECT_EQ(total_values, 128);
+  EXPECT_EQ(total_timers, 128);
+}
+
+TEST_P(SnapshotTest, SnapshotIsUnaffectedByLaterWrites) {
+  auto source = Make(GetParam());
+  Fill(source.get());
+  std::string dir = FreshDir("snapdir");
+  ASSERT_TRUE(source->Snapshot(dir).ok());
+  TableId v = *source->RegisterTable("op/count", TableKind::kPoint);
+  ASSERT_TRUE(source->Put(v, std::string("\0\0k", 3), "changed").ok());
+  auto target = Make("heap");
+  ASSERT_TRUE(RestoreSnapshot(dir, source->name(), 0, 127, target.get()).ok());
+  std::string value;
+  ASSERT_TRUE(target->Get(*target->RegisterTable("op/count", TableKind::kPoint), std::string("\0\0k", 3), &value).ok());
+  EXPECT_EQ(value, "v0");
+}
+
+TEST(SnapshotRestoreTest, TruncatedHeapSnapshotIsDataLoss) {
+  auto source = HeapBackend::Create();
+  Fill(source.get());
+  std::string dir = FreshDir("trunc");
+  ASSERT_TRUE(source->Snapshot(dir).ok());
+  std::filesystem::resize_file(dir + "/state.bin", std::filesystem::file_size(dir + "/state.bin") / 2);
+  auto target = HeapBackend::Create();
+  absl::Status s = RestoreSnapshot(dir, "heap", 0, 127, target.get());
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SnapshotTest, ::testing::Values("heap", "rocksdb"));
 
 }  // namespace
 }  // namespace kappa::state

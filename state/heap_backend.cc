@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "engine/status.h"
 #include "engine/strings.h"
+#include "state/snapshot_internal.h"
 
 namespace kappa::state {
 namespace {
@@ -51,6 +53,7 @@ absl::StatusOr<TableId> HeapBackend::RegisterTable(const std::string& name, Tabl
   auto [it, inserted] = ids_.try_emplace(name, static_cast<TableId>(tables_.size()));
   if (inserted) {
     tables_.push_back(std::make_unique<Table>());
+    tables_.back()->name = name;
     tables_.back()->kind = kind;
   }
   return it->second;
@@ -114,12 +117,40 @@ absl::Status HeapBackend::Delete(TableId table, std::string_view key) {
 
 std::unique_ptr<StateIterator> HeapBackend::Scan(TableId table, std::string_view prefix) {
   const Table& t = *tables_[table];
-  if (t.kind == TableKind::kOrdered) return std::make_unique<OrderedIterator>(t.ordered, prefix);
+  if (t.kind != TableKind::kPoint) return std::make_unique<OrderedIterator>(t.ordered, prefix);
   std::vector<std::pair<std::string_view, std::string_view>> entries;
   for (const auto& [k, v] : t.point) {
     if (std::string_view(k).starts_with(prefix)) entries.emplace_back(k, v);
   }
   return std::make_unique<SortedIterator>(std::move(entries));
+}
+
+std::vector<TableInfo> HeapBackend::Tables() const {
+  std::vector<TableInfo> out;
+  for (const auto& t : tables_) out.push_back({t->name, t->kind});
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> HeapBackend::Snapshot(const std::string& dir) {
+  std::string out = kHeapSnapshotMagic;
+  kappa::internal::WriteVarint(tables_.size(), &out);
+  for (const auto& t : tables_) {
+    Serializer<std::string>::Write(t->name, &out);
+    out.push_back(static_cast<char>(t->kind));
+    auto put = [&out](const std::string& k, const std::string& v) {
+      Serializer<std::string>::Write(k, &out);
+      Serializer<std::string>::Write(v, &out);
+    };
+    if (t->kind == TableKind::kPoint) {
+      kappa::internal::WriteVarint(t->point.size(), &out);
+      for (const auto& [k, v] : t->point) put(k, v);
+    } else {
+      kappa::internal::WriteVarint(t->ordered.size(), &out);
+      for (const auto& [k, v] : t->ordered) put(k, v);
+    }
+  }
+  KAPPA_RETURN_IF_ERROR(WriteSnapshotFile(dir, "state.bin", out));
+  return std::vector<std::string>{"state.bin"};
 }
 
 int64_t HeapBackend::ApproximateKeys(TableId table) {

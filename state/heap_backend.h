@@ -32,10 +32,13 @@ class HeapBackend : public KeyedStateBackend {
   absl::Status Delete(TableId table, std::string_view key) override;
   std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) override;
   int64_t ApproximateKeys(TableId table) override;
+  std::vector<TableInfo> Tables() const override;
+  absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) override;
   std::string_view name() const override { return "heap"; }
 
  private:
   struct Table {
+    std::string name;
     TableKind kind;
     absl::btree_map<std::string, std::string, std::less<>> ordered;
     absl::flat_hash_map<std::string, std::string> point;

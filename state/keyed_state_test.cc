@@ -61,6 +61,10 @@ class DiskFullBackend : public KeyedStateBackend {
     return heap_->Scan(table, prefix);
   }
   int64_t ApproximateKeys(TableId table) override { return heap_->ApproximateKeys(table); }
+  std::vector<state::TableInfo> Tables() const override { return heap_->Tables(); }
+  absl::StatusOr<std::vector<std::string>> Snapshot(const std::string&) override {
+    return absl::ResourceExhaustedError("disk full");
+  }
   std::string_view name() const override { return "disk-full"; }
 
   void FailGets(absl::Status status) { get_status_ = std::move(status); }

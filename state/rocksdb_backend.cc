@@ -10,8 +10,12 @@
 #include "rocksdb/merge_operator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_buffer_manager.h"
 #include "state/serializer.h"
+#include "state/snapshot_internal.h"
+#include "engine/status.h"
+#include <algorithm>
 
 namespace kappa::state {
 namespace {
@@ -118,6 +122,7 @@ absl::StatusOr<std::unique_ptr<RocksDbBackend>> RocksDbBackend::Open(const std::
     }
     backend->ids_[families[i]] = static_cast<TableId>(backend->handles_.size());
     backend->handles_.push_back(handles[i]);
+    backend->tables_.push_back({families[i], TableKind::kOrdered});
   }
   return backend;
 }
@@ -129,14 +134,18 @@ RocksDbBackend::~RocksDbBackend() {
   delete db_;
 }
 
-absl::StatusOr<TableId> RocksDbBackend::RegisterTable(const std::string& name, TableKind) {
+absl::StatusOr<TableId> RocksDbBackend::RegisterTable(const std::string& name, TableKind kind) {
   auto it = ids_.find(name);
-  if (it != ids_.end()) return it->second;
+  if (it != ids_.end()) {
+    tables_[it->second].kind = kind;  // reopened tables learn their kind on first use
+    return it->second;
+  }
   rocksdb::ColumnFamilyHandle* handle = nullptr;
   rocksdb::Status s = db_->CreateColumnFamily(FamilyOptions(*resources_), name, &handle);
   if (!s.ok()) return FromRocksDb(s, absl::StrCat("cannot create state table ", name, " in ", dir_));
   TableId id = static_cast<TableId>(handles_.size());
   handles_.push_back(handle);
+  tables_.push_back({name, kind});
   ids_[name] = id;
   return id;
 }
@@ -172,6 +181,26 @@ absl::Status RocksDbBackend::Delete(TableId table, std::string_view key) {
 
 std::unique_ptr<StateIterator> RocksDbBackend::Scan(TableId table, std::string_view prefix) {
   return std::make_unique<RocksIterator>(db_->NewIterator(rocksdb::ReadOptions(), handles_[table]), prefix);
+}
+
+std::vector<TableInfo> RocksDbBackend::Tables() const { return tables_; }
+
+absl::StatusOr<std::vector<std::string>> RocksDbBackend::Snapshot(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_, &raw);
+  if (!s.ok()) return FromRocksDb(s, absl::StrCat("cannot snapshot ", dir_));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
+  s = checkpoint->CreateCheckpoint(dir);
+  if (!s.ok()) return FromRocksDb(s, absl::StrCat("cannot write state snapshot to ", dir));
+  KAPPA_RETURN_IF_ERROR(WriteSnapshotFile(dir, kTablesFile, EncodeTables(tables_)));
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file()) files.push_back(entry.path().filename().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 int64_t RocksDbBackend::ApproximateKeys(TableId table) {

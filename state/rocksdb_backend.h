@@ -66,6 +66,10 @@ class RocksDbBackend : public KeyedStateBackend {
   absl::Status Delete(TableId table, std::string_view key) override;
   std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) override;
   int64_t ApproximateKeys(TableId table) override;
+  std::vector<TableInfo> Tables() const override;
+  // A RocksDB checkpoint: SST files are hard-linked (a checkpoint after the previous one
+  // shares every unchanged file with it; nothing is copied), memtables are flushed first.
+  absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) override;
   std::string_view name() const override { return "rocksdb"; }
 
   const std::string& dir() const { return dir_; }
@@ -77,6 +81,7 @@ class RocksDbBackend : public KeyedStateBackend {
   std::shared_ptr<RocksDbResources> resources_;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // by TableId
+  std::vector<TableInfo> tables_;                      // by TableId
   absl::flat_hash_map<std::string, TableId> ids_;
   std::string scratch_;
 };
