@@ -245,6 +245,9 @@ class Stream {
     n.make_operator = [sink](const runtime::NodeSpec&, TaskMetrics* m) {
       return std::make_unique<runtime::SinkOperator<T>>(sink, m);
     };
+    n.enable_exactly_once = [sink] { return sink->EnableExactlyOnce(); };
+    n.recover = [sink](const std::vector<runtime::PendingFile>& p) { return sink->Recover(p); };
+    n.take_final_pending = [sink] { return sink->TakeFinalPending(); };
     int id = job_->AddNode(std::move(n));
     job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,9 @@
 #include "engine/channel.h"
 #include "engine/scheduler.h"
 #include "engine/task.h"
+#include "checkpoint/storage.h"
+#include "engine/coordinator.h"
+#include "engine/status.h"
 #include "state/heap_backend.h"
 #include "state/rocksdb_backend.h"
 
@@ -77,6 +81,31 @@ absl::StatusOr<Plan> MakePlan(const JobGraph& g, const ExecutionOptions& opt) {
   return p;
 }
 
+// A checkpoint restores into this job only if it was taken of the same job, with the
+// same key-group count, and every operator with state in it still exists (by uid).
+absl::Status CheckCompatible(const JobGraph& g, const Plan& plan, const checkpoint::Manifest& m,
+                             const ExecutionOptions& opt) {
+  if (m.job_name() != g.name) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", m.checkpoint_id(), " belongs to job '",
+                                                      m.job_name(), "', not '", g.name, "'"));
+  }
+  if (m.max_parallelism() != opt.max_parallelism) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", m.checkpoint_id(), " has ", m.max_parallelism(),
+                                                      " key groups, this run ", opt.max_parallelism));
+  }
+  for (const auto& ts : m.tasks()) {
+    bool found = false;
+    for (const auto& node : g.nodes) found |= node.keyed && node.uid == ts.operator_uid();
+    if (!found) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint ", m.checkpoint_id(), " holds state of operator '", ts.operator_uid(),
+          "', which this job does not have (operator uids must stay the same to restore; use --fresh to start over)"));
+    }
+  }
+  (void)plan;
+  return absl::OkStatus();
+}
+
 // A name usable as one path component.
 std::string SafeName(const std::string& name) {
   std::string out;
@@ -110,6 +139,52 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
   if (!plan_or.ok()) return plan_or.status();
   const Plan& plan = *plan_or;
   const int n = static_cast<int>(g.nodes.size());
+
+  // Checkpoints: what to restore, and exactly-once sinks.
+  ExecutionResult result;
+  std::optional<checkpoint::CheckpointStorage> storage;
+  std::optional<checkpoint::LoadedCheckpoint> restored;
+  if (!opt.checkpoint_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(opt.checkpoint_dir, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create checkpoint directory ", opt.checkpoint_dir, ": ", ec.message()));
+    }
+    storage.emplace(opt.checkpoint_dir);
+    if (opt.restore == ExecutionOptions::Restore::kPath) {
+      auto loaded = storage->Load(opt.restore_path);
+      if (!loaded.ok()) {
+        return absl::Status(loaded.status().code(),
+                            absl::StrCat("cannot restore ", opt.restore_path, ": ", loaded.status().message()));
+      }
+      restored = std::move(*loaded);
+    } else if (opt.restore == ExecutionOptions::Restore::kLatest) {
+      auto loaded = storage->LatestValid(&result.skipped_checkpoints);
+      if (loaded.ok()) restored = std::move(*loaded);
+    }
+    if (restored) {
+      KAPPA_RETURN_IF_ERROR(CheckCompatible(g, plan, restored->manifest, opt));
+      result.restored_checkpoint = restored->id;
+    }
+    std::map<std::string, std::vector<runtime::PendingFile>> pending;
+    if (restored) {
+      for (const auto& s : restored->manifest.sinks()) {
+        for (int i = 0; i < s.files_size() && i < s.published_names_size(); ++i) {
+          pending[s.operator_uid()].push_back({s.files(i), s.published_names(i)});
+        }
+      }
+    }
+    for (const auto& node : g.nodes) {
+      if (!node.enable_exactly_once) continue;
+      KAPPA_RETURN_IF_ERROR(node.enable_exactly_once());
+      KAPPA_RETURN_IF_ERROR(node.recover(pending[node.uid]));
+    }
+    if (restored && restored->manifest.final()) {
+      result.already_finished = true;
+      return result;
+    }
+  }
 
   // Working directory of RocksDB state, removed when the run ends however it ends.
   std::shared_ptr<state::RocksDbResources> rocks;
@@ -164,6 +239,29 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
       } else if (keyed) {
         cfg.backend = state::HeapBackend::Create();
       }
+      if (keyed) {
+        for (int i : plan.chain[h]) {
+          if (g.nodes[i].keyed && cfg.state_uid.empty()) cfg.state_uid = g.nodes[i].uid;
+        }
+        auto range = state::KeyGroupRange::ForOperator(opt.max_parallelism, cfg.parallelism, s);
+        cfg.key_group_first = range.first;
+        cfg.key_group_last = range.last;
+        if (restored) {
+          for (const auto& ts : restored->manifest.tasks()) {
+            if (ts.operator_uid() != cfg.state_uid) continue;
+            int first = std::max(range.first, ts.key_group_first());
+            int last = std::min(range.last, ts.key_group_last());
+            if (first > last) continue;
+            absl::Status rs = state::RestoreSnapshot(absl::StrCat(restored->path, "/", ts.dir()), ts.backend(), first,
+                                                     last, cfg.backend.get());
+            if (!rs.ok()) {
+              return absl::Status(rs.code(), absl::StrCat("restoring ", cfg.name, " from checkpoint ", restored->id,
+                                                          ": ", rs.message()));
+            }
+          }
+        }
+      }
+      if (restored) cfg.restored = &restored->manifest;
       tasks[h].push_back(std::make_unique<StreamTask>(std::move(cfg)));
     }
   }
@@ -231,13 +329,33 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
       for (int i : plan.chain[h]) {
         if (auto* src = dynamic_cast<runtime::SourceDriver*>(ops[i].get())) task->SetSource(src);
         if (auto* fl = dynamic_cast<runtime::BatchFlusher*>(ops[i].get())) task->AddFlusher(fl);
-        task->AddOperator(std::move(ops[i]), g.nodes[i].name);
+        task->AddOperator(std::move(ops[i]), g.nodes[i].name, g.nodes[i].uid);
       }
     }
   }
 
+  // The coordinator, wired to every task.
+  std::unique_ptr<runtime::CheckpointCoordinator> coordinator;
+  if (storage) {
+    runtime::CoordinatorOptions co;
+    co.job_name = g.name;
+    co.max_parallelism = opt.max_parallelism;
+    co.retained = std::max(1, opt.checkpoints_retained);
+    co.interval_ms = opt.checkpoint_interval_ms;
+    co.timeout_ms = std::max<int64_t>(10000, 10 * opt.checkpoint_interval_ms);
+    std::vector<int64_t> ids = storage->ListIds();
+    co.first_id = ids.empty() ? 1 : ids.back() + 1;
+    for (const auto& node : g.nodes) co.operator_uids.push_back(node.uid);
+    std::vector<StreamTask*> all;
+    for (int h = 0; h < n; ++h) {
+      for (auto& t : tasks[h]) all.push_back(t.get());
+    }
+    coordinator = std::make_unique<runtime::CheckpointCoordinator>(&*storage, co, all);
+    runtime::CheckpointCoordinator* c = coordinator.get();
+    for (StreamTask* t : all) t->EnableCheckpoints(c);
+  }
+
   runtime::Scheduler scheduler(opt.workers);
-  ExecutionResult result;
   for (int h = 0; h < n; ++h) {
     for (auto& t : tasks[h]) {
       absl::Status s = t->Open();
@@ -248,9 +366,30 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
   }
   auto start = std::chrono::steady_clock::now();
   scheduler.Start();
+  if (coordinator) coordinator->Start();
   absl::Status status = scheduler.Wait();
+  if (coordinator) coordinator->Stop();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!status.ok()) return status;
+  if (coordinator) {
+    result.checkpoints_completed = coordinator->completed();
+    bool stopped = opt.stop_requested != nullptr && opt.stop_requested->load();
+    if (!stopped) {
+      // The run finished: a final manifest, then the sinks' last files become visible.
+      std::vector<checkpoint::SinkPending> final_files;
+      for (const auto& node : g.nodes) {
+        if (!node.take_final_pending) continue;
+        checkpoint::SinkPending p;
+        p.set_operator_uid(node.uid);
+        for (const auto& f : node.take_final_pending()) {
+          p.add_files(f.hidden);
+          p.add_published_names(f.published);
+        }
+        if (p.files_size() > 0) final_files.push_back(std::move(p));
+      }
+      KAPPA_RETURN_IF_ERROR(coordinator->Finalize(final_files));
+    }
+  }
   for (int h = 0; h < n; ++h) {
     if (plan.head[h] != h) continue;
     NodeMetrics m;

@@ -40,6 +40,17 @@ struct ExecutionOptions {
   StateBackendKind state_backend = StateBackendKind::kHeap;
   std::string state_dir;
   size_t rocksdb_cache_bytes = size_t{256} << 20;
+
+  // Checkpoints (DESIGN §4): with a checkpoint_dir, a checkpoint is taken every
+  // checkpoint_interval_ms, the newest `checkpoints_retained` are kept, sinks write
+  // exactly once, and a start restores the newest complete checkpoint (restore = kLatest),
+  // a given one (kPath: restore_path), or none (kFresh).
+  std::string checkpoint_dir;
+  int64_t checkpoint_interval_ms = 1000;
+  int checkpoints_retained = 3;
+  enum class Restore { kLatest, kFresh, kPath };
+  Restore restore = Restore::kLatest;
+  std::string restore_path;
 };
 
 struct NodeMetrics {
@@ -52,6 +63,10 @@ struct ExecutionResult {
   std::vector<NodeMetrics> nodes;  // per chain head: records in and out of its tasks
   int tasks = 0;
   double seconds = 0;
+  int64_t restored_checkpoint = -1;           // the checkpoint this run started from
+  std::vector<std::string> skipped_checkpoints;  // newer ones that were broken, and why
+  int64_t checkpoints_completed = 0;
+  bool already_finished = false;  // the restored checkpoint was final: nothing was run
 };
 
 absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& graph, const ExecutionOptions& options);

@@ -32,6 +32,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "engine/checkpointing.h"
 #include "engine/errors.h"
 #include "engine/json_fwd.h"
 #include "engine/record.h"
@@ -98,6 +99,10 @@ class OperatorContext {
   virtual Timestamp current_watermark() const = 0;
   // Sources: a stop (Ctrl-C) was requested; end the stream.
   virtual bool stop_requested() const = 0;
+  // The operator's stable id (names its state and its entries in checkpoints).
+  virtual const std::string& uid() const = 0;
+  // The checkpoint this run restores, or null for a fresh start.
+  virtual const checkpoint::Manifest* restored() const = 0;
 };
 
 // Type-erased pointer to an Output<T>, checked against T when unwrapped.
@@ -138,8 +143,9 @@ class OperatorBase {
   virtual Timestamp NextProcessingTimer() { return kMaxTimestamp; }
   // Fires processing-time timers ≤ now; false = yielded, call again.
   virtual bool AdvanceProcessingTime(Timestamp now) { return true; }
-  // Called on a barrier after alignment, before the barrier moves on.
-  virtual absl::Status SnapshotState(int64_t checkpoint_id) { return absl::OkStatus(); }
+  // Called on a barrier after alignment, before the barrier moves on: add what the
+  // checkpoint needs beyond keyed state (source offsets, pre-committed sink files).
+  virtual absl::Status SnapshotState(int64_t checkpoint_id, TaskSnapshot* out) { return absl::OkStatus(); }
   // All inputs ended (after the final watermark, if any).
   virtual void EndOfInput() {}
   virtual absl::Status Close() { return absl::OkStatus(); }

@@ -12,8 +12,13 @@
 
 #include "engine/exchange.h"
 #include "engine/operator.h"
+#include "engine/status.h"
+#include "absl/strings/str_cat.h"
+#include <vector>
 
 namespace kappa {
+
+using runtime::PendingFile;
 
 template <typename T>
 class SinkWriter {
@@ -22,6 +27,12 @@ class SinkWriter {
   virtual absl::Status Write(const Record<T>& record) = 0;
   virtual absl::Status Flush() = 0;
   virtual absl::Status Close() = 0;
+  // Checkpoint barrier `id`: make everything written so far durable and return the files
+  // to publish when checkpoint `id` completes. Non-transactional writers just flush.
+  virtual absl::StatusOr<std::vector<PendingFile>> PreCommit(int64_t id) {
+    KAPPA_RETURN_IF_ERROR(Flush());
+    return std::vector<PendingFile>{};
+  }
 };
 
 template <typename T>
@@ -30,6 +41,20 @@ class SinkConnector {
   virtual ~SinkConnector() = default;
   virtual absl::StatusOr<std::unique_ptr<SinkWriter<T>>> CreateWriter(int subtask, int parallelism) = 0;
   virtual std::string description() const = 0;
+
+  // Called before any writer exists when the job runs with checkpoints: switch to
+  // exactly-once output (write hidden files, publish on checkpoint completion), or fail
+  // when the sink cannot.
+  virtual absl::Status EnableExactlyOnce() {
+    return absl::FailedPreconditionError(
+        absl::StrCat(description(), " cannot write exactly once; with checkpoints use a directory sink file:DIR/"));
+  }
+  // Before a (re)start with checkpoints: publish `pending` (what the restored checkpoint
+  // pre-committed; may be empty) and remove files of epochs that never completed.
+  virtual absl::Status Recover(const std::vector<PendingFile>& pending) { return absl::OkStatus(); }
+  // After a successful run with checkpoints: the files writers closed at end of input,
+  // to publish once the final manifest is written.
+  virtual std::vector<PendingFile> TakeFinalPending() { return {}; }
 };
 
 namespace runtime {
@@ -52,6 +77,20 @@ class SinkOperator final : public OneInputOperator<T>, public BatchFlusher {
   void Emit(Record<T>&& r) override {
     Check(writer_->Write(r));
     ++unflushed_;
+  }
+  absl::Status SnapshotState(int64_t id, TaskSnapshot* out) override {
+    FlushBatches();
+    KAPPA_ASSIGN_OR_RETURN(std::vector<PendingFile> files, writer_->PreCommit(id));
+    if (files.empty()) return absl::OkStatus();
+    checkpoint::SinkPending pending;
+    pending.set_operator_uid(this->ctx_->uid());
+    pending.set_subtask(this->ctx_->subtask());
+    for (const auto& f : files) {
+      pending.add_files(f.hidden);
+      pending.add_published_names(f.published);
+    }
+    out->sinks.push_back(std::move(pending));
+    return absl::OkStatus();
   }
   void FlushBatches() override {
     if (unflushed_ == 0) return;

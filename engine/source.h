@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -97,8 +98,24 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
   absl::Status Open(OperatorContext* ctx) override {
     ctx_ = ctx;
     KAPPA_ASSIGN_OR_RETURN(int n, connector_->NumPartitions());
+    // On restore, every partition resumes at the offset the checkpoint recorded.
+    std::map<int, int64_t> restored;
+    if (const checkpoint::Manifest* m = ctx->restored()) {
+      for (const auto& s : m->sources()) {
+        if (s.operator_uid() != ctx->uid()) continue;
+        for (const auto& p : s.partitions()) restored[p.partition()] = p.offset();
+      }
+    }
     for (int p = ctx->subtask(); p < n; p += ctx->parallelism()) {
-      KAPPA_ASSIGN_OR_RETURN(auto reader, connector_->Open(p, 0));
+      auto at = restored.find(p);
+      int64_t offset = at == restored.end() ? 0 : at->second;
+      auto reader_or = connector_->Open(p, offset);
+      if (!reader_or.ok()) {
+        return absl::Status(reader_or.status().code(),
+                            absl::StrCat(connector_->description(), " partition ", p, " at offset ", offset, ": ",
+                                         reader_or.status().message()));
+      }
+      auto reader = std::move(*reader_or);
       parts_.push_back(Partition{p, std::move(reader)});
       parts_.back().last_active = ctx->clock()->NowMillis();
     }
@@ -155,10 +172,16 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     return poll;
   }
 
-  const std::vector<int64_t> Offsets() const {
-    std::vector<int64_t> out;
-    for (const Partition& p : parts_) out.push_back(p.reader->offset());
-    return out;
+  absl::Status SnapshotState(int64_t, TaskSnapshot* out) override {
+    checkpoint::SourceOffsets offsets;
+    offsets.set_operator_uid(ctx_->uid());
+    for (const Partition& p : parts_) {
+      auto* po = offsets.add_partitions();
+      po->set_partition(p.id);
+      po->set_offset(p.reader->offset());
+    }
+    out->sources.push_back(std::move(offsets));
+    return absl::OkStatus();
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "engine/coordinator.h"
 
 namespace kappa::runtime {
 namespace {
@@ -13,7 +14,8 @@ constexpr size_t kSourcePollRecords = 1024;
 
 class StreamTask::Context : public OperatorContext {
  public:
-  Context(StreamTask* task, std::string name) : task_(task), name_(std::move(name)) {}
+  Context(StreamTask* task, std::string name, std::string uid)
+      : task_(task), name_(std::move(name)), uid_(std::move(uid)) {}
   const std::string& operator_name() const override { return name_; }
   int subtask() const override { return task_->config_.subtask; }
   int parallelism() const override { return task_->config_.parallelism; }
@@ -23,6 +25,8 @@ class StreamTask::Context : public OperatorContext {
   ErrorSink* errors() override { return task_->config_.errors; }
   bool ShouldYield() const override { return task_->OutputsBacklogged(); }
   Timestamp current_watermark() const override { return task_->current_wm_; }
+  const std::string& uid() const override { return uid_; }
+  const checkpoint::Manifest* restored() const override { return task_->config_.restored; }
   bool stop_requested() const override {
     return task_->config_.stop_requested != nullptr && task_->config_.stop_requested->load(std::memory_order_relaxed);
   }
@@ -30,6 +34,7 @@ class StreamTask::Context : public OperatorContext {
  private:
   StreamTask* task_;
   std::string name_;
+  std::string uid_;
 };
 
 StreamTask::StreamTask(TaskConfig config) : Task(config.name), config_(std::move(config)) {}
@@ -45,9 +50,9 @@ OutputChannel* StreamTask::AddOutput(Channel* channel) {
   return outputs_.back().get();
 }
 
-void StreamTask::AddOperator(std::unique_ptr<OperatorBase> op, std::string name) {
+void StreamTask::AddOperator(std::unique_ptr<OperatorBase> op, std::string name, std::string uid) {
   ops_.push_back(std::move(op));
-  contexts_.push_back(std::make_unique<Context>(this, std::move(name)));
+  contexts_.push_back(std::make_unique<Context>(this, std::move(name), std::move(uid)));
 }
 
 absl::Status StreamTask::Open() {
@@ -63,6 +68,13 @@ bool StreamTask::OutputsBacklogged() const {
     if (o->has_pending()) return true;
   }
   return false;
+}
+
+void StreamTask::EnableCheckpoints(CheckpointCoordinator* c) {
+  std::string task = name();
+  config_.snapshot_dir = [c, task](int64_t id) { return c->SnapshotDir(id, task); };
+  config_.on_checkpoint = [c](int64_t id, TaskAck ack) { c->OnAck(id, std::move(ack)); };
+  config_.on_finish = [c](TaskSnapshot s) { c->OnTaskFinished(std::move(s)); };
 }
 
 void StreamTask::TriggerCheckpoint(int64_t id) {
@@ -114,6 +126,13 @@ Task::StepResult StreamTask::StepImpl() {
         }
       }
       phase_ = Phase::kDone;
+      if (config_.on_finish) {
+        TaskSnapshot final_offsets;
+        for (auto& op : ops_) {
+          if (dynamic_cast<SourceDriver*>(op.get()) != nullptr) (void)op->SnapshotState(-1, &final_offsets);
+        }
+        config_.on_finish(std::move(final_offsets));
+      }
       return StepResult::kFinished;
     }
     if (budget-- <= 0) {
@@ -318,17 +337,43 @@ void StreamTask::MaybeCompleteAlignment() {
 
 void StreamTask::CompleteCheckpoint(int64_t id) {
   last_checkpoint_ = id;
+  TaskAck ack;
+  ack.task = name();
   for (size_t i = 0; i < ops_.size(); ++i) {
-    absl::Status s = ops_[i]->SnapshotState(id);
+    absl::Status s = ops_[i]->SnapshotState(id, &ack.snapshot);
     if (!s.ok()) {
       scheduler()->Fail(absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(),
                                                              ": snapshot failed: ", s.message())));
       return;
     }
   }
+  if (config_.backend && config_.snapshot_dir) {
+    std::string dir = config_.snapshot_dir(id);
+    auto files = config_.backend->Snapshot(dir);
+    if (!files.ok()) {
+      scheduler()->Fail(absl::Status(files.status().code(),
+                                     absl::StrCat(name(), ": state snapshot failed: ", files.status().message())));
+      return;
+    }
+    checkpoint::TaskState state;
+    state.set_operator_uid(config_.state_uid);
+    state.set_subtask(config_.subtask);
+    state.set_parallelism(config_.parallelism);
+    state.set_key_group_first(config_.key_group_first);
+    state.set_key_group_last(config_.key_group_last);
+    state.set_backend(std::string(config_.backend->name()));
+    state.set_dir(dir);  // absolute for now; the coordinator makes it relative
+    for (const std::string& f : *files) state.add_files()->set_path(f);
+    for (const auto& t : config_.backend->Tables()) {
+      auto* e = state.add_tables();
+      e->set_name(t.name);
+      e->set_kind(static_cast<int>(t.kind));
+    }
+    ack.state = std::move(state);
+  }
   FlushBatches();
   Broadcast(MessageKind::kBarrier, id);
-  if (config_.on_checkpoint) config_.on_checkpoint(id);
+  if (config_.on_checkpoint) config_.on_checkpoint(id, std::move(ack));
 }
 
 bool StreamTask::FireProcessingTimers() {

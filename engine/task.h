@@ -35,6 +35,8 @@
 
 namespace kappa::runtime {
 
+class CheckpointCoordinator;
+
 // Partial-batch flushing, implemented by exchange writers and sinks.
 class BatchFlusher {
  public:
@@ -69,8 +71,16 @@ struct TaskConfig {
   ErrorSink* errors = nullptr;
   std::unique_ptr<state::KeyedStateBackend> backend;
   const std::atomic<bool>* stop_requested = nullptr;
-  // Called after the task forwarded barrier `id` (its snapshot is taken).
-  std::function<void(int64_t id)> on_checkpoint;
+  // Checkpointing (null when off): where barrier `id`'s state snapshot goes, and who is
+  // told once the task snapshotted and forwarded the barrier.
+  std::function<std::string(int64_t id)> snapshot_dir;
+  std::function<void(int64_t id, TaskAck ack)> on_checkpoint;
+  std::string state_uid;  // uid of the keyed operator whose state the backend holds
+  int key_group_first = 0;
+  int key_group_last = -1;
+  const checkpoint::Manifest* restored = nullptr;
+  // Called when the task finished, with its sources' final offsets.
+  std::function<void(TaskSnapshot)> on_finish;
 };
 
 class StreamTask : public Task {
@@ -82,7 +92,7 @@ class StreamTask : public Task {
   void AddInput(Channel* channel, int input_index);
   OutputChannel* AddOutput(Channel* channel);
   // Operators in topological order; the first is the head.
-  void AddOperator(std::unique_ptr<OperatorBase> op, std::string name);
+  void AddOperator(std::unique_ptr<OperatorBase> op, std::string name, std::string uid);
   void AddFlusher(BatchFlusher* flusher) { flushers_.push_back(flusher); }
   void AddOwned(std::unique_ptr<Owned> owned) { owned_.push_back(std::move(owned)); }
   void SetSource(SourceDriver* source) { source_ = source; }
@@ -92,6 +102,8 @@ class StreamTask : public Task {
 
   // Thread-safe: asks a source task to inject barrier `id` at its next step.
   void TriggerCheckpoint(int64_t id);
+  // Wires the task to a checkpoint coordinator (before Open).
+  void EnableCheckpoints(CheckpointCoordinator* coordinator);
 
   bool is_source() const { return source_ != nullptr; }
   const TaskConfig& config() const { return config_; }

@@ -1,4 +1,4 @@
-// The `kappa` command: list and run jobs, run the demo.
+// The `kappa` command: list and run jobs, run the demo, run benchmarks.
 //
 // Exit codes: 0 success, 1 the job failed, 2 bad usage, 130 stopped by Ctrl-C.
 #include <unistd.h>
@@ -19,6 +19,9 @@
 #include "engine/executor.h"
 #include "engine/job_registry.h"
 #include "examples/jobs.h"
+#ifdef KAPPA_HAVE_BENCH
+#include "bench/nexmark_bench.h"
+#endif
 
 namespace kappa {
 namespace {
@@ -43,6 +46,11 @@ struct RunFlags {
   std::string errors = "stderr:";
   std::string state = "heap";
   std::string state_dir;
+  std::string checkpoint_dir;
+  int64_t checkpoint_interval = 1000;
+  int checkpoints_retained = 3;
+  std::string from_checkpoint;
+  bool fresh = false;
   bool follow = false;
   bool plan = false;
   bool quiet = false;
@@ -108,11 +116,35 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   options.stop_requested = &g_stop;
   options.state_backend = f.state == "rocksdb" ? StateBackendKind::kRocksDb : StateBackendKind::kHeap;
   options.state_dir = f.state_dir;
+  options.checkpoint_dir = f.checkpoint_dir;
+  options.checkpoint_interval_ms = f.checkpoint_interval;
+  options.checkpoints_retained = f.checkpoints_retained;
+  if (!f.from_checkpoint.empty() || f.fresh) {
+    if (f.checkpoint_dir.empty()) {
+      Fail("--from-checkpoint and --fresh need --checkpoint-dir");
+      return 2;
+    }
+  }
+  if (f.fresh) {
+    options.restore = ExecutionOptions::Restore::kFresh;
+  } else if (!f.from_checkpoint.empty() && f.from_checkpoint != "latest") {
+    options.restore = ExecutionOptions::Restore::kPath;
+    options.restore_path = f.from_checkpoint;
+  }
   if (f.plan) std::cerr << job->DescribePlan(options);
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   absl::StatusOr<ExecutionResult> result = job->Execute(options);
+  if (result.ok()) {
+    for (const auto& why : result->skipped_checkpoints) Fail(absl::StrCat("skipping ", why));
+    if (result->already_finished) {
+      std::cerr << absl::StrFormat("kappa: %s already finished at checkpoint %d; its output is complete\n",
+                                   def->name, result->restored_checkpoint);
+    } else if (result->restored_checkpoint >= 0 && !f.quiet) {
+      std::cerr << absl::StrFormat("kappa: %s restored checkpoint %d\n", def->name, result->restored_checkpoint);
+    }
+  }
   absl::Status finish = ctx.Finish();
   absl::Status flushed = (*errors)->Flush();
   if (!result.ok()) {
@@ -125,6 +157,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   }
   if (!flushed.ok()) Fail(absl::StrCat("could not write errors output: ", flushed.message()));
   if (!f.quiet) {
+    if (result->already_finished) return 0;
     int64_t in = result->nodes.empty() ? 0 : result->nodes.front().records_in;
     std::cerr << absl::StrFormat("kappa: %s %s: %d records read in %.2f s (%.0f/s), %d tasks", def->name,
                                  g_stop ? "stopped" : "done", in, result->seconds,
@@ -199,6 +232,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--state-dir", run.state_dir,
                       "Directory for RocksDB working state (default: a temporary directory)");
+  run_cmd->add_option("--checkpoint-dir", run.checkpoint_dir,
+                      "Take aligned checkpoints here; a start restores the newest complete one and sinks "
+                      "write exactly once (a directory sink file:DIR/ is required)");
+  run_cmd->add_option("--checkpoint-interval", run.checkpoint_interval, "Milliseconds between checkpoints")
+      ->check(CLI::Range(int64_t{10}, int64_t{86400000}))
+      ->capture_default_str();
+  run_cmd->add_option("--checkpoints-retained", run.checkpoints_retained, "Complete checkpoints to keep")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  run_cmd->add_option("--from-checkpoint", run.from_checkpoint,
+                      "Restore this checkpoint directory (or 'latest', the default with --checkpoint-dir)");
+  run_cmd->add_flag("--fresh", run.fresh, "Ignore existing checkpoints and start from the beginning");
   run_cmd->add_flag("--follow", run.follow, "Keep tailing file sources (the run does not end by itself)");
   run_cmd->add_flag("--plan", run.plan, "Print the planned tasks before running");
   run_cmd->add_flag("--quiet,-q", run.quiet, "No summary line at the end");
@@ -212,6 +257,49 @@ int main(int argc, char** argv) {
   demo->add_option("--dir", demo_dir, "Working directory")->capture_default_str();
   demo->add_option("--parallelism,-p", demo_parallelism, "Parallelism of the query")->capture_default_str();
 
+#ifdef KAPPA_HAVE_BENCH
+  bench::NexmarkBenchOptions nexmark_bench;
+  bool no_progress = false;
+  auto* bench_cmd = app.add_subcommand("bench", "Benchmarks: the engine beside a hand-written baseline, in one run");
+  bench_cmd->require_subcommand(1);
+  auto* nexmark_cmd = bench_cmd->add_subcommand(
+      "nexmark",
+      "Run Nexmark queries: generator -> query -> discard, beside a hand-written single-threaded loop computing the "
+      "same query on the same events.\n"
+      "Throughput (--events N): events/s, and events/s per core (events / CPU seconds of all threads) for the "
+      "engine and the loop; the rows each produced must agree.\n"
+      "Latency (--rate R with --duration S or --events N): the generator is paced (no event before its dateTime, "
+      "dateTime starting now), and for every output row the sink records emit time - the row's timestamp; "
+      "reports p50/p99/p99.9/max in ms, the paced loop's beside it. A windowed row's timestamp is its window's "
+      "end - 1, so its latency includes the watermark delay, i.e. the out-of-orderness bound (4000 ms by "
+      "default; the paced generator is in order, so use --out-of-orderness 0); measured from the window's "
+      "first event it would also include the window length (10 s for q5, q7, q8, q11).");
+  nexmark_cmd->add_option("--query,-q", nexmark_bench.query, "q0, q1, q2, q3, q4, q5, q7, q8, q11, or all")
+      ->capture_default_str();
+  nexmark_cmd->add_option("--events,-n", nexmark_bench.events, "Events to generate");
+  nexmark_cmd->add_option("--parallelism,-p", nexmark_bench.parallelism,
+                          "Parallel instances per operator (and generator partitions)")
+      ->capture_default_str();
+  nexmark_cmd->add_option("--workers", nexmark_bench.workers, "Worker threads (default: number of cores)");
+  nexmark_cmd->add_option("--state", nexmark_bench.state, "Keyed state backend: heap or rocksdb")
+      ->check(CLI::IsMember({"heap", "rocksdb"}))
+      ->capture_default_str();
+  nexmark_cmd->add_option("--out-of-orderness", nexmark_bench.out_of_orderness_ms,
+                          "Watermark bound in ms (default: the job's, 4000)");
+  nexmark_cmd->add_option("--seed", nexmark_bench.seed, "Generator seed")->capture_default_str();
+  nexmark_cmd->add_option("--event-rate", nexmark_bench.event_rate,
+                          "Throughput runs: events per second of event time, which spaces dateTimes and so sets "
+                          "how many windows the events span (default: the generator's 10M/s, as Flink's Nexmark)");
+  nexmark_cmd->add_option("--rate", nexmark_bench.rate, "Latency mode: pace the generator at R events/s of wall time");
+  nexmark_cmd->add_option("--duration", nexmark_bench.duration_s, "Latency mode: run for S seconds (R x S events)");
+  nexmark_cmd->add_option("--repetitions", nexmark_bench.repetitions,
+                          "Throughput runs: measure engine, baseline and generator this many times each and "
+                          "report the best")
+      ->capture_default_str();
+  nexmark_cmd->add_flag("--json", nexmark_bench.json, "One JSON object per query on stdout instead of the table");
+  nexmark_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -223,7 +311,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       // CLI11 reports a misspelt command as "A subcommand is required"; name it instead.
-      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, demo (see kappa --help)\n";
+      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, demo, bench (see kappa --help)\n";
       return 2;
     }
     std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
@@ -236,5 +324,11 @@ int main(int argc, char** argv) {
   }
   if (run_cmd->parsed()) return RunJob(registry, run);
   if (demo->parsed()) return RunDemo(registry, demo_events, demo_dir, demo_parallelism);
+#ifdef KAPPA_HAVE_BENCH
+  if (nexmark_cmd->parsed()) {
+    nexmark_bench.progress = !no_progress;
+    return bench::RunNexmarkBench(registry, nexmark_bench, std::cout, std::cerr);
+  }
+#endif
   return 0;
 }

@@ -1,0 +1,45 @@
+#include "engine/checkpointing.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+#include <cstdio>
+#include <filesystem>
+
+namespace kappa::runtime {
+
+std::string PublishedPartName(const std::string& dir, int64_t checkpoint, int subtask) {
+  return absl::StrFormat("%s/part-%08d-%03d.jsonl", dir, checkpoint, subtask);
+}
+
+absl::Status PublishPending(const std::vector<PendingFile>& pending) {
+  for (const PendingFile& f : pending) {
+    std::error_code ec;
+    if (!std::filesystem::exists(f.hidden, ec)) {
+      if (std::filesystem::exists(f.published, ec)) continue;  // published before a crash
+      return absl::DataLossError(absl::StrCat("pre-committed output ", f.hidden, " is missing and ", f.published,
+                                              " was never published"));
+    }
+    if (std::rename(f.hidden.c_str(), f.published.c_str()) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot publish ", f.hidden, " as ", f.published, ": ",
+                                                 strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoveAbandonedParts(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(".part-", 0) == 0 && name.size() > 11 && name.ends_with(".inprogress")) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kappa::runtime

@@ -1,0 +1,94 @@
+// The checkpoint coordinator: triggers aligned checkpoints and completes them.
+//
+// Every `interval` it starts checkpoint n (one at a time): it creates the checkpoint's
+// directory and asks every source task to inject barrier n. Each task acknowledges once
+// it snapshotted (TaskAck: its state files, source offsets, pre-committed sink files).
+// When every live task acknowledged, the coordinator checksums the state files, writes
+// the manifest durably (now the checkpoint is complete), publishes the sink files
+// pre-committed for n, and keeps the newest K checkpoints. A checkpoint that does not
+// complete within its timeout is abandoned; the next one starts over.
+//
+// Threads: its own trigger thread; OnAck and OnTaskFinished from task threads.
+#ifndef KAPPA_ENGINE_COORDINATOR_H_
+#define KAPPA_ENGINE_COORDINATOR_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "checkpoint/storage.h"
+#include "engine/checkpointing.h"
+
+namespace kappa::runtime {
+
+class StreamTask;
+
+struct CoordinatorOptions {
+  std::string job_name;
+  int max_parallelism = 128;
+  int retained = 3;
+  int64_t interval_ms = 1000;
+  int64_t timeout_ms = 60000;
+  int64_t first_id = 1;
+  std::vector<std::string> operator_uids;
+};
+
+class CheckpointCoordinator {
+ public:
+  CheckpointCoordinator(checkpoint::CheckpointStorage* storage, CoordinatorOptions options,
+                        std::vector<StreamTask*> tasks);
+  ~CheckpointCoordinator();
+
+  // Where a task writes its state snapshot for checkpoint id.
+  std::string SnapshotDir(int64_t id, const std::string& task) const;
+
+  void Start();
+  void Stop();
+  void OnAck(int64_t id, TaskAck ack);
+  // A task finished: it acknowledges nothing from now on. Source offsets it reports stay in
+  // every later checkpoint (a finished partition must not be re-read on restore).
+  void OnTaskFinished(TaskSnapshot final_snapshot);
+
+  // After a successful bounded run: writes a final manifest listing the sinks' final files,
+  // then publishes them.
+  absl::Status Finalize(const std::vector<checkpoint::SinkPending>& final_files);
+
+  int64_t completed() const { return completed_.load(); }
+  int64_t last_completed_id() const { return last_completed_.load(); }
+  // The first error completing a checkpoint (the run goes on; it is reported at the end).
+  absl::Status status() const;
+
+ private:
+  void Loop();
+  void Trigger(int64_t id);
+  absl::Status Complete();
+  checkpoint::Manifest NewManifest(int64_t id) const;
+
+  checkpoint::CheckpointStorage* storage_;
+  CoordinatorOptions options_;
+  std::vector<StreamTask*> tasks_;
+  std::thread thread_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  int live_tasks_ = 0;
+  int64_t next_id_;
+  int64_t pending_id_ = -1;
+  std::string pending_path_;
+  int acks_ = 0;
+  int expected_acks_ = 0;
+  std::vector<TaskAck> pending_acks_;
+  std::vector<checkpoint::SourceOffsets> finished_sources_;
+  absl::Status status_;
+  std::atomic<int64_t> completed_{0};
+  std::atomic<int64_t> last_completed_{-1};
+};
+
+}  // namespace kappa::runtime
+
+#endif  // KAPPA_ENGINE_COORDINATOR_H_
