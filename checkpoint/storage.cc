@@ -109,6 +109,44 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view data)
   return FsyncPath(fs::path(path).parent_path().string(), true);
 }
 
+absl::StatusOr<std::string> CheckpointStorage::CreateSavepoint(const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
+    return absl::InvalidArgumentError(absl::StrCat("savepoint name '", name, "' must be a plain file name"));
+  }
+  std::vector<std::string> skipped;
+  auto latest = LatestValid(&skipped);
+  if (!latest.ok()) return latest.status();
+  if (latest->manifest.final()) {
+    return absl::FailedPreconditionError(absl::StrCat("the newest checkpoint in ", dir_,
+                                                      " is the final one of a finished run: it holds no state"));
+  }
+  std::string target = absl::StrCat(dir_, "/savepoints/", name);
+  std::error_code ec;
+  if (fs::exists(target, ec)) return absl::AlreadyExistsError(absl::StrCat("savepoint ", target, " already exists"));
+  fs::create_directories(target, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", target, ": ", ec.message()));
+  for (const auto& entry : fs::recursive_directory_iterator(latest->path, ec)) {
+    fs::path rel = fs::relative(entry.path(), latest->path);
+    if (rel == "MANIFEST") continue;
+    fs::path to = fs::path(target) / rel;
+    if (entry.is_directory()) {
+      fs::create_directories(to, ec);
+      continue;
+    }
+    fs::create_hard_link(entry.path(), to, ec);
+    if (ec) fs::copy_file(entry.path(), to, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("cannot copy ", entry.path().string(), ": ", ec.message()));
+  }
+  Manifest m = latest->manifest;
+  m.set_savepoint(true);
+  m.set_savepoint_name(name);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  absl::Status s = WriteFileAtomically(target + "/MANIFEST", bytes);
+  if (!s.ok()) return s;
+  return target;
+}
+
 std::string CheckpointStorage::PathFor(int64_t id) const { return absl::StrFormat("%s/chk-%08d", dir_, id); }
 
 absl::StatusOr<std::string> CheckpointStorage::Begin(int64_t id) {

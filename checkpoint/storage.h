@@ -61,6 +61,11 @@ class CheckpointStorage {
   // (incomplete directories older than the newest complete checkpoint).
   absl::Status Retain(int keep);
 
+  // Copies the newest valid checkpoint to DIR/savepoints/<name> (hard links where the
+  // file system allows, so it costs no space) and marks it as a savepoint. Savepoints are
+  // never removed by Retain; restore one with --from-checkpoint PATH.
+  absl::StatusOr<std::string> CreateSavepoint(const std::string& name) const;
+
  private:
   std::string dir_;
 };

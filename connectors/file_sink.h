@@ -139,10 +139,11 @@ class FileSink final : public SinkConnector<T> {
     exactly_once_ = true;
     return absl::OkStatus();
   }
-  absl::Status Recover(const std::vector<PendingFile>& pending) override {
+  absl::Status Recover(const std::vector<PendingFile>& pending, int64_t restored) override {
     KAPPA_RETURN_IF_ERROR(CreateDirectories(path_));
     KAPPA_RETURN_IF_ERROR(PublishPending(pending));
-    return RemoveAbandonedParts(path_);
+    KAPPA_RETURN_IF_ERROR(RemoveAbandonedParts(path_));
+    return restored >= 0 ? runtime::WithdrawPartsAfter(path_, restored) : absl::OkStatus();
   }
   std::vector<PendingFile> TakeFinalPending() override {
     std::lock_guard<std::mutex> lock(mu_);

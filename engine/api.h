@@ -246,7 +246,9 @@ class Stream {
       return std::make_unique<runtime::SinkOperator<T>>(sink, m);
     };
     n.enable_exactly_once = [sink] { return sink->EnableExactlyOnce(); };
-    n.recover = [sink](const std::vector<runtime::PendingFile>& p) { return sink->Recover(p); };
+    n.recover = [sink](const std::vector<runtime::PendingFile>& p, int64_t restored) {
+      return sink->Recover(p, restored);
+    };
     n.take_final_pending = [sink] { return sink->TakeFinalPending(); };
     int id = job_->AddNode(std::move(n));
     job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));

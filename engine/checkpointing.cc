@@ -42,4 +42,24 @@ absl::Status RemoveAbandonedParts(const std::string& dir) {
   return absl::OkStatus();
 }
 
+absl::Status WithdrawPartsAfter(const std::string& dir, int64_t checkpoint) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("part-", 0) != 0) continue;
+    bool withdraw = name.rfind("part-final-", 0) == 0;
+    if (!withdraw) {
+      // part-<checkpoint, 8 digits>-<subtask>.jsonl
+      int64_t epoch = 0;
+      size_t i = 5;
+      for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) epoch = epoch * 10 + (name[i] - '0');
+      withdraw = i > 5 && i < name.size() && name[i] == '-' && epoch > checkpoint;
+    }
+    if (withdraw && !std::filesystem::remove(entry.path(), ec)) {
+      return absl::UnavailableError(absl::StrCat("cannot withdraw ", entry.path().string(), ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace kappa::runtime

@@ -32,6 +32,10 @@ std::string PublishedPartName(const std::string& dir, int64_t checkpoint, int su
 absl::Status PublishPending(const std::vector<PendingFile>& pending);
 // Removes hidden part files (.part-*.inprogress) of epochs that never completed.
 absl::Status RemoveAbandonedParts(const std::string& dir);
+// Removes published part files of checkpoints after `checkpoint` (and final ones): when a
+// run restores an older checkpoint than the newest (the newest was broken), the sources
+// are rewound to it and produce that output again.
+absl::Status WithdrawPartsAfter(const std::string& dir, int64_t checkpoint);
 
 struct TaskSnapshot {
   std::vector<checkpoint::SourceOffsets> sources;

@@ -161,7 +161,17 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
       restored = std::move(*loaded);
     } else if (opt.restore == ExecutionOptions::Restore::kLatest) {
       auto loaded = storage->LatestValid(&result.skipped_checkpoints);
-      if (loaded.ok()) restored = std::move(*loaded);
+      if (loaded.ok()) {
+        restored = std::move(*loaded);
+      } else if (!storage->ListIds().empty()) {
+        bool any_broken = false;
+        for (const auto& why : result.skipped_checkpoints) any_broken |= why.find("never completed") == std::string::npos;
+        if (any_broken) {
+          return absl::DataLossError(absl::StrCat("no usable checkpoint in ", opt.checkpoint_dir, " (",
+                                                  result.skipped_checkpoints.front(),
+                                                  "); fix or remove it, or use --fresh to start over"));
+        }
+      }
     }
     if (restored) {
       KAPPA_RETURN_IF_ERROR(CheckCompatible(g, plan, restored->manifest, opt));
@@ -178,7 +188,10 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
     for (const auto& node : g.nodes) {
       if (!node.enable_exactly_once) continue;
       KAPPA_RETURN_IF_ERROR(node.enable_exactly_once());
-      KAPPA_RETURN_IF_ERROR(node.recover(pending[node.uid]));
+      // Output published after the restored checkpoint is withdrawn (it is produced again),
+      // except after a final checkpoint: then everything published is the finished result.
+      int64_t withdraw_after = restored && !restored->manifest.final() ? restored->id : -1;
+      KAPPA_RETURN_IF_ERROR(node.recover(pending[node.uid], withdraw_after));
     }
     if (restored && restored->manifest.final()) {
       result.already_finished = true;

@@ -36,7 +36,7 @@ struct NodeSpec {
   std::function<std::unique_ptr<OperatorBase>(const NodeSpec&, TaskMetrics*)> make_operator;
   // Sinks only: the connector's exactly-once hooks (see SinkConnector).
   std::function<absl::Status()> enable_exactly_once;
-  std::function<absl::Status(const std::vector<PendingFile>&)> recover;
+  std::function<absl::Status(const std::vector<PendingFile>&, int64_t restored)> recover;
   std::function<std::vector<PendingFile>()> take_final_pending;
 };
 

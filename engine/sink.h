@@ -50,8 +50,12 @@ class SinkConnector {
         absl::StrCat(description(), " cannot write exactly once; with checkpoints use a directory sink file:DIR/"));
   }
   // Before a (re)start with checkpoints: publish `pending` (what the restored checkpoint
-  // pre-committed; may be empty) and remove files of epochs that never completed.
-  virtual absl::Status Recover(const std::vector<PendingFile>& pending) { return absl::OkStatus(); }
+  // pre-committed; may be empty), remove files of epochs that never completed, and, when
+  // restoring checkpoint `restored` (-1: none), withdraw output published by checkpoints
+  // after it — the rewound sources produce it again.
+  virtual absl::Status Recover(const std::vector<PendingFile>& pending, int64_t restored) {
+    return absl::OkStatus();
+  }
   // After a successful run with checkpoints: the files writers closed at end of input,
   // to publish once the final manifest is written.
   virtual std::vector<PendingFile> TakeFinalPending() { return {}; }

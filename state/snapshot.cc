@@ -78,8 +78,14 @@ absl::Status RestoreRocksDb(const std::string& dir, int first, int last, KeyedSt
   std::filesystem::create_directories(copy, ec);
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     std::filesystem::path to = std::filesystem::path(copy) / entry.path().filename();
-    std::filesystem::create_hard_link(entry.path(), to, ec);
-    if (ec) std::filesystem::copy_file(entry.path(), to, ec);
+    // SST files are immutable: link them. Everything else (MANIFEST, CURRENT, OPTIONS, logs)
+    // RocksDB may rewrite in place when it opens the copy: copy those, so the checkpoint's own
+    // files, and their checksums, never change.
+    if (entry.path().extension() == ".sst") std::filesystem::create_hard_link(entry.path(), to, ec);
+    if (entry.path().extension() != ".sst" || ec) {
+      ec.clear();
+      std::filesystem::copy_file(entry.path(), to, ec);
+    }
     if (ec) return absl::UnavailableError(absl::StrCat("cannot copy ", entry.path().string(), ": ", ec.message()));
   }
   struct RemoveCopy {

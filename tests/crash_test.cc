@@ -72,7 +72,8 @@ std::string ReadFile(const std::string& path) {
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/kappa_crash_" + std::to_string(getpid());
+    dir_ = ::testing::TempDir() + "/kappa_crash_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -138,6 +139,79 @@ TEST_F(CrashTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   ASSERT_EQ(Wait(again), 0);
   EXPECT_THAT(ReadFile(log), ::testing::HasSubstr("already finished"));
   EXPECT_EQ(OutputLines(dir_ + "/out").size(), expected.size());
+}
+
+std::vector<std::string> CompleteCheckpoints(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (fs::exists(entry.path() / "MANIFEST")) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(CrashTest, BrokenCheckpointsAreSkippedNamedOrRefusedAndSavepointsRestore) {
+  const std::string source = "gen:nexmark?events=12000000&partitions=4&rate=1000";
+  const std::string log = dir_ + "/log.txt";
+  ASSERT_EQ(Wait(Start({"run", "hot-auctions", "--source", source, "--sink", "file:" + dir_ + "/ref/", "-q"}, log)), 0);
+  const std::vector<std::string> expected = OutputLines(dir_ + "/ref");
+
+  auto run = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"run", "hot-auctions", "--source", source, "--sink", "file:" + dir_ + "/out/",
+                                     "--checkpoint-dir", dir_ + "/chk", "--checkpoint-interval", "150"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  // Crash once with a few checkpoints on disk.
+  pid_t pid = Start(run({}), log);
+  for (int i = 0; i < 200 && (!fs::exists(dir_ + "/chk") || CompleteCheckpoints(dir_ + "/chk").size() < 3); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  ASSERT_EQ(Wait(pid), 128 + SIGKILL) << "the run ended before it was killed; use more events";
+  std::vector<std::string> complete = CompleteCheckpoints(dir_ + "/chk");
+  ASSERT_GE(complete.size(), 2u);
+
+  // A savepoint of the newest checkpoint; it cannot restore another job.
+  std::string before = ReadFile(log);
+  ASSERT_EQ(Wait(Start({"savepoint", "--checkpoint-dir", dir_ + "/chk", "--name", "v1"}, log)), 0);
+  const std::string savepoint = dir_ + "/chk/savepoints/v1";
+  ASSERT_TRUE(fs::exists(savepoint + "/MANIFEST"));
+  EXPECT_EQ(Wait(Start({"run", "nexmark-copy", "--source", source, "--sink", "file:" + dir_ + "/other/",
+                        "--checkpoint-dir", dir_ + "/chk-other", "--from-savepoint", savepoint},
+                       log)),
+            1);
+  EXPECT_THAT(ReadFile(log).substr(before.size()), ::testing::HasSubstr("belongs to job 'hot-auctions'"));
+
+  // Truncate a state file of the newest checkpoint: it is skipped with the reason, the one
+  // before it restores, and the output is still exactly the uninterrupted run's.
+  std::string newest = complete.back();
+  bool truncated = false;
+  for (const auto& entry : fs::recursive_directory_iterator(newest + "/tasks")) {
+    if (entry.is_regular_file() && fs::file_size(entry.path()) > 16) {
+      fs::resize_file(entry.path(), fs::file_size(entry.path()) / 2);
+      truncated = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(truncated);
+  before = ReadFile(log);
+  ASSERT_EQ(Wait(Start(run({"-p", "3"}), log)), 0) << ReadFile(log);
+  std::string after = ReadFile(log).substr(before.size());
+  EXPECT_THAT(after, ::testing::HasSubstr("skipping " + fs::path(newest).filename().string()));
+  EXPECT_THAT(after, ::testing::HasSubstr("truncated"));
+  EXPECT_THAT(after, ::testing::HasSubstr("restored checkpoint"));
+  EXPECT_TRUE(OutputLines(dir_ + "/out") == expected) << "output after restoring an older checkpoint differs";
+
+  // Every checkpoint broken: refuse to start (starting over would duplicate published
+  // output) until told --fresh.
+  for (const auto& chk : CompleteCheckpoints(dir_ + "/chk")) {
+    std::ofstream(chk + "/MANIFEST", std::ios::trunc) << "garbage";
+  }
+  before = ReadFile(log);
+  EXPECT_EQ(Wait(Start(run({}), log)), 1);
+  EXPECT_THAT(ReadFile(log).substr(before.size()), ::testing::HasSubstr("no usable checkpoint"));
+  EXPECT_TRUE(OutputLines(dir_ + "/out") == expected) << "a refused start must not touch the output";
 }
 
 }  // namespace

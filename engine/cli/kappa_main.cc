@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "connectors/file/file_writer.h"
 #include "connectors/uri.h"
+#include "checkpoint/storage.h"
 #include "engine/executor.h"
 #include "engine/job_registry.h"
 #include "examples/jobs.h"
@@ -243,6 +244,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--from-checkpoint", run.from_checkpoint,
                       "Restore this checkpoint directory (or 'latest', the default with --checkpoint-dir)");
+  run_cmd->add_option("--from-savepoint", run.from_checkpoint, "Restore this savepoint directory");
   run_cmd->add_flag("--fresh", run.fresh, "Ignore existing checkpoints and start from the beginning");
   run_cmd->add_flag("--follow", run.follow, "Keep tailing file sources (the run does not end by itself)");
   run_cmd->add_flag("--plan", run.plan, "Print the planned tasks before running");
@@ -272,8 +274,10 @@ int main(int argc, char** argv) {
       "dateTime starting now), and for every output row the sink records emit time - the row's timestamp; "
       "reports p50/p99/p99.9/max in ms, the paced loop's beside it. A windowed row's timestamp is its window's "
       "end - 1, so its latency includes the watermark delay, i.e. the out-of-orderness bound (4000 ms by "
-      "default; the paced generator is in order, so use --out-of-orderness 0); measured from the window's "
-      "first event it would also include the window length (10 s for q5, q7, q8, q11).");
+      "default; the paced generator is in order, so use --out-of-orderness 1 -- not 0: the watermark is the "
+      "partition's latest timestamp minus the bound, so with 0 an event sharing that millisecond is late); "
+      "measured from the window's first event it would also include the window length (10 s for q5, q7, q8, "
+      "q11).");
   nexmark_cmd->add_option("--query,-q", nexmark_bench.query, "q0, q1, q2, q3, q4, q5, q7, q8, q11, or all")
       ->capture_default_str();
   nexmark_cmd->add_option("--events,-n", nexmark_bench.events, "Events to generate");
@@ -300,6 +304,12 @@ int main(int argc, char** argv) {
   nexmark_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
 #endif
 
+  std::string savepoint_dir, savepoint_name;
+  auto* savepoint_cmd = app.add_subcommand(
+      "savepoint", "Keep the newest checkpoint as a named savepoint (restore it with run --from-savepoint PATH)");
+  savepoint_cmd->add_option("--checkpoint-dir", savepoint_dir, "The job's --checkpoint-dir")->required();
+  savepoint_cmd->add_option("--name", savepoint_name, "Savepoint name (a directory under DIR/savepoints/)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -311,13 +321,23 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       // CLI11 reports a misspelt command as "A subcommand is required"; name it instead.
-      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, demo, bench (see kappa --help)\n";
+      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, savepoint, demo, bench (see kappa --help)\n";
       return 2;
     }
     std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
     return 2;
   }
 
+  if (savepoint_cmd->parsed()) {
+    checkpoint::CheckpointStorage storage(savepoint_dir);
+    auto path = storage.CreateSavepoint(savepoint_name);
+    if (!path.ok()) {
+      std::cerr << "kappa: " << path.status().message() << "\n";
+      return 1;
+    }
+    std::cout << *path << "\n";
+    return 0;
+  }
   if (jobs->parsed()) {
     for (const JobDefinition* d : registry.List()) std::cout << absl::StrFormat("%-16s %s\n", d->name, d->description);
     return 0;
