@@ -233,6 +233,36 @@ TEST(WindowLatenessTest, RecordIsKeptInWindowsThatAreNotLateYet) {
   EXPECT_TRUE(h.side_output().empty());
 }
 
+TEST(WindowLatenessTest, SessionRecordBehindItsPartitionIsLateWhetherOrNotItsSessionFired) {
+  // The record at 9000 would extend the session [1000, 11000), and its own partition is at
+  // watermark 11000. Whether the session has fired yet depends on the other partitions;
+  // the record must be late either way, not merged in one run and a new session in
+  // another.
+  for (bool fired_first : {true, false}) {
+    SCOPED_TRACE(fired_first ? "session fired first" : "session still open");
+    Harness h(MakeAggregate<Count>(Session(absl::Seconds(10))));
+    h.CollectSideOutput(1);
+    ASSERT_TRUE(h.Open().ok());
+    h.Process({"a", 1}, 1000);
+    if (fired_first) h.Watermark(10999);
+    h.Process({"a", 1}, 9000, /*pwm=*/11000);
+    h.Watermark(kMaxTimestamp);
+    EXPECT_THAT(Rows(h.output()), ElementsAre(Row{"a", 1000, 11000, 1}));
+    EXPECT_EQ(h.side_output().size(), 1u);
+  }
+}
+
+TEST(WindowLatenessTest, SessionRecordAheadOfItsPartitionWatermarkMerges) {
+  Harness h(MakeAggregate<Count>(Session(absl::Seconds(10))));
+  h.CollectSideOutput(1);
+  ASSERT_TRUE(h.Open().ok());
+  h.Process({"a", 1}, 1000);
+  h.Process({"a", 1}, 9000, /*pwm=*/8999);
+  h.Watermark(kMaxTimestamp);
+  EXPECT_THAT(Rows(h.output()), ElementsAre(Row{"a", 1000, 19000, 2}));
+  EXPECT_TRUE(h.side_output().empty());
+}
+
 TEST(CountWindowTest, FiresEveryNRecordsPerKey) {
   Harness h(MakeAggregate<SumAgg>(CountWindow(3)));
   ASSERT_TRUE(h.Open().ok());
