@@ -11,6 +11,7 @@
 #include "engine/api.h"
 #include "engine/job_registry.h"
 #include "examples/jobs.h"
+#include "examples/nexmark/queries.h"
 
 namespace kappa::examples {
 
@@ -76,6 +77,7 @@ void RegisterExampleJobs(JobRegistry* registry) {
   registry->Register({"hot-auctions", "per tumbling 10 s window, the auctions with the most bids", BuildHotAuctions});
   registry->Register({"nexmark-copy", "copies Nexmark events from --source to --sink (e.g. generator to file log)",
                       BuildNexmarkCopy});
+  RegisterNexmarkJobs(registry);
 }
 
 }  // namespace kappa::examples
