@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "connectors/collect_sink.h"
+#include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "connectors/nexmark_source.h"
 #include "engine/api.h"
@@ -599,6 +600,84 @@ TEST(StateBackendTest, UnusableStateDirectoryFailsTheRunWithItsPath) {
   auto result = job->Execute(opt);
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), ::testing::HasSubstr(file));
+}
+
+}  // namespace
+}  // namespace kappa
+
+namespace kappa {
+namespace {
+
+// Emits records with increasing timestamps until stopped.
+class EndlessSource final : public SourceConnector<Rec> {
+ public:
+  absl::StatusOr<int> NumPartitions() override { return 2; }
+  absl::StatusOr<std::unique_ptr<PartitionReader<Rec>>> Open(int p, int64_t offset) override {
+    return std::unique_ptr<PartitionReader<Rec>>(new Reader(offset));
+  }
+  std::string description() const override { return "endless"; }
+
+ private:
+  class Reader final : public PartitionReader<Rec> {
+   public:
+    explicit Reader(int64_t at) : at_(at) {}
+    absl::StatusOr<ReadStatus> Read(size_t max, SourceContext<Rec>& ctx) override {
+      for (size_t i = 0; i < std::min<size_t>(max, 64); ++i, ++at_) ctx.Emit(Rec{at_ % 13, at_, 1});
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      return ReadStatus::kRecords;
+    }
+    int64_t offset() const override { return at_; }
+
+   private:
+    int64_t at_;
+  };
+};
+
+void BuildCounting(Job* job, const std::string& window_uid, const std::string& out_dir) {
+  job->Source<Rec>("src", std::make_shared<EndlessSource>(), RecStrategy(0))
+      .KeyBy([](const Rec& r) { return r.key; })
+      .Window(Tumbling(absl::Seconds(1)))
+      .Aggregate(CountSum(),
+                 [](const int64_t& k, const TimeWindow& w, std::pair<int64_t, int64_t>&& cs) {
+                   return Row{k, w.start, w.end, cs.first, cs.second};
+                 })
+      .Uid(window_uid)
+      .Map([](const Row& r) { return Rec{r.key, r.start, r.count}; })
+      .SinkTo(std::make_shared<connectors::FileSink<Rec>>(out_dir, connectors::FileSink<Rec>::Kind::kDirectory));
+}
+
+TEST(SavepointTest, StateOfAnOperatorTheNewVersionLacksIsRefusedByName) {
+  std::string dir = ::testing::TempDir() + "/kappa_uid_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::atomic<bool> stop{false};
+  {
+    auto job = Job::Create("counting");
+    BuildCounting(job.get(), "count-v1", dir + "/out");
+    ExecutionOptions opt;
+    opt.parallelism = 2;
+    opt.checkpoint_dir = dir;
+    opt.checkpoint_interval_ms = 20;
+    opt.stop_requested = &stop;
+    absl::StatusOr<ExecutionResult> result;
+    std::thread runner([&] { result = job->Execute(opt); });
+    for (int i = 0; i < 500 && !std::filesystem::exists(dir + "/chk-00000002/MANIFEST"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stop = true;
+    runner.join();
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_GE(result->checkpoints_completed, 1);
+  }
+  stop = false;
+  auto job = Job::Create("counting");
+  BuildCounting(job.get(), "count-v2", dir + "/out");
+  ExecutionOptions opt;
+  opt.checkpoint_dir = dir;
+  opt.stop_requested = &stop;
+  auto result = job->Execute(opt);
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(result.status()));
+  EXPECT_THAT(std::string(result.status().message()), ::testing::HasSubstr("operator 'count-v1'"));
 }
 
 }  // namespace
