@@ -1,4 +1,4 @@
-# kappa_cc_test(NAME name SRCS a.cc ... DEPS target ... [LABELS unit|integration|slow])
+# kappa_cc_test(NAME name SRCS a.cc ... DEPS target ... [LABELS unit|integration|slow]) — one label
 # Builds one GoogleTest binary and registers each TEST with ctest, labelled so the
 # suite can be split (ctest -L unit, ctest -LE slow).
 function(kappa_cc_test)

@@ -2,6 +2,10 @@
 //
 //   KAPPA_ASSIGN_OR_RETURN(auto src, kappa::connectors::MakeSource<Event>("file:log/", {}));
 //   KAPPA_ASSIGN_OR_RETURN(auto sink, kappa::connectors::MakeSink<Row>("stdout:"));
+//
+// Sinks: file:PATH, file:DIR/, stdout:, and discard: (drops records, counting them and,
+// with ?latency=true, their latency now − ts into a process-wide histogram; see
+// discard_sink.h — what `kappa bench` runs queries into).
 #ifndef KAPPA_CONNECTORS_CONNECTORS_H_
 #define KAPPA_CONNECTORS_CONNECTORS_H_
 
@@ -11,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "connectors/collect_sink.h"
+#include "connectors/discard_sink.h"
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "connectors/nexmark_source.h"
@@ -55,6 +60,15 @@ struct SinkHandle {
 template <typename T>
 absl::StatusOr<SinkHandle<T>> MakeSink(const std::string& text) {
   KAPPA_ASSIGN_OR_RETURN(Uri uri, ParseUri(text));
+  if (uri.scheme == "discard") {
+    for (const auto& [key, value] : uri.params) {
+      if (key != "latency") {
+        return absl::InvalidArgumentError(absl::StrCat("'", text, "': unknown key '", key, "' (discard: knows latency)"));
+      }
+    }
+    KAPPA_ASSIGN_OR_RETURN(bool latency, BoolParam(uri, "latency", false));
+    return SinkHandle<T>{std::make_shared<DiscardSink<T>>(latency), [] { return absl::OkStatus(); }};
+  }
   using Kind = typename FileSink<T>::Kind;
   std::shared_ptr<FileSink<T>> sink;
   if (uri.scheme == "stdout") {
@@ -68,7 +82,7 @@ absl::StatusOr<SinkHandle<T>> MakeSink(const std::string& text) {
     sink = std::make_shared<FileSink<T>>(path, dir ? Kind::kDirectory : Kind::kFile);
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "': '", uri.scheme, ":' is not a sink; sinks are file:PATH, file:DIR/, stdout:"));
+        absl::StrCat("'", text, "': '", uri.scheme, ":' is not a sink; sinks are file:PATH, file:DIR/, stdout:, discard:"));
   }
   return SinkHandle<T>{sink, [sink] { return sink->Finish(); }};
 }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cassert>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -363,6 +364,14 @@ absl::StatusOr<GeneratorConfig> GeneratorConfig::FromQuery(std::string_view quer
       if (!ParseNumber(value, &config.base_time)) {
         return BadValue(key, value, "epoch milliseconds (an integer)");
       }
+    } else if (key == "pace") {
+      if (value == "true" || value == "1") {
+        config.pace = true;
+      } else if (value == "false" || value == "0") {
+        config.pace = false;
+      } else {
+        return BadValue(key, value, "true or false");
+      }
     } else if (key == "partitions") {
       if (!ParseNumber(value, &num_partitions) || num_partitions < 1 || num_partitions > 65536) {
         return BadValue(key, value, "an integer in [1, 65536]");
@@ -370,8 +379,13 @@ absl::StatusOr<GeneratorConfig> GeneratorConfig::FromQuery(std::string_view quer
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("gen:nexmark: unknown key \"", AbslView(key),
-                       "\" (known: events, rate, seed, base_time, partitions)"));
+                       "\" (known: events, rate, seed, base_time, partitions, pace)"));
     }
+  }
+  if (config.pace && std::find(seen.begin(), seen.end(), "base_time") == seen.end()) {
+    config.base_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
   }
   if (partitions != nullptr) *partitions = num_partitions;
   return config;

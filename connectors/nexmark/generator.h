@@ -84,11 +84,17 @@ struct GeneratorConfig {
   double rate = 10'000'000;
   // dateTime of event 0 (a fixed date, so output is reproducible).
   Timestamp base_time = 1'700'000'000'000;
+  // Paced: the source emits no event before its dateTime in wall-clock time, so events
+  // arrive at `rate` per second and event time ≈ arrival time (latency measurements).
+  // The Generator itself ignores it; the gen:nexmark source reader waits.
+  bool pace = false;
 
   // Parses the query part of `gen:nexmark?events=N&rate=R&seed=S` (keys: events,
-  // rate, seed, base_time, partitions; a leading '?' is accepted). Missing keys keep
-  // their defaults; `*partitions` (may be null) is set to 1 unless given. An unknown
-  // key, a repeated key or a bad value gives InvalidArgument naming the key.
+  // rate, seed, base_time, partitions, pace; a leading '?' is accepted). Missing keys
+  // keep their defaults, except that pace=true without base_time sets base_time to the
+  // current wall-clock time (the run starts now); `*partitions` (may be null) is set to 1
+  // unless given. An unknown key, a repeated key or a bad value gives InvalidArgument
+  // naming the key.
   static absl::StatusOr<GeneratorConfig> FromQuery(std::string_view query, int* partitions);
 };
 

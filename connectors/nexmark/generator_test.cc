@@ -1,6 +1,7 @@
 #include "connectors/nexmark/generator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -439,6 +440,37 @@ TEST(GeneratorConfigTest, FromQueryKeepsDefaultsForMissingKeys) {
   EXPECT_EQ(config->rate, 1e6);
 }
 
+TEST(GeneratorConfigTest, PaceStartsEventTimeAtTheCurrentWallClock) {
+  EXPECT_FALSE(GeneratorConfig().pace);
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const Timestamp before = now_ms();
+  absl::StatusOr<GeneratorConfig> config = GeneratorConfig::FromQuery("events=10&pace=true", nullptr);
+  const Timestamp after = now_ms();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->pace);
+  EXPECT_GE(config->base_time, before);
+  EXPECT_LE(config->base_time, after);
+
+  // An explicit base_time wins, in either order of keys.
+  config = GeneratorConfig::FromQuery("base_time=5&pace=1", nullptr);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->pace);
+  EXPECT_EQ(config->base_time, 5);
+  config = GeneratorConfig::FromQuery("pace=true&base_time=5", nullptr);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->base_time, 5);
+
+  // pace=false keeps the fixed default date.
+  config = GeneratorConfig::FromQuery("pace=false", nullptr);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->pace);
+  EXPECT_EQ(config->base_time, GeneratorConfig().base_time);
+}
+
 TEST(GeneratorConfigTest, FromQueryRejectsBadInputNamingTheKey) {
   struct Case {
     const char* query;
@@ -461,6 +493,8 @@ TEST(GeneratorConfigTest, FromQueryRejectsBadInputNamingTheKey) {
       {"partitions=x", "\"partitions\""},
       {"events=1&events=2", "\"events\" given twice"},
       {"events", "key=value"},
+      {"pace=yes", "\"pace\""},
+      {"pace=true&pace=false", "\"pace\" given twice"},
   };
   for (const Case& c : cases) {
     int partitions = 0;
