@@ -145,10 +145,11 @@ class Stream {
   using value_type = T;
   Stream(Job* job, int node, int port = 0) : job_(job), node_(node), port_(port) {}
 
-  // One output record per input record: fn(const T&) -> U.
+  // One output record per input record: fn(const T&) -> U. fn may take T&& instead to move
+  // out of the record (the operator owns it; nothing else sees it afterwards).
   template <typename Fn>
   auto Map(Fn fn, std::string name = "map") {
-    using U = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
+    using U = std::remove_cvref_t<std::invoke_result_t<Fn&, T&&>>;
     return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::MapOperator<T, U, Fn>>(fn);
     });
@@ -162,7 +163,8 @@ class Stream {
     });
   }
 
-  // Zero or more output records per input: fn(const T&, Collector<U>&).
+  // Zero or more output records per input: fn(const T&, Collector<U>&), or fn(T&&, ...)
+  // to move out of the record.
   template <typename U, typename Fn>
   Stream<U> FlatMap(Fn fn, std::string name = "flat_map") {
     return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {

@@ -150,9 +150,15 @@ Task::StepResult StreamTask::StepImpl() {
         FlushBatches();
         if (!FlushOutputs()) return StepResult::kBlocked;
         ScheduleProcessingWake();
-        scheduler()->WakeAfter(this, std::chrono::milliseconds(source_->poll_interval_ms()));
+        // Back off from 1 ms to the source's interval while nothing arrives, so a record
+        // that shows up soon after waits about a millisecond, and an idle source costs
+        // little.
+        int wait = std::min(source_->poll_interval_ms(), 1 << std::min(empty_polls_, 10));
+        ++empty_polls_;
+        scheduler()->WakeAfter(this, std::chrono::milliseconds(wait));
         return StepResult::kIdle;
       }
+      empty_polls_ = 0;
       continue;
     }
     // Next input message, round-robin over channels not held by alignment.

@@ -165,6 +165,7 @@ class StreamTask : public Task {
   bool proc_firing_ = false;
   size_t proc_index_ = 0;
   bool source_finished_ = false;
+  int empty_polls_ = 0;
 };
 
 }  // namespace kappa::runtime

@@ -28,9 +28,12 @@ class MapOperator final : public OneInputOperator<In>, public WithOutput<Out> {
     if (!this->out_) this->out_ = Discard<Out>::Instance();
     return absl::OkStatus();
   }
+  // The record is the operator's own: a function taking In&& (or In by value) may move
+  // out of it instead of copying (e.g. a Bid out of an Event).
   void Emit(Record<In>&& r) override {
     Out result;
-    if (RunGuarded(this->ctx_, r.ts, [&] { result = fn_(r.value); }, [&] { return DescribeRecord(r.value); })) {
+    if (RunGuarded(this->ctx_, r.ts, [&] { result = fn_(std::move(r.value)); },
+                   [&] { return DescribeRecord(r.value); })) {
       this->out_->Emit(Record<Out>{std::move(result), r.ts, r.pwm});
     }
   }
@@ -74,7 +77,7 @@ class FlatMapOperator final : public OneInputOperator<In>, public WithOutput<Out
   }
   void Emit(Record<In>&& r) override {
     collector_.Reset(this->out_, r.ts, r.pwm);
-    RunGuarded(this->ctx_, r.ts, [&] { fn_(r.value, collector_); }, [&] { return DescribeRecord(r.value); });
+    RunGuarded(this->ctx_, r.ts, [&] { fn_(std::move(r.value), collector_); }, [&] { return DescribeRecord(r.value); });
   }
 
  private:

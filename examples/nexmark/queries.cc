@@ -181,10 +181,13 @@ Stream<Event> Events(JobContext& ctx) {
 
 Stream<Bid> Bids(Stream<Event> events) {
   return events.Filter([](const Event& e) { return e.is_bid(); }, "bids")
-      .Map([](const Event& e) { return e.bid(); }, "bid");
+      .Map([](Event&& e) { return std::move(e.bid()); }, "bid");
 }
 
 NexmarkBid ToRow(const Bid& b) { return NexmarkBid{b.auction, b.bidder, b.price, b.date_time, b.extra}; }
+NexmarkBid MoveToRow(Bid&& b) {
+  return NexmarkBid{b.auction, b.bidder, b.price, b.date_time, std::move(b.extra)};
+}
 
 // Window aggregate that keeps every input with the highest score (ties: all of them).
 template <typename T, typename Score>
@@ -203,13 +206,13 @@ AllWithMax<T, Score> MaxBy(Score score) {
   return AllWithMax<T, Score>{std::move(score)};
 }
 
-void BuildQ0(JobContext& ctx) { ctx.Sink(Bids(Events(ctx)).Map(ToRow, "q0"), "output"); }
+void BuildQ0(JobContext& ctx) { ctx.Sink(Bids(Events(ctx)).Map(MoveToRow, "q0"), "output"); }
 
 void BuildQ1(JobContext& ctx) {
   auto rows = Bids(Events(ctx))
                   .Map(
-                      [](const Bid& b) {
-                        return ConvertedBid{b.auction, b.bidder, b.price * 0.908, b.date_time, b.extra};
+                      [](Bid&& b) {
+                        return ConvertedBid{b.auction, b.bidder, b.price * 0.908, b.date_time, std::move(b.extra)};
                       },
                       "currency-conversion");
   ctx.Sink(rows, "output");
@@ -284,10 +287,10 @@ void BuildQ3(JobContext& ctx) {
                            return state == "OR" || state == "ID" || state == "CA";
                          },
                          "sellers-in-or-id-ca")
-                     .Map([](const Event& e) { return e.person(); }, "person");
+                     .Map([](Event&& e) { return std::move(e.person()); }, "person");
   auto auctions =
       events.Filter([](const Event& e) { return e.is_auction() && e.auction().category == 10; }, "category-10")
-          .Map([](const Event& e) { return e.auction(); }, "auction");
+          .Map([](Event&& e) { return std::move(e.auction()); }, "auction");
   auto rows = sellers.KeyBy([](const Person& p) { return p.id; })
                   .Connect(auctions.KeyBy([](const Auction& a) { return a.seller; }))
                   .Process(std::make_unique<JoinSellerAuctions>(), "join-sellers");
