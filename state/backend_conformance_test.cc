@@ -162,6 +162,33 @@ TEST(RocksDbBackendTest, StateIsOnDiskAndSurvivesReopen) {
   EXPECT_THAT(elems, ElementsAre("e1", "e2"));
 }
 
+// Each snapshot flushes the memtable, so the list ends up as operands spread over several
+// files (flushes merge a key's operands partially; compactions and reads merge them fully).
+TEST(RocksDbBackendTest, ListAppendedAcrossFlushesReadsBackInOrder) {
+  std::string dir = FreshDir("list-flushes");
+  std::vector<std::string> want;
+  {
+    auto b = RocksDbBackend::Open(dir, SharedResources());
+    ASSERT_TRUE(b.ok()) << b.status();
+    TableId t = *(*b)->RegisterTable("window-contents", TableKind::kPoint);
+    for (int round = 0; round < 6; ++round) {
+      for (int i = 0; i < 100; ++i) {
+        want.push_back(std::to_string(round) + "-" + std::to_string(i));
+        ASSERT_TRUE((*b)->Append(t, "list", want.back()).ok());
+      }
+      ASSERT_TRUE((*b)->Snapshot(FreshDir("list-flushes-chk")).ok());
+    }
+  }
+  auto b = RocksDbBackend::Open(dir, SharedResources());
+  ASSERT_TRUE(b.ok()) << b.status();
+  TableId t = *(*b)->RegisterTable("window-contents", TableKind::kPoint);
+  std::string v;
+  ASSERT_TRUE((*b)->Get(t, "list", &v).ok());
+  std::vector<std::string> elems;
+  ASSERT_TRUE(ForEachListElement(v, [&](std::string_view e) { elems.emplace_back(e); }));
+  EXPECT_EQ(elems, want);
+}
+
 TEST(RocksDbBackendTest, UnwritableStateDirectoryIsAClearError) {
   if (geteuid() == 0) {
     // root ignores permissions; use a path under a regular file instead.
