@@ -70,7 +70,13 @@ void CheckpointCoordinator::Loop() {
                    [this] { return stopping_ || expected_acks_ <= 0 || acks_ >= expected_acks_; });
     if (stopping_) break;
     if (expected_acks_ <= 0 || acks_ < expected_acks_) {
-      pending_id_ = -1;  // timed out (or nothing to wait for): abandon, try again next time
+      // Timed out, or a task finished meanwhile: abandon, try again next time. What the
+      // sinks pre-committed for it still has to be published by a later checkpoint.
+      for (TaskAck& ack : pending_acks_) {
+        for (auto& s : ack.snapshot.sinks) carried_sinks_.push_back(std::move(s));
+      }
+      pending_acks_.clear();
+      pending_id_ = -1;
       continue;
     }
     absl::Status s = Complete();
@@ -99,7 +105,11 @@ void CheckpointCoordinator::Trigger(int64_t id) {
 void CheckpointCoordinator::OnAck(int64_t id, TaskAck ack) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (id != pending_id_) return;
+    if (id != pending_id_) {
+      // A late ack of an abandoned checkpoint: keep its pre-committed sink files.
+      for (auto& s : ack.snapshot.sinks) carried_sinks_.push_back(std::move(s));
+      return;
+    }
     pending_acks_.push_back(std::move(ack));
     ++acks_;
   }
@@ -151,8 +161,10 @@ absl::Status CheckpointCoordinator::Complete() {
     for (auto& s : ack.snapshot.sinks) *m.add_sinks() = std::move(s);
   }
   for (const auto& s : finished_sources_) *m.add_sources() = s;
+  for (const auto& s : carried_sinks_) *m.add_sinks() = s;
   absl::Status s = storage_->Commit(root, m);
   if (!s.ok()) return s;
+  carried_sinks_.clear();
   // The checkpoint is complete: its pre-committed output becomes visible.
   for (const auto& sink : m.sinks()) {
     absl::Status p = PublishPending(ToPending(sink));
@@ -172,6 +184,8 @@ absl::Status CheckpointCoordinator::Finalize(const std::vector<checkpoint::SinkP
   m.set_final(true);
   for (const auto& s : finished_sources_) *m.add_sources() = s;
   for (const auto& f : final_files) *m.add_sinks() = f;
+  for (const auto& s : carried_sinks_) *m.add_sinks() = s;
+  carried_sinks_.clear();
   absl::Status s = storage_->Commit(*path, m);
   if (!s.ok()) return s;
   for (const auto& sink : m.sinks()) {

@@ -84,6 +84,9 @@ class CheckpointCoordinator {
   int expected_acks_ = 0;
   std::vector<TaskAck> pending_acks_;
   std::vector<checkpoint::SourceOffsets> finished_sources_;
+  // Sink files pre-committed for checkpoints that were abandoned (or acknowledged too late):
+  // their data precedes every later barrier, so the next checkpoint to complete publishes them.
+  std::vector<checkpoint::SinkPending> carried_sinks_;
   absl::Status status_;
   std::atomic<int64_t> completed_{0};
   std::atomic<int64_t> last_completed_{-1};
