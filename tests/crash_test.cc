@@ -19,6 +19,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/kappa_process.h"
 
 namespace kappa {
 namespace {
@@ -26,30 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 
 pid_t Start(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> copy = args;
-  std::string binary = KAPPA_BINARY;
-  std::vector<char*> argv{binary.data()};
-  for (std::string& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd < 0) _exit(126);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return ::kappa::testing::StartKappa(args, log);
 }
-
-int Wait(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
-}
+int Wait(pid_t pid) { return ::kappa::testing::WaitKappa(pid); }
 
 // Every line of the published part files (hidden in-progress files are not output).
 std::vector<std::string> OutputLines(const std::string& dir) {
