@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/time/time.h"
 #include "engine/operator.h"
 #include "operators/timer_service.h"
 #include "state/key_groups.h"
@@ -24,6 +25,21 @@ class RuntimeContext {
   template <typename V>
   ValueState<V> GetValueState(const std::string& name) {
     return ValueState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_);
+  }
+  // A value that expires `ttl` after it was last written (processing time).
+  template <typename V>
+  ValueState<V> GetValueState(const std::string& name, absl::Duration ttl) {
+    return ValueState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_,
+                         StateTtl{absl::ToInt64Milliseconds(ttl), ctx_->clock()});
+  }
+  template <typename V, typename Fn>
+  ReducingState<V, Fn> GetReducingState(const std::string& name, Fn fn) {
+    return ReducingState<V, Fn>(GetValueState<V>(name), std::move(fn));
+  }
+  template <typename In, typename Agg>
+  AggregatingState<In, Agg> GetAggregatingState(const std::string& name, Agg agg) {
+    using Acc = typename AggregatingState<In, Agg>::Acc;
+    return AggregatingState<In, Agg>(GetValueState<Acc>(name), std::move(agg));
   }
   template <typename V>
   ListState<V> GetListState(const std::string& name) {

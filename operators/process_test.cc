@@ -521,3 +521,46 @@ TEST(KeyedCoProcessTest, JoinsInEitherArrivalOrderWithSharedKeyedState) {
 
 }  // namespace
 }  // namespace kappa::operators
+
+namespace kappa::operators {
+namespace {
+
+// Keeps a running total per key that forgets itself 1 s (processing time) after its
+// last write, and the number of records per key, through RuntimeContext's factories.
+class Totals final : public KeyedProcessFunction<std::string, std::pair<std::string, int64_t>, std::string> {
+ public:
+  void Open(RuntimeContext& ctx) override {
+    last_ = ctx.GetValueState<int64_t>("last", absl::Seconds(1));
+    sum_ = ctx.GetReducingState<int64_t>("sum", std::plus<>());
+    count_ = ctx.GetAggregatingState<std::pair<std::string, int64_t>>("count", Count());
+  }
+  void ProcessElement(const std::pair<std::string, int64_t>& v, Context& ctx, Collector<std::string>& out) override {
+    std::optional<int64_t> last = last_.Value();
+    last_.Update(v.second);
+    sum_.Add(v.second);
+    count_.Add(v);
+    out.Collect(v.first + " last=" + (last ? std::to_string(*last) : "none") + " sum=" +
+                std::to_string(*sum_.Get()) + " n=" + std::to_string(*count_.Get()));
+  }
+
+ private:
+  ValueState<int64_t> last_;
+  ReducingState<int64_t, std::plus<>> sum_;
+  AggregatingState<std::pair<std::string, int64_t>, Count> count_;
+};
+
+TEST(KeyedProcessStateTest, TtlReducingAndAggregatingStateFromTheRuntimeContext) {
+  using In = std::pair<std::string, int64_t>;
+  kappa::testing::OperatorHarness<In, std::string> h(std::make_unique<KeyedProcessOperator<std::string, In, std::string>>(
+      [](const In& v) { return v.first; }, std::make_unique<Totals>(), "totals"));
+  ASSERT_TRUE(h.Open().ok());
+  h.Process({"a", 5}, 1);
+  h.Process({"a", 7}, 2);
+  h.context().clock_.Advance(1000);  // "last" expires; the others do not
+  h.Process({"a", 1}, 3);
+  EXPECT_THAT(h.output(), ::testing::ElementsAre("a last=none sum=5 n=1", "a last=5 sum=12 n=2",
+                                                 "a last=none sum=13 n=3"));
+}
+
+}  // namespace
+}  // namespace kappa::operators

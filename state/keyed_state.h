@@ -21,6 +21,7 @@
 #define KAPPA_STATE_KEYED_STATE_H_
 
 #include <optional>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/time.h"
 #include "state/backend.h"
 #include "state/serializer.h"
 
@@ -108,17 +110,36 @@ class StateHandleBase {
 
 }  // namespace state
 
+// Time-to-live of a state's values, in processing time (Flink's StateTtlConfig with
+// OnCreateAndWrite and NeverReturnExpired): a value not written for `ttl` reads as absent
+// and is removed when read. Expiry is stored with the value, so it survives restores.
+struct StateTtl {
+  int64_t ttl_ms = 0;          // 0: values never expire
+  const Clock* clock = nullptr;  // processing time; set by RuntimeContext
+};
+
 template <typename V>
 class ValueState : public state::StateHandleBase {
  public:
   using StateHandleBase::StateHandleBase;
+  ValueState(state::KeyedStateBackend* backend, state::TableId table, const state::KeyContext* key, StateTtl ttl)
+      : StateHandleBase(backend, table, key), ttl_(ttl) {}
 
   std::optional<V> Value() {
     absl::Status s = backend_->Get(table_, BuildKey(), &value_buf_);
     if (absl::IsNotFound(s)) return std::nullopt;
     state::ThrowIfError(s);
+    std::string_view in(value_buf_);
+    if (ttl_.ttl_ms > 0) {
+      int64_t expires = 0;
+      if (!Serializer<int64_t>::Read(&in, &expires)) throw StateError(absl::DataLossError("corrupt value in state"));
+      if (ttl_.clock->NowMillis() >= expires) {
+        Clear();
+        return std::nullopt;
+      }
+    }
     V v{};
-    if (!ParseFromString(value_buf_, &v)) throw StateError(absl::DataLossError("corrupt value in state"));
+    if (!ParseFromString(in, &v)) throw StateError(absl::DataLossError("corrupt value in state"));
     return v;
   }
   V ValueOr(V fallback) {
@@ -127,10 +148,62 @@ class ValueState : public state::StateHandleBase {
   }
   void Update(const V& v) {
     value_buf_.clear();
+    if (ttl_.ttl_ms > 0) Serializer<int64_t>::Write(ttl_.clock->NowMillis() + ttl_.ttl_ms, &value_buf_);
     Serializer<V>::Write(v, &value_buf_);
     state::ThrowIfError(backend_->Put(table_, BuildKey(), value_buf_));
   }
   void Clear() { state::ThrowIfError(backend_->Delete(table_, BuildKey())); }
+
+ private:
+  StateTtl ttl_;
+};
+
+// Folds every added value into one with a reduce function (Flink's ReducingState):
+//   ReducingState<int64_t, std::plus<>> total = ctx.GetReducingState<int64_t>("total", std::plus<>());
+//   total.Add(5); total.Add(7); *total.Get() == 12
+template <typename V, typename Fn>
+class ReducingState {
+ public:
+  ReducingState() = default;
+  ReducingState(ValueState<V> value, Fn fn) : value_(std::move(value)), fn_(std::move(fn)) {}
+  void Add(const V& v) {
+    std::optional<V> cur = value_.Value();
+    value_.Update(cur ? fn_(*cur, v) : v);
+  }
+  std::optional<V> Get() { return value_.Value(); }
+  void Clear() { value_.Clear(); }
+  void SetNamespace(std::string_view ns) { value_.SetNamespace(ns); }
+
+ private:
+  ValueState<V> value_;
+  Fn fn_;
+};
+
+// Adds values into an accumulator and reads a result (Flink's AggregatingState). Agg has
+// Create() -> Acc, Add(Acc&, const In&) and Result(const Acc&) -> Out, like window aggregates.
+template <typename In, typename Agg>
+class AggregatingState {
+ public:
+  using Acc = std::remove_cvref_t<decltype(std::declval<Agg&>().Create())>;
+  using Out = std::remove_cvref_t<decltype(std::declval<Agg&>().Result(std::declval<const Acc&>()))>;
+  AggregatingState() = default;
+  AggregatingState(ValueState<Acc> acc, Agg agg) : acc_(std::move(acc)), agg_(std::move(agg)) {}
+  void Add(const In& v) {
+    Acc acc = acc_.ValueOr(agg_.Create());
+    agg_.Add(acc, v);
+    acc_.Update(acc);
+  }
+  std::optional<Out> Get() {
+    std::optional<Acc> acc = acc_.Value();
+    if (!acc) return std::nullopt;
+    return agg_.Result(*acc);
+  }
+  void Clear() { acc_.Clear(); }
+  void SetNamespace(std::string_view ns) { acc_.SetNamespace(ns); }
+
+ private:
+  ValueState<Acc> acc_;
+  Agg agg_;
 };
 
 template <typename V>

@@ -503,3 +503,65 @@ TEST_F(KeyedStateTest, CorruptMapValueThrowsDataLoss) {
 
 }  // namespace
 }  // namespace kappa
+
+namespace kappa {
+namespace {
+
+class MoreStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = state::HeapBackend::Create();
+    key_.Set("k", 1);
+  }
+  state::TableId Table(const std::string& name) { return *backend_->RegisterTable(name, state::TableKind::kPoint); }
+  std::unique_ptr<state::HeapBackend> backend_;
+  state::KeyContext key_;
+  ManualClock clock_{1000};
+};
+
+TEST_F(MoreStateTest, ValueWithTtlExpiresAfterItsLastWrite) {
+  ValueState<int64_t> v(backend_.get(), Table("ttl"), &key_, StateTtl{500, &clock_});
+  v.Update(7);
+  clock_.Advance(499);
+  EXPECT_EQ(v.Value(), 7);
+  v.Update(8);  // writing restarts the clock
+  clock_.Advance(499);
+  EXPECT_EQ(v.Value(), 8);
+  clock_.Advance(1);
+  EXPECT_FALSE(v.Value().has_value());
+  EXPECT_EQ(backend_->ApproximateKeys(Table("ttl")), 0) << "an expired value is removed when read";
+}
+
+TEST_F(MoreStateTest, ReducingStateFoldsEveryAdd) {
+  ReducingState<int64_t, std::plus<>> total(ValueState<int64_t>(backend_.get(), Table("sum"), &key_), std::plus<>());
+  EXPECT_FALSE(total.Get().has_value());
+  total.Add(5);
+  total.Add(7);
+  EXPECT_EQ(total.Get(), 12);
+  key_.Set("other", 2);
+  EXPECT_FALSE(total.Get().has_value()) << "scoped to the current key";
+  key_.Set("k", 1);
+  total.Clear();
+  EXPECT_FALSE(total.Get().has_value());
+}
+
+struct Average {
+  std::pair<int64_t, int64_t> Create() { return {0, 0}; }
+  void Add(std::pair<int64_t, int64_t>& acc, const int64_t& v) {
+    acc.first += v;
+    ++acc.second;
+  }
+  double Result(const std::pair<int64_t, int64_t>& acc) { return static_cast<double>(acc.first) / acc.second; }
+};
+
+TEST_F(MoreStateTest, AggregatingStateKeepsAnAccumulatorAndReadsAResult) {
+  AggregatingState<int64_t, Average> avg(ValueState<std::pair<int64_t, int64_t>>(backend_.get(), Table("avg"), &key_),
+                                         Average());
+  avg.Add(1);
+  avg.Add(2);
+  avg.Add(6);
+  EXPECT_DOUBLE_EQ(*avg.Get(), 3.0);
+}
+
+}  // namespace
+}  // namespace kappa
