@@ -147,6 +147,33 @@ absl::StatusOr<std::string> CheckpointStorage::CreateSavepoint(const std::string
   return target;
 }
 
+absl::Status CheckpointStorage::RequestSavepoint(const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
+    return absl::InvalidArgumentError(absl::StrCat("savepoint name '", name, "' must be a plain file name"));
+  }
+  std::error_code ec;
+  fs::create_directories(dir_ + "/requests", ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir_, "/requests: ", ec.message()));
+  return WriteFileAtomically(absl::StrCat(dir_, "/requests/savepoint-", name), name);
+}
+
+std::vector<std::string> CheckpointStorage::TakeSavepointRequests() const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/requests", ec)) {
+    std::string file = entry.path().filename().string();
+    if (file.rfind("savepoint-", 0) != 0 || file.ends_with(".tmp")) continue;
+    names.push_back(file.substr(10));
+    fs::remove(entry.path(), ec);
+  }
+  return names;
+}
+
+void CheckpointStorage::CancelSavepointRequest(const std::string& name) const {
+  std::error_code ec;
+  fs::remove(absl::StrCat(dir_, "/requests/savepoint-", name), ec);
+}
+
 std::string CheckpointStorage::PathFor(int64_t id) const { return absl::StrFormat("%s/chk-%08d", dir_, id); }
 
 absl::StatusOr<std::string> CheckpointStorage::Begin(int64_t id) {

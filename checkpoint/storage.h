@@ -66,6 +66,13 @@ class CheckpointStorage {
   // never removed by Retain; restore one with --from-checkpoint PATH.
   absl::StatusOr<std::string> CreateSavepoint(const std::string& name) const;
 
+  // Savepoints of a running job: `kappa savepoint --running` leaves a request file in
+  // DIR/requests/; the job's coordinator takes the requests, triggers a checkpoint at
+  // once and keeps it as the named savepoint.
+  absl::Status RequestSavepoint(const std::string& name) const;
+  std::vector<std::string> TakeSavepointRequests() const;
+  void CancelSavepointRequest(const std::string& name) const;
+
  private:
   std::string dir_;
 };

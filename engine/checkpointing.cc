@@ -1,5 +1,8 @@
 #include "engine/checkpointing.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -23,9 +26,20 @@ absl::Status PublishPending(const std::vector<PendingFile>& pending) {
       return absl::DataLossError(absl::StrCat("pre-committed output ", f.hidden, " is missing and ", f.published,
                                               " was never published"));
     }
-    if (std::rename(f.hidden.c_str(), f.published.c_str()) != 0) {
-      return absl::UnavailableError(absl::StrCat("cannot publish ", f.hidden, " as ", f.published, ": ",
-                                                 strerror(errno)));
+    // link + unlink instead of rename: never replace a file already published under that
+    // name (a crash between the two leaves both names on one inode, handled below).
+    if (link(f.hidden.c_str(), f.published.c_str()) != 0) {
+      struct stat a, b;
+      if (errno == EEXIST && stat(f.hidden.c_str(), &a) == 0 && stat(f.published.c_str(), &b) == 0 &&
+          a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+        unlink(f.hidden.c_str());
+        continue;
+      }
+      return absl::DataLossError(absl::StrCat("cannot publish ", f.hidden, " as ", f.published, ": ",
+                                              strerror(errno), " (refusing to replace published output)"));
+    }
+    if (unlink(f.hidden.c_str()) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot remove ", f.hidden, ": ", strerror(errno)));
     }
   }
   return absl::OkStatus();

@@ -58,7 +58,18 @@ absl::Status CheckpointCoordinator::status() const {
 void CheckpointCoordinator::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms), [this] { return stopping_; });
+    // Sleep until the next checkpoint is due, waking every 100 ms for savepoint requests.
+    auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.interval_ms);
+    while (!stopping_ && std::chrono::steady_clock::now() < due) {
+      cv_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(due - std::chrono::steady_clock::now(),
+                                                                        std::chrono::milliseconds(100)),
+                   [this] { return stopping_; });
+      std::vector<std::string> requested = storage_->TakeSavepointRequests();
+      if (!requested.empty()) {
+        savepoints_requested_.insert(savepoints_requested_.end(), requested.begin(), requested.end());
+        break;  // checkpoint now
+      }
+    }
     if (stopping_) break;
     if (live_tasks_ < static_cast<int>(tasks_.size()) && live_tasks_ == 0) break;
     int64_t id = next_id_++;
@@ -82,6 +93,13 @@ void CheckpointCoordinator::Loop() {
     absl::Status s = Complete();
     pending_id_ = -1;
     if (!s.ok() && status_.ok()) status_ = s;
+    if (s.ok()) {
+      for (const std::string& name : savepoints_requested_) {
+        auto path = storage_->CreateSavepoint(name);
+        if (!path.ok() && status_.ok()) status_ = path.status();
+      }
+      savepoints_requested_.clear();
+    }
   }
 }
 

@@ -87,6 +87,7 @@ class CheckpointCoordinator {
   // Sink files pre-committed for checkpoints that were abandoned (or acknowledged too late):
   // their data precedes every later barrier, so the next checkpoint to complete publishes them.
   std::vector<checkpoint::SinkPending> carried_sinks_;
+  std::vector<std::string> savepoints_requested_;  // kept as savepoints once a checkpoint completes
   absl::Status status_;
   std::atomic<int64_t> completed_{0};
   std::atomic<int64_t> last_completed_{-1};

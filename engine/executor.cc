@@ -356,8 +356,10 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
     co.retained = std::max(1, opt.checkpoints_retained);
     co.interval_ms = opt.checkpoint_interval_ms;
     co.timeout_ms = std::max<int64_t>(10000, 10 * opt.checkpoint_interval_ms);
+    // Ids (and so part-file names) continue after the restored checkpoint, also when it
+    // came from another directory (a savepoint): published output is never renamed over.
     std::vector<int64_t> ids = storage->ListIds();
-    co.first_id = ids.empty() ? 1 : ids.back() + 1;
+    co.first_id = std::max<int64_t>(ids.empty() ? 1 : ids.back() + 1, restored ? restored->id + 1 : 1);
     for (const auto& node : g.nodes) co.operator_uids.push_back(node.uid);
     std::vector<StreamTask*> all;
     for (int h = 0; h < n; ++h) {

@@ -194,5 +194,46 @@ TEST_F(CrashTest, BrokenCheckpointsAreSkippedNamedOrRefusedAndSavepointsRestore)
   EXPECT_TRUE(OutputLines(dir_ + "/out") == expected) << "a refused start must not touch the output";
 }
 
+TEST_F(CrashTest, SavepointOfARunningJobIsTakenAtOnceAndRestores) {
+  const std::string source = "gen:nexmark?events=12000000&partitions=4&rate=1000";
+  const std::string log = dir_ + "/log.txt";
+  ASSERT_EQ(Wait(Start({"run", "hot-auctions", "--source", source, "--sink", "file:" + dir_ + "/ref/", "-q"}, log)), 0);
+  const std::vector<std::string> expected = OutputLines(dir_ + "/ref");
+
+  // Periodic checkpoints are far apart: the savepoint must come from the request.
+  pid_t job = Start({"run", "hot-auctions", "--source", source, "--sink", "file:" + dir_ + "/out/",
+                     "--checkpoint-dir", dir_ + "/chk", "--checkpoint-interval", "60000"},
+                    log);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto asked = std::chrono::steady_clock::now();
+  ASSERT_EQ(Wait(Start({"savepoint", "--running", "--checkpoint-dir", dir_ + "/chk", "--name", "live",
+                        "--timeout", "30"},
+                       log)),
+            0)
+      << ReadFile(log);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(20));
+  kill(job, SIGKILL);
+  int code = Wait(job);
+  ASSERT_EQ(code, 128 + SIGKILL) << "the job ended before the savepoint was taken; use more events";
+  ASSERT_TRUE(fs::exists(dir_ + "/chk/savepoints/live/MANIFEST"));
+
+  // A fresh checkpoint directory, restored from the savepoint: the output is complete.
+  ASSERT_EQ(Wait(Start({"run", "hot-auctions", "--source", source, "--sink", "file:" + dir_ + "/out/",
+                        "--checkpoint-dir", dir_ + "/chk2", "--from-savepoint", dir_ + "/chk/savepoints/live"},
+                       log)),
+            0)
+      << ReadFile(log);
+  EXPECT_TRUE(OutputLines(dir_ + "/out") == expected);
+
+  // With no job running, the request times out with a clear line and is withdrawn.
+  std::string before = ReadFile(log);
+  EXPECT_EQ(Wait(Start({"savepoint", "--running", "--checkpoint-dir", dir_ + "/chk", "--name", "nobody",
+                        "--timeout", "1"},
+                       log)),
+            1);
+  EXPECT_THAT(ReadFile(log).substr(before.size()), ::testing::HasSubstr("no running job took the savepoint"));
+  EXPECT_FALSE(fs::exists(dir_ + "/chk/requests/savepoint-nobody"));
+}
+
 }  // namespace
 }  // namespace kappa

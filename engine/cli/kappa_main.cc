@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <chrono>
+#include <thread>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -309,6 +311,12 @@ int main(int argc, char** argv) {
       "savepoint", "Keep the newest checkpoint as a named savepoint (restore it with run --from-savepoint PATH)");
   savepoint_cmd->add_option("--checkpoint-dir", savepoint_dir, "The job's --checkpoint-dir")->required();
   savepoint_cmd->add_option("--name", savepoint_name, "Savepoint name (a directory under DIR/savepoints/)")->required();
+  bool savepoint_running = false;
+  int savepoint_timeout = 60;
+  savepoint_cmd->add_flag("--running", savepoint_running,
+                          "Ask the job running with this --checkpoint-dir to checkpoint now and keep it (instead of "
+                          "keeping the newest existing checkpoint)");
+  savepoint_cmd->add_option("--timeout", savepoint_timeout, "Seconds to wait for the running job")->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -328,6 +336,26 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (savepoint_cmd->parsed() && savepoint_running) {
+    checkpoint::CheckpointStorage storage(savepoint_dir);
+    if (absl::Status s = storage.RequestSavepoint(savepoint_name); !s.ok()) {
+      std::cerr << "kappa: " << s.message() << "\n";
+      return 1;
+    }
+    std::string manifest = absl::StrCat(savepoint_dir, "/savepoints/", savepoint_name, "/MANIFEST");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(savepoint_timeout);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (std::filesystem::exists(manifest)) {
+        std::cout << savepoint_dir << "/savepoints/" << savepoint_name << "\n";
+        return 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    storage.CancelSavepointRequest(savepoint_name);
+    std::cerr << "kappa: no running job took the savepoint within " << savepoint_timeout
+              << " s; is a job running with --checkpoint-dir " << savepoint_dir << "?\n";
+    return 1;
+  }
   if (savepoint_cmd->parsed()) {
     checkpoint::CheckpointStorage storage(savepoint_dir);
     auto path = storage.CreateSavepoint(savepoint_name);
