@@ -388,6 +388,7 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
   if (!status.ok()) return status;
   if (coordinator) {
     result.checkpoints_completed = coordinator->completed();
+    result.checkpoint_status = coordinator->status();
     bool stopped = opt.stop_requested != nullptr && opt.stop_requested->load();
     if (!stopped) {
       // The run finished: a final manifest, then the sinks' last files become visible.

@@ -67,6 +67,7 @@ struct ExecutionResult {
   std::vector<std::string> skipped_checkpoints;  // newer ones that were broken, and why
   int64_t checkpoints_completed = 0;
   bool already_finished = false;  // the restored checkpoint was final: nothing was run
+  absl::Status checkpoint_status;  // the first checkpoint that could not be completed, if any
 };
 
 absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& graph, const ExecutionOptions& options);

@@ -159,6 +159,9 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     return 1;
   }
   if (!flushed.ok()) Fail(absl::StrCat("could not write errors output: ", flushed.message()));
+  if (!result->checkpoint_status.ok()) {
+    Fail(absl::StrCat("a checkpoint could not be completed (the run went on): ", result->checkpoint_status.message()));
+  }
   if (!f.quiet) {
     if (result->already_finished) return 0;
     int64_t in = result->nodes.empty() ? 0 : result->nodes.front().records_in;

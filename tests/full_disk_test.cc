@@ -1,0 +1,81 @@
+// A state directory that runs out of space: the run stops with one clear line, and a
+// restart with room restores the last checkpoint and completes the output exactly.
+// Needs permission to mount a small tmpfs (root); skipped otherwise.
+#include <sys/mount.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/kappa_process.h"
+
+namespace kappa {
+namespace {
+
+namespace fs = std::filesystem;
+using ::kappa::testing::StartKappa;
+using ::kappa::testing::WaitKappa;
+
+std::vector<std::string> OutputLines(const std::string& dir) {
+  std::vector<std::string> lines;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind("part-", 0) != 0) continue;
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(FullDiskTest, StateDirectoryOutOfSpaceFailsClearlyAndLosesNothing) {
+  const std::string dir = ::testing::TempDir() + "/kappa_full_disk_" + std::to_string(getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/small");
+  if (mount("tmpfs", (dir + "/small").c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here (" << strerror(errno) << ")";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount(path.c_str()); }
+  } unmount{dir + "/small"};
+
+  const std::string source = "gen:nexmark?events=8000000&partitions=4&rate=1000";
+  const std::string log = dir + "/log.txt";
+  ASSERT_EQ(WaitKappa(StartKappa({"run", "nexmark-q3", "--source", source, "--sink", "file:" + dir + "/ref/", "-q"},
+                                 log)),
+            0);
+  const std::vector<std::string> expected = OutputLines(dir + "/ref");
+
+  // q3 keeps every seller in state: on a 1 MiB file system a snapshot soon runs out of space.
+  std::string before = ReadFile(log);
+  int code = WaitKappa(StartKappa({"run", "nexmark-q3", "--source", source, "--sink", "file:" + dir + "/out/",
+                                   "--state", "rocksdb", "--state-dir", dir + "/small/state", "--checkpoint-dir",
+                                   dir + "/chk", "--checkpoint-interval", "100"},
+                                  log));
+  std::string run = ReadFile(log).substr(before.size());
+  ASSERT_EQ(code, 1) << run;
+  EXPECT_THAT(run, ::testing::HasSubstr("No space left on device")) << run;
+  EXPECT_EQ(std::count(run.begin(), run.end(), '\n'), 1) << "one line: " << run;
+
+  // With room again, the restart restores what was checkpointed and finishes exactly.
+  ASSERT_EQ(WaitKappa(StartKappa({"run", "nexmark-q3", "--source", source, "--sink", "file:" + dir + "/out/",
+                                  "--state", "rocksdb", "--state-dir", dir + "/state", "--checkpoint-dir",
+                                  dir + "/chk", "--checkpoint-interval", "100"},
+                                 log)),
+            0)
+      << ReadFile(log);
+  EXPECT_TRUE(OutputLines(dir + "/out") == expected);
+  if (!HasFailure()) fs::remove_all(dir + "/ref");
+}
+
+}  // namespace
+}  // namespace kappa
