@@ -32,6 +32,12 @@ class RuntimeContext {
     return ValueState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_,
                          StateTtl{absl::ToInt64Milliseconds(ttl), ctx_->clock()});
   }
+  template <typename V>
+  CachedValueState<V> GetCachedValueState(const std::string& name) {
+    return CachedValueState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_);
+  }
+  // Whether a write-back cache pays off: a disk backend, not the heap.
+  bool backend_is_on_disk() const { return ctx_->backend()->name() != "heap"; }
   template <typename V, typename Fn>
   ReducingState<V, Fn> GetReducingState(const std::string& name, Fn fn) {
     return ReducingState<V, Fn>(GetValueState<V>(name), std::move(fn));

@@ -28,7 +28,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
+#include "engine/strings.h"
 #include "engine/time.h"
 #include "state/backend.h"
 #include "state/serializer.h"
@@ -204,6 +206,113 @@ class AggregatingState {
  private:
   ValueState<Acc> acc_;
   Agg agg_;
+};
+
+// A value state with a write-back cache of deserialized values, for state touched on
+// every record (window accumulators on RocksDB). A read loads from the backend once (also
+// remembering absence); updates change the cached object in place and reach the backend
+// only on Flush() — which the operator calls on every checkpoint barrier, before the
+// backend is snapshotted — or when the cache is full (then everything dirty is written and
+// the cache starts over). A value created and cleared between two flushes never touches
+// the backend at all.
+//
+//   V* acc = state.Find();            // null when absent
+//   if (!acc) acc = &state.Put(V{});  // creates it
+//   ++*acc;
+//   state.MarkDirty();                // after changing *Find() in place
+template <typename V>
+class CachedValueState : public state::StateHandleBase {
+ public:
+  using StateHandleBase::StateHandleBase;
+
+  void set_capacity(size_t entries) { capacity_ = entries; }
+
+  V* Find() {
+    last_ = &Lookup(/*load=*/true);
+    return last_->value ? &*last_->value : nullptr;
+  }
+  V& Put(V v) {
+    last_ = &Lookup(/*load=*/false);
+    last_->value = std::move(v);
+    last_->dirty = true;
+    return *last_->value;
+  }
+  void MarkDirty() { last_->dirty = true; }
+  void Clear() {
+    std::string_view key = BuildKey();
+    auto it = cache_.find(AbslView(key));
+    if (it != cache_.end() && !it->second.persisted) {
+      cache_.erase(it);  // never written back: nothing to delete
+    } else if (it != cache_.end()) {
+      it->second.value.reset();
+      it->second.dirty = true;
+    } else {
+      state::ThrowIfError(backend_->Delete(table_, key));
+    }
+    last_ = nullptr;
+  }
+  // Writes every changed entry to the backend.
+  void Flush() {
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      Entry& e = it->second;
+      if (e.dirty) {
+        if (e.value) {
+          value_buf_.clear();
+          Serializer<V>::Write(*e.value, &value_buf_);
+          state::ThrowIfError(backend_->Put(table_, it->first, value_buf_));
+          e.persisted = true;
+        } else if (e.persisted) {
+          state::ThrowIfError(backend_->Delete(table_, it->first));
+          e.persisted = false;
+        }
+        e.dirty = false;
+      }
+      if (!e.value && !e.persisted) {
+        cache_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    last_ = nullptr;
+  }
+  size_t cached() const { return cache_.size(); }
+
+ private:
+  struct Entry {
+    std::optional<V> value;
+    bool dirty = false;
+    bool persisted = false;  // the backend holds a value for this key
+  };
+  Entry& Lookup(bool load) {
+    std::string_view key = BuildKey();
+    auto it = cache_.find(AbslView(key));
+    if (it != cache_.end()) return it->second;
+    if (cache_.size() >= capacity_) {
+      Flush();
+      cache_.clear();
+      key = BuildKey();
+    }
+    Entry e;
+    if (load) {
+      absl::Status s = backend_->Get(table_, key, &value_buf_);
+      if (s.ok()) {
+        e.value.emplace();
+        e.persisted = true;
+        if (!ParseFromString(value_buf_, &*e.value)) throw StateError(absl::DataLossError("corrupt value in state"));
+      } else if (!absl::IsNotFound(s)) {
+        state::ThrowIfError(s);
+      }
+    } else {
+      // Put without a prior read: whether the backend has the key does not matter for a
+      // write, but a later Clear must delete it, so assume it might.
+      e.persisted = true;
+    }
+    return cache_.emplace(std::string(key), std::move(e)).first->second;
+  }
+  size_t capacity_ = 1 << 16;
+  // Node-based: the entry Find() returned stays put while others are added.
+  absl::node_hash_map<std::string, Entry> cache_;
+  Entry* last_ = nullptr;
 };
 
 template <typename V>

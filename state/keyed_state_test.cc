@@ -565,3 +565,80 @@ TEST_F(MoreStateTest, AggregatingStateKeepsAnAccumulatorAndReadsAResult) {
 
 }  // namespace
 }  // namespace kappa
+
+namespace kappa {
+namespace {
+
+class CachedValueStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = state::HeapBackend::Create();
+    table_ = *backend_->RegisterTable("acc", state::TableKind::kPoint);
+    state_ = CachedValueState<int64_t>(backend_.get(), table_, &key_);
+    key_.Set("a", 1);
+  }
+  int64_t InBackend() { return backend_->ApproximateKeys(table_); }
+  std::unique_ptr<state::HeapBackend> backend_;
+  state::TableId table_;
+  state::KeyContext key_;
+  CachedValueState<int64_t> state_;
+};
+
+TEST_F(CachedValueStateTest, UpdatesStayInTheCacheUntilFlush) {
+  EXPECT_EQ(state_.Find(), nullptr);
+  state_.Put(1);
+  ++*state_.Find();
+  state_.MarkDirty();
+  EXPECT_EQ(InBackend(), 0);
+  state_.Flush();
+  ASSERT_EQ(InBackend(), 1);
+  ValueState<int64_t> plain(backend_.get(), table_, &key_);
+  EXPECT_EQ(plain.Value(), 2);
+}
+
+TEST_F(CachedValueStateTest, ValueCreatedAndClearedBetweenFlushesNeverReachesTheBackend) {
+  state_.Put(5);
+  state_.Clear();
+  state_.Flush();
+  EXPECT_EQ(InBackend(), 0);
+  EXPECT_EQ(state_.Find(), nullptr);
+}
+
+TEST_F(CachedValueStateTest, ClearOfAFlushedValueDeletesItAtTheNextFlush) {
+  state_.Put(5);
+  state_.Flush();
+  state_.Clear();
+  EXPECT_EQ(InBackend(), 1);
+  state_.Flush();
+  EXPECT_EQ(InBackend(), 0);
+  EXPECT_EQ(state_.Find(), nullptr);
+}
+
+TEST_F(CachedValueStateTest, ReadsWhatTheBackendAlreadyHeld) {
+  ValueState<int64_t> plain(backend_.get(), table_, &key_);
+  plain.Update(41);
+  ASSERT_NE(state_.Find(), nullptr);
+  EXPECT_EQ(*state_.Find(), 41);
+}
+
+TEST_F(CachedValueStateTest, AFullCacheWritesBackAndKeepsEveryValue) {
+  state_.set_capacity(2);
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < 5; ++k) {
+      key_.Set("k" + std::to_string(k), k);
+      int64_t* v = state_.Find();
+      if (v == nullptr) v = &state_.Put(0);
+      *v += k;
+      state_.MarkDirty();
+    }
+  }
+  state_.Flush();
+  ValueState<int64_t> plain(backend_.get(), table_, &key_);
+  for (int k = 0; k < 5; ++k) {
+    key_.Set("k" + std::to_string(k), k);
+    EXPECT_EQ(plain.Value(), 3 * k) << k;
+  }
+}
+
+}  // namespace
+}  // namespace kappa
