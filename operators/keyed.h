@@ -38,6 +38,18 @@ class RuntimeContext {
   }
   // Whether a write-back cache pays off: a disk backend, not the heap.
   bool backend_is_on_disk() const { return ctx_->backend()->name() != "heap"; }
+  // A list whose elements expire `ttl` after they were added.
+  template <typename V>
+  ListState<V> GetListState(const std::string& name, absl::Duration ttl) {
+    return ListState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_,
+                        StateTtl{absl::ToInt64Milliseconds(ttl), ctx_->clock()});
+  }
+  // A map whose entries expire `ttl` after they were last put.
+  template <typename UK, typename UV>
+  MapState<UK, UV> GetMapState(const std::string& name, absl::Duration ttl) {
+    return MapState<UK, UV>(ctx_->backend(), Table(name, state::TableKind::kOrdered), key_,
+                            StateTtl{absl::ToInt64Milliseconds(ttl), ctx_->clock()});
+  }
   template <typename V, typename Fn>
   ReducingState<V, Fn> GetReducingState(const std::string& name, Fn fn) {
     return ReducingState<V, Fn>(GetValueState<V>(name), std::move(fn));

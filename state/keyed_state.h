@@ -120,6 +120,20 @@ struct StateTtl {
   const Clock* clock = nullptr;  // processing time; set by RuntimeContext
 };
 
+namespace state {
+// TTL framing of one stored value: [expiry, 8 bytes][value] when a TTL is set.
+inline void WriteExpiry(const StateTtl& ttl, std::string* out) {
+  if (ttl.ttl_ms > 0) Serializer<int64_t>::Write(ttl.clock->NowMillis() + ttl.ttl_ms, out);
+}
+// Strips the expiry; false when the value has expired.
+inline bool Unexpired(const StateTtl& ttl, std::string_view* in) {
+  if (ttl.ttl_ms <= 0) return true;
+  int64_t expires = 0;
+  if (!Serializer<int64_t>::Read(in, &expires)) throw StateError(absl::DataLossError("corrupt value in state"));
+  return ttl.clock->NowMillis() < expires;
+}
+}  // namespace state
+
 template <typename V>
 class ValueState : public state::StateHandleBase {
  public:
@@ -319,13 +333,17 @@ template <typename V>
 class ListState : public state::StateHandleBase {
  public:
   using StateHandleBase::StateHandleBase;
+  // With a TTL, each element expires `ttl` after it was added (Flink's per-element list TTL).
+  ListState(state::KeyedStateBackend* backend, state::TableId table, const state::KeyContext* key, StateTtl ttl)
+      : StateHandleBase(backend, table, key), ttl_(ttl) {}
 
   void Add(const V& v) {
     value_buf_.clear();
+    state::WriteExpiry(ttl_, &value_buf_);
     Serializer<V>::Write(v, &value_buf_);
     state::ThrowIfError(backend_->Append(table_, BuildKey(), value_buf_));
   }
-  // Calls fn(V&&) for each element in insertion order.
+  // Calls fn(V&&) for each unexpired element in insertion order.
   template <typename Fn>
   void ForEach(Fn&& fn) {
     absl::Status s = backend_->Get(table_, BuildKey(), &value_buf_);
@@ -333,6 +351,7 @@ class ListState : public state::StateHandleBase {
     state::ThrowIfError(s);
     std::string list = std::move(value_buf_);  // fn may touch this handle again
     bool ok = state::ForEachListElement(list, [&](std::string_view e) {
+      if (!state::Unexpired(ttl_, &e)) return;
       V v{};
       if (!ParseFromString(e, &v)) throw StateError(absl::DataLossError("corrupt list element in state"));
       fn(std::move(v));
@@ -349,30 +368,48 @@ class ListState : public state::StateHandleBase {
     for (const V& v : values) Add(v);
   }
   bool IsEmpty() {
+    if (ttl_.ttl_ms > 0) {
+      bool any = false;
+      ForEach([&](V&&) { any = true; });
+      return !any;
+    }
     absl::Status s = backend_->Get(table_, BuildKey(), &value_buf_);
     if (absl::IsNotFound(s)) return true;
     state::ThrowIfError(s);
     return value_buf_.empty();
   }
   void Clear() { state::ThrowIfError(backend_->Delete(table_, BuildKey())); }
+
+ private:
+  StateTtl ttl_;
 };
 
 template <typename UK, typename UV>
 class MapState : public state::StateHandleBase {
  public:
   using StateHandleBase::StateHandleBase;
+  // With a TTL, each entry expires `ttl` after it was last put (read as absent, and
+  // removed when read).
+  MapState(state::KeyedStateBackend* backend, state::TableId table, const state::KeyContext* key, StateTtl ttl)
+      : StateHandleBase(backend, table, key), ttl_(ttl) {}
 
   std::optional<UV> Get(const UK& k) {
     absl::Status s = backend_->Get(table_, UserKey(k), &value_buf_);
     if (absl::IsNotFound(s)) return std::nullopt;
     state::ThrowIfError(s);
+    std::string_view in(value_buf_);
+    if (!state::Unexpired(ttl_, &in)) {
+      Remove(k);
+      return std::nullopt;
+    }
     UV v{};
-    if (!ParseFromString(value_buf_, &v)) throw StateError(absl::DataLossError("corrupt map value in state"));
+    if (!ParseFromString(in, &v)) throw StateError(absl::DataLossError("corrupt map value in state"));
     return v;
   }
   bool Contains(const UK& k) { return Get(k).has_value(); }
   void Put(const UK& k, const UV& v) {
     value_buf_.clear();
+    state::WriteExpiry(ttl_, &value_buf_);
     Serializer<UV>::Write(v, &value_buf_);
     state::ThrowIfError(backend_->Put(table_, UserKey(k), value_buf_));
   }
@@ -386,9 +423,11 @@ class MapState : public state::StateHandleBase {
     auto it = backend_->Scan(table_, prefix);
     for (; it->Valid(); it->Next()) {
       std::string_view uk = it->key().substr(prefix.size());
+      std::string_view value = it->value();
+      if (!state::Unexpired(ttl_, &value)) continue;
       UK k{};
       UV v{};
-      if (!ParseFromString(uk, &k) || !ParseFromString(it->value(), &v)) {
+      if (!ParseFromString(uk, &k) || !ParseFromString(value, &v)) {
         throw StateError(absl::DataLossError("corrupt map entry in state"));
       }
       fn(k, std::move(v));
@@ -401,6 +440,11 @@ class MapState : public state::StateHandleBase {
     return out;
   }
   bool IsEmpty() {
+    if (ttl_.ttl_ms > 0) {
+      bool any = false;
+      ForEach([&](const UK&, UV&&) { any = true; });
+      return !any;
+    }
     auto it = backend_->Scan(table_, BuildKey());
     bool empty = !it->Valid();
     state::ThrowIfError(it->status());
@@ -423,6 +467,7 @@ class MapState : public state::StateHandleBase {
     return BuildKey(key_buf_);
   }
   std::string key_buf_;
+  StateTtl ttl_;
 };
 
 }  // namespace kappa

@@ -642,3 +642,47 @@ TEST_F(CachedValueStateTest, AFullCacheWritesBackAndKeepsEveryValue) {
 
 }  // namespace
 }  // namespace kappa
+
+namespace kappa {
+namespace {
+
+TEST(StateTtlTest, ListElementsExpireOneByOne) {
+  auto backend = state::HeapBackend::Create();
+  state::KeyContext key;
+  key.Set("k", 1);
+  ManualClock clock(0);
+  ListState<int64_t> list(backend.get(), *backend->RegisterTable("l", state::TableKind::kPoint), &key,
+                          StateTtl{100, &clock});
+  list.Add(1);
+  clock.Advance(60);
+  list.Add(2);
+  EXPECT_EQ(list.Get(), (std::vector<int64_t>{1, 2}));
+  clock.Advance(40);  // the first element is 100 ms old now
+  EXPECT_EQ(list.Get(), (std::vector<int64_t>{2}));
+  EXPECT_FALSE(list.IsEmpty());
+  clock.Advance(60);
+  EXPECT_TRUE(list.Get().empty());
+  EXPECT_TRUE(list.IsEmpty());
+}
+
+TEST(StateTtlTest, MapEntriesExpireAfterTheirLastPut) {
+  auto backend = state::HeapBackend::Create();
+  state::KeyContext key;
+  key.Set("k", 1);
+  ManualClock clock(0);
+  MapState<std::string, int64_t> map(backend.get(), *backend->RegisterTable("m"), &key, StateTtl{100, &clock});
+  map.Put("a", 1);
+  clock.Advance(50);
+  map.Put("b", 2);
+  map.Put("a", 3);  // refreshed
+  clock.Advance(60);
+  EXPECT_EQ(map.Get("a"), 3);
+  EXPECT_EQ(map.Entries().size(), 2u);
+  clock.Advance(50);
+  EXPECT_FALSE(map.Get("b").has_value());
+  EXPECT_FALSE(map.Get("a").has_value());
+  EXPECT_TRUE(map.IsEmpty());
+}
+
+}  // namespace
+}  // namespace kappa
