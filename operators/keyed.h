@@ -59,6 +59,16 @@ class RuntimeContext {
     using Acc = typename AggregatingState<In, Agg>::Acc;
     return AggregatingState<In, Agg>(GetValueState<Acc>(name), std::move(agg));
   }
+  // Reducing and aggregating state whose value expires `ttl` after its last Add.
+  template <typename V, typename Fn>
+  ReducingState<V, Fn> GetReducingState(const std::string& name, Fn fn, absl::Duration ttl) {
+    return ReducingState<V, Fn>(GetValueState<V>(name, ttl), std::move(fn));
+  }
+  template <typename In, typename Agg>
+  AggregatingState<In, Agg> GetAggregatingState(const std::string& name, Agg agg, absl::Duration ttl) {
+    using Acc = typename AggregatingState<In, Agg>::Acc;
+    return AggregatingState<In, Agg>(GetValueState<Acc>(name, ttl), std::move(agg));
+  }
   template <typename V>
   ListState<V> GetListState(const std::string& name) {
     return ListState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_);
