@@ -480,6 +480,28 @@ class WindowedStream {
   Timestamp lateness_ = 0;
 };
 
+namespace internal {
+
+// A keyed node with two inputs, each hash-partitioned by its stream's key. make(uid)
+// creates one operator instance.
+template <typename Out, typename K, typename A, typename B, typename Make>
+Stream<Out> AddTwoInputKeyed(const KeyedStream<K, A>& a, const KeyedStream<K, B>& b, std::string name, Make make) {
+  Job* job = a.input().job();
+  runtime::NodeSpec n;
+  n.name = std::move(name);
+  n.keyed = true;
+  n.ports.push_back(MakePort<Out>());
+  n.make_operator = [make](const runtime::NodeSpec& spec, TaskMetrics*) -> std::unique_ptr<runtime::OperatorBase> {
+    return make(spec.uid);
+  };
+  int id = job->AddNode(std::move(n));
+  job->AddEdge(a.HashEdge(id, 0));
+  job->AddEdge(b.HashEdge(id, 1));
+  return Stream<Out>(job, id);
+}
+
+}  // namespace internal
+
 template <typename K, typename A, typename B>
 class JoinedStreams {
  public:
@@ -495,20 +517,12 @@ class JoinedStreams {
       if (assigner_.is_session() || assigner_.is_count()) {
         job->RecordError(absl::InvalidArgumentError("window joins support tumbling and sliding windows"));
       }
-      runtime::NodeSpec n;
-      n.name = std::move(name);
-      n.keyed = true;
-      n.ports.push_back(internal::MakePort<Out>());
       auto ka = a_.key();
       auto kb = b_.key();
       WindowAssigner assigner = assigner_;
-      n.make_operator = [=](const runtime::NodeSpec& spec, TaskMetrics*) -> std::unique_ptr<runtime::OperatorBase> {
-        return std::make_unique<operators::WindowJoinOperator<K, A, B, Out, Fn>>(ka, kb, assigner, fn, spec.uid);
-      };
-      int id = job->AddNode(std::move(n));
-      job->AddEdge(a_.HashEdge(id, 0));
-      job->AddEdge(b_.HashEdge(id, 1));
-      return Stream<Out>(job, id);
+      return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+        return std::make_unique<operators::WindowJoinOperator<K, A, B, Out, Fn>>(ka, kb, assigner, fn, uid);
+      });
     }
 
    private:
@@ -542,21 +556,12 @@ class IntervalJoinedStreams {
   // fn(const A&, const B&, Collector<Out>&) for every matching pair.
   template <typename Out, typename Fn>
   Stream<Out> Process(Fn fn, std::string name = "interval-join") {
-    Job* job = a_.input().job();
-    runtime::NodeSpec n;
-    n.name = std::move(name);
-    n.keyed = true;
-    n.ports.push_back(internal::MakePort<Out>());
     auto ka = a_.key();
     auto kb = b_.key();
     Timestamp lower = lower_, upper = upper_;
-    n.make_operator = [=](const runtime::NodeSpec& spec, TaskMetrics*) -> std::unique_ptr<runtime::OperatorBase> {
-      return std::make_unique<operators::IntervalJoinOperator<K, A, B, Out, Fn>>(ka, kb, lower, upper, fn, spec.uid);
-    };
-    int id = job->AddNode(std::move(n));
-    job->AddEdge(a_.HashEdge(id, 0));
-    job->AddEdge(b_.HashEdge(id, 1));
-    return Stream<Out>(job, id);
+    return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+      return std::make_unique<operators::IntervalJoinOperator<K, A, B, Out, Fn>>(ka, kb, lower, upper, fn, uid);
+    });
   }
   // fn(const A&, const B&) -> Out for every matching pair.
   template <typename Fn>
@@ -583,22 +588,12 @@ class ConnectedStreams {
     using Out = typename F::OutputType;
     static_assert(std::is_base_of_v<KeyedCoProcessFunction<K, A, B, Out>, F>,
                   "Connect(...).Process() takes a KeyedCoProcessFunction<K, A, B, Out>");
-    Job* job = a_.input().job();
-    runtime::NodeSpec n;
-    n.name = std::move(name);
-    n.keyed = true;
-    n.ports.push_back(internal::MakePort<Out>());
     auto ka = a_.key();
     auto kb = b_.key();
     std::shared_ptr<F> proto(std::move(fn));
-    n.make_operator = [=](const runtime::NodeSpec& spec, TaskMetrics*) -> std::unique_ptr<runtime::OperatorBase> {
-      return std::make_unique<operators::KeyedCoProcessOperator<K, A, B, Out>>(ka, kb, std::make_unique<F>(*proto),
-                                                                              spec.uid);
-    };
-    int id = job->AddNode(std::move(n));
-    job->AddEdge(a_.HashEdge(id, 0));
-    job->AddEdge(b_.HashEdge(id, 1));
-    return Stream<Out>(job, id);
+    return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+      return std::make_unique<operators::KeyedCoProcessOperator<K, A, B, Out>>(ka, kb, std::make_unique<F>(*proto), uid);
+    });
   }
 
  private:
