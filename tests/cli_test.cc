@@ -353,6 +353,63 @@ TEST_F(CliTest, DemoPrintsHotAuctionsAsJsonLines) {
   EXPECT_EQ(lines, 20000);
 }
 
+TEST_F(CliTest, DiffOfEqualOutputsExitsZero) {
+  const std::string a = Path("a.jsonl"), b = Path("b.jsonl");
+  WriteStringToFile(a, "{\"auction\":1,\"price\":2.5}\n{\"auction\":2,\"price\":7}\n");
+  WriteStringToFile(b, "{\"price\": 7, \"auction\": 2}\n{\"price\": 2.5001, \"auction\": 1}\n");
+  RunResult r = RunKappa({"diff", "file:" + a, b});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, "outputs are equal: 2 rows\n") << Describe(r);
+  EXPECT_EQ(r.err, "") << Describe(r);
+}
+
+TEST_F(CliTest, DiffOfDifferentOutputsExitsOneAndMarksEachSide) {
+  const std::string a = Path("a.jsonl"), b = Path("b.jsonl");
+  WriteStringToFile(a, "{\"auction\":1,\"price\":2.5}\n{\"auction\":2,\"price\":7}\n{\"auction\":3,\"price\":1}\n");
+  WriteStringToFile(b, "{\"auction\":2,\"price\":8}\n{\"auction\":1,\"price\":2.5}\n{\"auction\":3,\"price\":1}\n");
+  RunResult r = RunKappa({"diff", a, b});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_EQ(r.err, "") << Describe(r);
+  std::vector<std::string> lines = Lines(r.out);
+  EXPECT_THAT(lines, ::testing::Contains("rows only in A: 1")) << Describe(r);
+  EXPECT_THAT(lines, ::testing::Contains("rows only in B: 1")) << Describe(r);
+  std::vector<std::string> marked;
+  for (const std::string& line : lines) {
+    if (line.rfind("< ", 0) == 0 || line.rfind("> ", 0) == 0) marked.push_back(line);
+  }
+  EXPECT_THAT(marked, ::testing::ElementsAre("< {\"auction\":2,\"price\":7}", "> {\"auction\":2,\"price\":8}"))
+      << Describe(r);
+
+  RunResult keyed = RunKappa({"diff", a, b, "--key", "auction", "--upsert"});
+  EXPECT_EQ(keyed.exit_code, 1) << Describe(keyed);
+  EXPECT_THAT(keyed.out, HasSubstr("key {\"auction\":2}: A has 1 row, B has 1 row\n")) << Describe(keyed);
+}
+
+TEST_F(CliTest, DiffOfAMalformedFileIsAnErrorNamingTheLine) {
+  const std::string a = Path("a.jsonl"), bad = Path("bad.jsonl");
+  WriteStringToFile(a, "{\"auction\":1}\n");
+  WriteStringToFile(bad, "{\"auction\":1}\n{\"auction\":\n");
+  ExpectOneLineError(RunKappa({"diff", a, bad}), 2, bad + ":2: malformed JSON");
+  ExpectOneLineError(RunKappa({"diff", a, a, "--upsert"}), 2, "--key");
+  ExpectOneLineError(RunKappa({"diff", a, "kafka://localhost:9092/bids"}), 2, "file:PATH");
+}
+
+TEST_F(CliTest, DiffFindsOneJobRunAtDifferentParallelismsEqual) {
+  const std::string log = Path("log");
+  ASSERT_NO_FATAL_FAILURE(GenerateLog(log));
+  const std::string one = Path("one.jsonl"), three = Path("three");
+  ASSERT_EQ(RunKappa({"run", "hot-auctions", "--source", "file:" + log + "/", "--sink", "file:" + one}).exit_code, 0);
+  ASSERT_EQ(RunKappa({"run", "hot-auctions", "--source", "file:" + log + "/", "--sink", "file:" + three + "/", "-p",
+                      "3"})
+                .exit_code,
+            0);
+  const size_t rows = Lines(ReadFileToString(one)).size();
+  ASSERT_GT(rows, 0u);
+  RunResult r = RunKappa({"diff", "file:" + one, "file:" + three + "/"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, absl::StrCat("outputs are equal: ", rows, " rows\n")) << Describe(r);
+}
+
 }  // namespace
 }  // namespace kappa
 

@@ -1,6 +1,6 @@
-// The `kappa` command: list and run jobs, run the demo, run benchmarks.
+// The `kappa` command: list and run jobs, run the demo, run benchmarks, compare outputs.
 //
-// Exit codes: 0 success, 1 the job failed, 2 bad usage, 130 stopped by Ctrl-C.
+// Exit codes: 0 success, 1 the job failed (diff: the outputs differ), 2 bad usage, 130 stopped by Ctrl-C.
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +16,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "connectors/diff.h"
 #include "connectors/file/file_writer.h"
 #include "connectors/uri.h"
 #include "checkpoint/storage.h"
@@ -321,6 +323,18 @@ int main(int argc, char** argv) {
                           "keeping the newest existing checkpoint)");
   savepoint_cmd->add_option("--timeout", savepoint_timeout, "Seconds to wait for the running job")->capture_default_str();
 
+  connectors::DiffOptions diff;
+  std::string diff_key;
+  auto* diff_cmd = app.add_subcommand(
+      "diff", "Compare two outputs as multisets of JSON rows (exit 0 equal, 1 different, 2 unreadable)");
+  diff_cmd->add_option("A", diff.a, "Output A: file:PATH, file:DIR/ (its part-*.jsonl files) or a path")->required();
+  diff_cmd->add_option("B", diff.b, "Output B, in the same forms")->required();
+  auto* diff_key_opt = diff_cmd->add_option(
+      "--key", diff_key, "Comma-separated top-level fields: group rows by key and list the keys that differ");
+  diff_cmd->add_flag("--upsert", diff.upsert, "Keep only the last row per key of each output (needs --key)")
+      ->needs(diff_key_opt);
+  diff_cmd->add_option("--max-diffs", diff.max_diffs, "Differences to list")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -332,7 +346,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       // CLI11 reports a misspelt command as "A subcommand is required"; name it instead.
-      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, savepoint, demo, bench (see kappa --help)\n";
+      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, savepoint, diff, demo, bench (see kappa --help)\n";
       return 2;
     }
     std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
@@ -374,6 +388,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (run_cmd->parsed()) return RunJob(registry, run);
+  if (diff_cmd->parsed()) {
+    if (!diff_key.empty()) diff.key = absl::StrSplit(diff_key, ',');
+    return connectors::RunDiff(diff, std::cout, std::cerr);
+  }
   if (demo->parsed()) return RunDemo(registry, demo_events, demo_dir, demo_parallelism);
 #ifdef KAPPA_HAVE_BENCH
   if (nexmark_cmd->parsed()) {
