@@ -131,7 +131,7 @@ class FileSink final : public SinkConnector<T> {
   enum class Kind { kFile, kDirectory, kStdout };
   FileSink(std::string path, Kind kind) : path_(std::move(path)), kind_(kind) {}
 
-  absl::Status EnableExactlyOnce() override {
+  absl::Status EnableExactlyOnce(const ExactlyOnceContext&) override {
     if (kind_ != Kind::kDirectory) {
       return absl::FailedPreconditionError(absl::StrCat(
           description(), " cannot be written exactly once; with checkpoints use a directory sink file:DIR/"));

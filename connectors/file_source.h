@@ -8,15 +8,23 @@
 //
 // A line that does not decode as T goes to the job's errors output with its file
 // (partition) and offset; the rest of the input is unaffected.
+//
+// Bounds (replay): `start` (earliest, latest = the size at start, or offsets:P=O with byte
+// offsets at line starts) and `end` (end = each file's size when the run first opened it,
+// or offsets:P=O). A replay by event time (ts:MS) is a filter in the source operator
+// (WatermarkStrategy::range_from/range_to), which reads the file from the beginning.
 #ifndef KAPPA_CONNECTORS_FILE_SOURCE_H_
 #define KAPPA_CONNECTORS_FILE_SOURCE_H_
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "connectors/file/line_reader.h"
+#include "connectors/uri.h"
 #include "engine/json_codec.h"
 #include "engine/source.h"
 #include "engine/status.h"
@@ -28,6 +36,22 @@ template <typename T>
 class FileSource final : public SourceConnector<T> {
  public:
   FileSource(std::string path, bool follow) : path_(std::move(path)), follow_(follow) {}
+  FileSource(std::string path, bool follow, Position start, std::optional<Position> end)
+      : path_(std::move(path)), follow_(follow), start_(std::move(start)), end_(std::move(end)) {}
+
+  absl::StatusOr<int64_t> StartOffset(int partition) override {
+    if (files_.empty()) KAPPA_RETURN_IF_ERROR(NumPartitions().status());
+    switch (start_.kind) {
+      case Position::Kind::kLatest:
+        return FileSize(partition);
+      case Position::Kind::kOffsets: {
+        auto it = start_.offsets.find(partition);
+        return it == start_.offsets.end() ? 0 : it->second;
+      }
+      default:
+        return 0;
+    }
+  }
 
   absl::StatusOr<int> NumPartitions() override {
     KAPPA_ASSIGN_OR_RETURN(files_, ListPartitionFiles(path_));
@@ -40,7 +64,14 @@ class FileSource final : public SourceConnector<T> {
       return absl::OutOfRangeError(absl::StrCat("file source ", path_, " has no partition ", partition));
     }
     KAPPA_ASSIGN_OR_RETURN(auto reader, LineReader::Open(files_[partition], offset, follow_));
-    return std::unique_ptr<PartitionReader<T>>(new Reader(std::move(reader)));
+    int64_t end = PartitionReader<T>::kNoEnd;
+    if (end_ && end_->kind == Position::Kind::kEnd) {
+      KAPPA_ASSIGN_OR_RETURN(end, FileSize(partition));
+    } else if (end_ && end_->kind == Position::Kind::kOffsets) {
+      auto it = end_->offsets.find(partition);
+      if (it != end_->offsets.end()) end = it->second;
+    }
+    return std::unique_ptr<PartitionReader<T>>(new Reader(std::move(reader), end));
   }
 
   std::string description() const override { return "file:" + path_; }
@@ -48,13 +79,15 @@ class FileSource final : public SourceConnector<T> {
  private:
   class Reader final : public PartitionReader<T> {
    public:
-    explicit Reader(std::unique_ptr<LineReader> reader) : reader_(std::move(reader)) {}
+    Reader(std::unique_ptr<LineReader> reader, int64_t end) : reader_(std::move(reader)), end_(end) {}
 
     absl::StatusOr<ReadStatus> Read(size_t max_records, SourceContext<T>& ctx) override {
+      if (end_ != PartitionReader<T>::kNoEnd && offset() >= end_) return ReadStatus::kEnd;
       KAPPA_ASSIGN_OR_RETURN(LineReader::Result r, reader_->Read(max_records, &batch_));
       if (r == LineReader::Result::kEnd) return ReadStatus::kEnd;
       if (r == LineReader::Result::kWouldBlock) return ReadStatus::kWouldBlock;
       for (size_t i = 0; i < batch_.size(); ++i) {
+        if (end_ != PartitionReader<T>::kNoEnd && batch_.offset(i) >= end_) return ReadStatus::kEnd;
         std::string_view line = batch_.line(i);
         offset_ = batch_.end_offset(i);
         if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank line
@@ -69,16 +102,28 @@ class FileSource final : public SourceConnector<T> {
       return ReadStatus::kRecords;
     }
     int64_t offset() const override { return offset_ >= 0 ? offset_ : reader_->offset(); }
+    int64_t end_offset() const override { return end_; }
+    void RestoreEndOffset(int64_t end) override { end_ = end; }
 
    private:
     std::unique_ptr<LineReader> reader_;
+    int64_t end_;
     LineBatch batch_;
     JsonCodec<T> codec_;
     int64_t offset_ = -1;
   };
 
+  absl::StatusOr<int64_t> FileSize(int partition) const {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(files_[partition], ec);
+    if (ec) return absl::NotFoundError(absl::StrCat(files_[partition], ": ", ec.message()));
+    return static_cast<int64_t>(size);
+  }
+
   std::string path_;
   bool follow_;
+  Position start_;
+  std::optional<Position> end_;
   std::vector<std::string> files_;
 };
 

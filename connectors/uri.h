@@ -27,7 +27,24 @@ absl::StatusOr<Uri> ParseUri(std::string_view text);
 // Interprets a boolean query parameter ("true"/"false"/"1"/"0"); error names the key.
 absl::StatusOr<bool> BoolParam(const Uri& uri, const std::string& key, bool fallback);
 
-inline constexpr char kKnownSchemes[] = "file:PATH, gen:nexmark?events=N&rate=R&seed=S, stdout:";
+// A position in a partitioned log: where a source starts (`start=`, `--from`) or ends
+// (`end=`, `--to`).
+//   earliest | latest | committed     (Kafka; for files: earliest = 0, latest = size)
+//   end                               the end of each partition as found at start
+//   ts:MS                             the first record at or after event time MS
+//   offsets:P=O[,P=O...]              explicit offsets (bytes for files); others unbounded
+struct Position {
+  enum class Kind { kEarliest, kLatest, kCommitted, kEnd, kTimestamp, kOffsets };
+  Kind kind = Kind::kEarliest;
+  int64_t timestamp = 0;
+  std::map<int, int64_t> offsets;
+};
+
+// `what` names the flag or parameter in errors, e.g. "--from" or "start".
+absl::StatusOr<Position> ParsePosition(std::string_view text, std::string_view what);
+
+inline constexpr char kKnownSchemes[] =
+    "file:PATH, gen:nexmark?events=N&rate=R&seed=S, kafka://BOOTSTRAP/TOPIC, kafka:TOPIC, stdout:";
 
 }  // namespace kappa::connectors
 

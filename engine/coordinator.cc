@@ -185,7 +185,7 @@ absl::Status CheckpointCoordinator::Complete() {
   carried_sinks_.clear();
   // The checkpoint is complete: its pre-committed output becomes visible.
   for (const auto& sink : m.sinks()) {
-    absl::Status p = PublishPending(ToPending(sink));
+    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(ToPending(sink));
     if (!p.ok()) return p;
   }
   completed_.fetch_add(1);
@@ -207,7 +207,7 @@ absl::Status CheckpointCoordinator::Finalize(const std::vector<checkpoint::SinkP
   absl::Status s = storage_->Commit(*path, m);
   if (!s.ok()) return s;
   for (const auto& sink : m.sinks()) {
-    absl::Status p = PublishPending(ToPending(sink));
+    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(ToPending(sink));
     if (!p.ok()) return p;
   }
   last_completed_.store(id);

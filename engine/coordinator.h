@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -35,6 +36,9 @@ struct CoordinatorOptions {
   int64_t timeout_ms = 60000;
   int64_t first_id = 1;
   std::vector<std::string> operator_uids;
+  // Makes a completed checkpoint's pre-committed sink output visible (the sink's Commit);
+  // unset: rename the pending files into place.
+  std::function<absl::Status(const checkpoint::SinkPending&)> commit;
 };
 
 class CheckpointCoordinator {

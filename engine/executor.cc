@@ -187,7 +187,7 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
     }
     for (const auto& node : g.nodes) {
       if (!node.enable_exactly_once) continue;
-      KAPPA_RETURN_IF_ERROR(node.enable_exactly_once());
+      KAPPA_RETURN_IF_ERROR(node.enable_exactly_once(g.name, opt.checkpoint_dir));
       // Output published after the restored checkpoint is withdrawn (it is produced again),
       // except after a final checkpoint: then everything published is the finished result.
       int64_t withdraw_after = restored && !restored->manifest.final() ? restored->id : -1;
@@ -361,6 +361,16 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
     std::vector<int64_t> ids = storage->ListIds();
     co.first_id = std::max<int64_t>(ids.empty() ? 1 : ids.back() + 1, restored ? restored->id + 1 : 1);
     for (const auto& node : g.nodes) co.operator_uids.push_back(node.uid);
+    co.commit = [&g](const checkpoint::SinkPending& sink) -> absl::Status {
+      std::vector<runtime::PendingFile> files;
+      for (int i = 0; i < sink.files_size() && i < sink.published_names_size(); ++i) {
+        files.push_back({sink.files(i), sink.published_names(i)});
+      }
+      for (const auto& node : g.nodes) {
+        if (node.uid == sink.operator_uid() && node.commit) return node.commit(files);
+      }
+      return runtime::PublishPending(files);
+    };
     std::vector<StreamTask*> all;
     for (int h = 0; h < n; ++h) {
       for (auto& t : tasks[h]) all.push_back(t.get());

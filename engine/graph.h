@@ -35,9 +35,10 @@ struct NodeSpec {
   std::vector<PortSpec> ports;
   std::function<std::unique_ptr<OperatorBase>(const NodeSpec&, TaskMetrics*)> make_operator;
   // Sinks only: the connector's exactly-once hooks (see SinkConnector).
-  std::function<absl::Status()> enable_exactly_once;
+  std::function<absl::Status(const std::string& job, const std::string& checkpoint_dir)> enable_exactly_once;
   std::function<absl::Status(const std::vector<PendingFile>&, int64_t restored)> recover;
   std::function<std::vector<PendingFile>()> take_final_pending;
+  std::function<absl::Status(const std::vector<PendingFile>&)> commit;
 };
 
 struct EdgeSpec {

@@ -38,6 +38,11 @@ struct JobBindings {
   std::map<std::string, std::string> sinks;    // --sink NAME=URI
   std::optional<Timestamp> out_of_orderness_ms;
   bool follow = false;
+  connectors::kafka::KafkaSettings kafka;  // --kafka, --kafka-config
+
+  // Replay (`kappa replay --from/--to`): positions for every source, overriding their
+  // URIs' start=/end=. A ts:MS bound also limits records to event times in [from, to).
+  std::optional<std::string> replay_from, replay_to;
 
   // Parses "NAME=URI" or "URI" into the maps above.
   static void Bind(const std::string& arg, std::string* fallback, std::map<std::string, std::string>* named);
@@ -59,8 +64,13 @@ class JobContext {
     source_names_.push_back(name);
     std::string uri = Lookup(name, bindings_.sources, bindings_.default_source, "--source");
     if (!uri.empty()) source_uris_.push_back(uri);
+    connectors::SourceOptions options{.follow = bindings_.follow, .kafka = bindings_.kafka};
+    if (absl::Status s = ApplyReplayBounds(&strategy, &options); !s.ok()) {
+      job_->RecordError(s);
+      uri.clear();
+    }
     auto src = uri.empty() ? absl::StatusOr<std::shared_ptr<SourceConnector<T>>>(absl::InvalidArgumentError(""))
-                           : connectors::MakeSource<T>(uri, {.follow = bindings_.follow});
+                           : connectors::MakeSource<T>(uri, options);
     if (!src.ok()) {
       if (!uri.empty()) job_->RecordError(src.status());
       src = std::shared_ptr<SourceConnector<T>>(std::make_shared<EmptySource<T>>());
@@ -74,7 +84,7 @@ class JobContext {
     std::string uri = Lookup(name, bindings_.sinks, bindings_.default_sink, "--sink");
     if (uri.empty()) return;
     sink_uris_.push_back(uri);
-    auto sink = connectors::MakeSink<T>(uri);
+    auto sink = connectors::MakeSink<T>(uri, {.kafka = bindings_.kafka});
     if (!sink.ok()) {
       job_->RecordError(sink.status());
       return;
@@ -124,6 +134,33 @@ class JobContext {
   }
 
  private:
+  // --from ts:MS starts each partition at the first record at or after MS − out-of-orderness
+  // (no record of the range can come earlier, within the bound) and filters by event time;
+  // --to ts:MS bounds the source by its end at start and filters, ending each partition
+  // once its watermark passes MS.
+  template <typename T>
+  absl::Status ApplyReplayBounds(WatermarkStrategy<T>* strategy, connectors::SourceOptions* options) const {
+    if (bindings_.replay_from) {
+      KAPPA_ASSIGN_OR_RETURN(auto from, connectors::ParsePosition(*bindings_.replay_from, "--from"));
+      if (from.kind == connectors::Position::Kind::kTimestamp) {
+        strategy->range_from = from.timestamp;
+        options->start = absl::StrCat("ts:", from.timestamp - strategy->out_of_orderness_ms);
+      } else {
+        options->start = *bindings_.replay_from;
+      }
+    }
+    if (bindings_.replay_to) {
+      KAPPA_ASSIGN_OR_RETURN(auto to, connectors::ParsePosition(*bindings_.replay_to, "--to"));
+      if (to.kind == connectors::Position::Kind::kTimestamp) {
+        strategy->range_to = to.timestamp;
+        options->end = "end";
+      } else {
+        options->end = *bindings_.replay_to;
+      }
+    }
+    return absl::OkStatus();
+  }
+
   template <typename T>
   class EmptySource final : public SourceConnector<T> {
    public:

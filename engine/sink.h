@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/checkpointing.h"
 #include "engine/exchange.h"
 #include "engine/operator.h"
 #include "engine/status.h"
@@ -35,6 +36,12 @@ class SinkWriter {
   }
 };
 
+// What a sink learns when its job runs with checkpoints.
+struct ExactlyOnceContext {
+  std::string job_name;
+  std::string checkpoint_dir;  // durable; sinks may stage pre-committed output under it
+};
+
 template <typename T>
 class SinkConnector {
  public:
@@ -45,7 +52,7 @@ class SinkConnector {
   // Called before any writer exists when the job runs with checkpoints: switch to
   // exactly-once output (write hidden files, publish on checkpoint completion), or fail
   // when the sink cannot.
-  virtual absl::Status EnableExactlyOnce() {
+  virtual absl::Status EnableExactlyOnce(const ExactlyOnceContext& context) {
     return absl::FailedPreconditionError(
         absl::StrCat(description(), " cannot write exactly once; with checkpoints use a directory sink file:DIR/"));
   }
@@ -59,6 +66,10 @@ class SinkConnector {
   // After a successful run with checkpoints: the files writers closed at end of input,
   // to publish once the final manifest is written.
   virtual std::vector<PendingFile> TakeFinalPending() { return {}; }
+  // Checkpoint completed (its manifest is durable): make what writers pre-committed for it
+  // visible. Files are renamed into place; a Kafka sink commits a transaction. Must be
+  // idempotent: after a crash the same pending output is committed again on recovery.
+  virtual absl::Status Commit(const std::vector<PendingFile>& pending) { return runtime::PublishPending(pending); }
 };
 
 namespace runtime {

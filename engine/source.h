@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/exchange.h"
 #include "engine/operator.h"
+#include "engine/progress.h"
 #include "engine/status.h"
 #include "engine/task.h"
 
@@ -39,6 +40,11 @@ struct WatermarkStrategy {
   Timestamp out_of_orderness_ms = 0;
   Timestamp idle_timeout_ms = 0;  // 0: partitions never go idle
   std::function<Timestamp(const T&)> timestamp;
+  // Event-time range (replay by time): records with timestamps outside [from, to) are
+  // skipped at the source. A partition ends at its first record at or after
+  // to + out_of_orderness: no record of the range can follow it within the bound.
+  Timestamp range_from = kMinTimestamp;
+  Timestamp range_to = kMaxTimestamp;
 
   static WatermarkStrategy BoundedOutOfOrderness(Timestamp ms) {
     WatermarkStrategy s;
@@ -75,6 +81,13 @@ class PartitionReader {
   virtual absl::StatusOr<ReadStatus> Read(size_t max_records, SourceContext<T>& ctx) = 0;
   // Resume position after the last record read (what a checkpoint stores).
   virtual int64_t offset() const = 0;
+  // Where a bounded reader stops (exclusive), or kNoEnd. The end is resolved once, when a
+  // run first opens the partition (e.g. Kafka high watermarks at start), and is kept in
+  // checkpoints so that a restarted replay stops exactly where the first run would have.
+  virtual int64_t end_offset() const { return kNoEnd; }
+  virtual void RestoreEndOffset(int64_t end) {}
+
+  static constexpr int64_t kNoEnd = -1;
 };
 
 template <typename T>
@@ -85,6 +98,26 @@ class SourceConnector {
   virtual absl::StatusOr<int> NumPartitions() = 0;
   virtual absl::StatusOr<std::unique_ptr<PartitionReader<T>>> Open(int partition, int64_t offset) = 0;
   virtual std::string description() const = 0;
+
+  // Where a partition starts when no checkpoint names an offset: the connector's
+  // configured start (the beginning of a file; earliest, latest, committed, a timestamp
+  // or an explicit offset for Kafka).
+  virtual absl::StatusOr<int64_t> StartOffset(int partition) { return 0; }
+  // Opens all partitions one source instance reads, each at its offset. Connectors that
+  // share a client between partitions (one Kafka consumer per instance) override this.
+  virtual absl::StatusOr<std::vector<std::unique_ptr<PartitionReader<T>>>> OpenAll(
+      const std::vector<std::pair<int, int64_t>>& partitions) {
+    std::vector<std::unique_ptr<PartitionReader<T>>> readers;
+    for (const auto& [partition, offset] : partitions) {
+      auto reader = Open(partition, offset);
+      if (!reader.ok()) {
+        return absl::Status(reader.status().code(), absl::StrCat("partition ", partition, " at offset ", offset,
+                                                                 ": ", reader.status().message()));
+      }
+      readers.push_back(std::move(*reader));
+    }
+    return readers;
+  }
 };
 
 namespace runtime {
@@ -98,26 +131,49 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
   absl::Status Open(OperatorContext* ctx) override {
     ctx_ = ctx;
     KAPPA_ASSIGN_OR_RETURN(int n, connector_->NumPartitions());
-    // On restore, every partition resumes at the offset the checkpoint recorded.
-    std::map<int, int64_t> restored;
+    // On restore, every partition resumes at the offset the checkpoint recorded (and keeps
+    // the end the first run resolved); others start where the connector is configured to.
+    std::map<int, checkpoint::PartitionOffset> restored;
     if (const checkpoint::Manifest* m = ctx->restored()) {
       for (const auto& s : m->sources()) {
         if (s.operator_uid() != ctx->uid()) continue;
-        for (const auto& p : s.partitions()) restored[p.partition()] = p.offset();
+        for (const auto& p : s.partitions()) restored[p.partition()] = p;
       }
     }
+    std::vector<std::pair<int, int64_t>> opens;
     for (int p = ctx->subtask(); p < n; p += ctx->parallelism()) {
       auto at = restored.find(p);
-      int64_t offset = at == restored.end() ? 0 : at->second;
-      auto reader_or = connector_->Open(p, offset);
-      if (!reader_or.ok()) {
-        return absl::Status(reader_or.status().code(),
-                            absl::StrCat(connector_->description(), " partition ", p, " at offset ", offset, ": ",
-                                         reader_or.status().message()));
+      int64_t offset;
+      if (at != restored.end()) {
+        offset = at->second.offset();
+      } else {
+        auto start = connector_->StartOffset(p);
+        if (!start.ok()) {
+          return absl::Status(start.status().code(), absl::StrCat(connector_->description(), " partition ", p, ": ",
+                                                                  start.status().message()));
+        }
+        offset = *start;
       }
-      auto reader = std::move(*reader_or);
-      parts_.push_back(Partition{p, std::move(reader)});
-      parts_.back().last_active = ctx->clock()->NowMillis();
+      opens.emplace_back(p, offset);
+    }
+    auto readers = connector_->OpenAll(opens);
+    if (!readers.ok()) {
+      return absl::Status(readers.status().code(),
+                          absl::StrCat(connector_->description(), ": ", readers.status().message()));
+    }
+    for (size_t i = 0; i < opens.size(); ++i) {
+      Partition part{opens[i].first, std::move((*readers)[i])};
+      auto at = restored.find(part.id);
+      if (at != restored.end() && at->second.has_end_offset()) {
+        part.reader->RestoreEndOffset(at->second.end_offset());
+        part.ended = at->second.end_offset() != PartitionReader<T>::kNoEnd &&
+                     at->second.offset() >= at->second.end_offset();
+      }
+      part.last_active = ctx->clock()->NowMillis();
+      part.progress = SourceProgress::Global().Register(connector_->description(), part.id, part.reader->offset(),
+                                                        part.reader->end_offset());
+      part.progress->finished = part.ended;
+      parts_.push_back(std::move(part));
     }
     if (!this->out_) this->out_ = Discard<T>::Instance();
     return absl::OkStatus();
@@ -136,17 +192,22 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     }
     Timestamp now = ctx_->clock()->NowMillis();
     size_t live = 0;
+    size_t seen = 0;  // records read, including those outside the event-time range
     for (size_t n = 0; n < parts_.size() && poll.records < max_records; ++n) {
       Partition& p = parts_[(next_ + n) % parts_.size()];
       if (p.ended) continue;
       emitter_.Reset(this, &p);
       KAPPA_ASSIGN_OR_RETURN(ReadStatus rs, p.reader->Read(max_records - poll.records, emitter_));
       poll.records += emitter_.emitted;
-      if (emitter_.emitted > 0) {
+      seen += emitter_.seen;
+      if (emitter_.seen > 0) {
         p.last_active = now;
         p.idle = false;
       }
       if (rs == ReadStatus::kEnd) p.ended = true;
+      p.progress->offset.store(p.reader->offset(), std::memory_order_relaxed);
+      p.progress->records.fetch_add(emitter_.emitted, std::memory_order_relaxed);
+      if (p.ended) p.progress->finished.store(true, std::memory_order_relaxed);
     }
     next_ = parts_.empty() ? 0 : (next_ + 1) % parts_.size();
 
@@ -168,7 +229,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     }
     poll.idle = !any_active;
     poll.watermark = any_active ? wm : kMinTimestamp;
-    poll.would_block = poll.records == 0;
+    poll.would_block = seen == 0;
     return poll;
   }
 
@@ -179,6 +240,9 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       auto* po = offsets.add_partitions();
       po->set_partition(p.id);
       po->set_offset(p.reader->offset());
+      // A partition the event-time range ended is finished: its end is where it stopped.
+      int64_t end = p.ended_by_time ? po->offset() : p.reader->end_offset();
+      if (end != PartitionReader<T>::kNoEnd) po->set_end_offset(end);
     }
     out->sources.push_back(std::move(offsets));
     return absl::OkStatus();
@@ -192,7 +256,9 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     Timestamp max_ts = kMinTimestamp;
     Timestamp last_active = 0;
     bool ended = false;
+    bool ended_by_time = false;
     bool idle = false;
+    SourceProgress::Partition* progress = nullptr;
   };
 
   class Emitter final : public SourceContext<T> {
@@ -201,14 +267,25 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       op_ = op;
       p_ = p;
       emitted = 0;
+      seen = 0;
     }
     void Emit(T&& value) override {
+      ++seen;
       Timestamp ts;
       try {
         ts = op_->strategy_.timestamp(value);
       } catch (const std::exception& e) {
         ReportBadRecord(p_->reader->offset(), absl::StrCat("timestamp extractor failed: ", e.what()),
                         DescribeRecord(value));
+        return;
+      }
+      if (ts < op_->strategy_.range_from || p_->ended) return;  // outside the replayed range
+      if (ts >= op_->strategy_.range_to) {
+        Timestamp b = op_->strategy_.out_of_orderness_ms;
+        if (ts - b >= op_->strategy_.range_to) {
+          p_->ended = true;
+          p_->ended_by_time = true;
+        }
         return;
       }
       Timestamp pwm = p_->watermark;
@@ -227,6 +304,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       op_->ctx_->errors()->Report(e);
     }
     size_t emitted = 0;
+    size_t seen = 0;
 
    private:
     SourceOperator* op_ = nullptr;
