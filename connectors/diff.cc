@@ -1,4 +1,5 @@
 #include "connectors/diff.h"
+#include "connectors/uri.h"
 
 #include <algorithm>
 #include <cctype>
@@ -27,7 +28,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kAcceptedForms[] = "file:PATH (a JSON-lines file), file:DIR/ (its part-*.jsonl files) or a plain path";
+constexpr char kAcceptedForms[] =
+    "file:PATH (a JSON-lines file), file:DIR/ (its part-*.jsonl files), a plain path, or kafka://BOOTSTRAP/TOPIC";
 
 // The scheme of "file:x" is "file"; "out.jsonl", "/tmp/a:b" and "./c:d" have none (plain
 // paths): a scheme is letters, digits, '+', '-' and '.', starting with a letter.
@@ -402,7 +404,7 @@ absl::Status ReadSide(int side, const DiffOptions& options, Canonicalizer* canon
       comparison->Add(side, row, key);
     }
     return absl::OkStatus();
-  });
+  }, options.kafka);
   KAPPA_RETURN_IF_ERROR(status);
   // Erasing as we go frees each row's copy once the comparison holds it.
   for (auto it = last.begin(); it != last.end();) {
@@ -426,7 +428,7 @@ void PrintRows(std::string_view marker, const std::vector<DiffRow>& rows, std::o
 
 }  // namespace
 
-absl::Status ReadOutputLines(std::string_view uri, OutputLineVisitor visit) {
+absl::Status ReadOutputLines(std::string_view uri, OutputLineVisitor visit, const kafka::KafkaSettings& settings) {
   std::string_view scheme = SchemeOf(uri);
   if (scheme.empty()) {
     if (uri.empty()) return absl::InvalidArgumentError(absl::StrCat("empty output URI; use ", kAcceptedForms));
@@ -441,7 +443,20 @@ absl::Status ReadOutputLines(std::string_view uri, OutputLineVisitor visit) {
     }
     return ReadFileOutput(uri, std::string(path), visit);
   }
-  // Other readable outputs (kafka://BOOTSTRAP/TOPIC) go here, one branch each.
+  if (scheme == "kafka") {
+    auto parsed = ParseUri(uri);
+    if (!parsed.ok()) return parsed.status();
+    auto endpoint = kafka::ParseEndpoint(*parsed, settings, {});
+    if (!endpoint.ok()) return endpoint.status();
+    auto values = kafka::ReadTopic(*endpoint);
+    if (!values.ok()) return absl::Status(values.status().code(), absl::StrCat(AbslView(uri), ": ", values.status().message()));
+    std::string origin = endpoint->Describe();
+    int64_t number = 0;
+    for (const std::string& v : *values) {
+      KAPPA_RETURN_IF_ERROR(visit(OutputLine{v, v.size(), origin, ++number}));
+    }
+    return absl::OkStatus();
+  }
 
   // A plain path that happens to contain a colon ("run:2/out.jsonl").
   std::error_code ec;

@@ -30,6 +30,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "connectors/kafka/kafka_client.h"
 
 namespace kappa::connectors {
 
@@ -49,10 +50,14 @@ using OutputLineVisitor = absl::FunctionRef<absl::Status(const OutputLine&)>;
 // error it returns. Accepted forms:
 //   file:PATH, PATH  a JSON-lines file;
 //   file:DIR/, DIR   the published part files DIR/part-*.jsonl in name order (hidden
-//                    files, such as in-progress parts, and other files are skipped).
+//                    files, such as in-progress parts, and other files are skipped);
+//   kafka://BOOTSTRAP/TOPIC, kafka:TOPIC (bootstrap from `kafka`)
+//                    every message of the topic up to its end when reading starts, in
+//                    partition and offset order.
 // Errors (InvalidArgument, NotFound, ...) are one line naming the URI; `stdout:` and
 // unknown schemes are refused with the accepted forms.
-absl::Status ReadOutputLines(std::string_view uri, OutputLineVisitor visit);
+absl::Status ReadOutputLines(std::string_view uri, OutputLineVisitor visit,
+                             const kafka::KafkaSettings& kafka = {});
 
 struct DiffOptions {
   std::string a;  // output URIs, see ReadOutputLines
@@ -67,6 +72,7 @@ struct DiffOptions {
   // Differences kept in DiffResult::diffs (and so printed); with `key`, also the row lines
   // shown per key.
   int64_t max_diffs = 10;
+  kafka::KafkaSettings kafka;  // for kafka: outputs (--kafka, --kafka-config)
 };
 
 // A canonical row that one side has more often than the other.

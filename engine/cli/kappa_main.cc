@@ -18,7 +18,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "connectors/diff.h"
+#include "absl/strings/numbers.h"
 #include "connectors/file/file_writer.h"
+#include "connectors/kafka/kafka_client.h"
+#include "engine/progress.h"
 #include "connectors/uri.h"
 #include "checkpoint/storage.h"
 #include "engine/executor.h"
@@ -49,7 +52,7 @@ struct RunFlags {
   int workers = 0;
   int64_t out_of_orderness = -1;
   std::string errors = "stderr:";
-  std::string state = "heap";
+  std::string state = "rocksdb";
   std::string state_dir;
   std::string checkpoint_dir;
   int64_t checkpoint_interval = 1000;
@@ -59,6 +62,13 @@ struct RunFlags {
   bool follow = false;
   bool plan = false;
   bool quiet = false;
+  std::string kafka;                      // --kafka BOOTSTRAP|embedded
+  std::vector<std::string> kafka_config;  // --kafka-config key=value
+  // kappa replay
+  bool replay = false;
+  std::string from, to;
+  bool then_follow = false;
+  bool progress = true;
 };
 
 absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text) {
@@ -82,6 +92,75 @@ absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text
   return absl::InvalidArgumentError(absl::StrCat("--errors '", text, "': use file:PATH, stdout: or stderr:"));
 }
 
+// The replay's progress line on stderr (a terminal): events/s, offsets per partition and,
+// for bounded sources, the ETA from the remaining offsets and the offset rate.
+class ReplayProgress {
+ public:
+  explicit ReplayProgress(bool enabled) {
+    if (!enabled) return;
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~ReplayProgress() { Stop(); }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    thread_.join();
+    std::cerr << "\r\033[K";
+  }
+
+ private:
+  void Loop() {
+    auto start = std::chrono::steady_clock::now();
+    int64_t last_records = 0, last_offsets = 0;
+    auto last = start;
+    while (!stop_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      auto now = std::chrono::steady_clock::now();
+      double dt = std::chrono::duration<double>(now - last).count();
+      int64_t records = 0, done = 0, remaining = 0;
+      bool bounded = true;
+      std::string parts;
+      auto views = runtime::SourceProgress::Global().Read();
+      for (const auto& v : views) {
+        records += v.records;
+        done += v.offset - v.start;
+        if (v.end < 0) {
+          bounded = false;
+        } else {
+          remaining += std::max<int64_t>(0, v.end - v.offset);
+        }
+        if (views.size() <= 8) absl::StrAppend(&parts, " p", v.partition, "@", v.offset);
+      }
+      if (views.size() > 8) parts = absl::StrCat(" ", views.size(), " partitions");
+      double rate = (records - last_records) / dt;
+      double offset_rate = (done - last_offsets) / dt;
+      std::string eta = "following";
+      if (bounded) {
+        eta = offset_rate > 0 ? absl::StrFormat("ETA %.0f s", remaining / offset_rate) : "ETA ?";
+        int64_t total = done + remaining;
+        eta = absl::StrFormat("%.0f%%, %s", total > 0 ? 100.0 * done / total : 100.0, eta);
+      }
+      std::cerr << absl::StrFormat("\r\033[Kreplay: %d events, %.0f/s, %s;%s", records, rate, eta, parts)
+                << std::flush;
+      last_records = records;
+      last_offsets = done;
+      last = now;
+    }
+  }
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+};
+
+void PrintReplaySummary(std::ostream& out) {
+  auto views = runtime::SourceProgress::Global().Read();
+  out << "kappa: replayed partitions (offsets from..to, events):";
+  for (const auto& v : views) {
+    std::string name = v.source.substr(v.source.rfind('/') + 1);  // the topic or file
+    out << absl::StrFormat(" %s[%d] %d..%d %d;", name, v.partition, v.start, v.offset, v.records);
+  }
+  out << "\n";
+}
+
 int RunJob(const JobRegistry& registry, const RunFlags& f) {
   const JobDefinition* def = registry.Find(f.job);
   if (def == nullptr) {
@@ -97,6 +176,46 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   for (const auto& s : f.sinks) JobBindings::Bind(s, &bindings.default_sink, &bindings.sinks);
   if (f.out_of_orderness >= 0) bindings.out_of_orderness_ms = f.out_of_orderness;
   bindings.follow = f.follow;
+  for (const auto& kv : f.kafka_config) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      Fail(absl::StrCat("--kafka-config '", kv, "': use key=value (a librdkafka setting)"));
+      return 2;
+    }
+    bindings.kafka.config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  std::unique_ptr<connectors::kafka::EmbeddedCluster> embedded;
+  if (f.kafka == "embedded") {
+    auto cluster = connectors::kafka::EmbeddedCluster::Start();
+    if (!cluster.ok()) {
+      Fail(std::string(cluster.status().message()));
+      return 1;
+    }
+    embedded = std::move(*cluster);
+    bindings.kafka.bootstrap = embedded->bootstrap();
+    // The embedded cluster starts empty: create the topics the run names (4 partitions).
+    std::vector<std::string> uris = f.sources;
+    uris.insert(uris.end(), f.sinks.begin(), f.sinks.end());
+    for (std::string u : uris) {
+      size_t eq = u.find('='), colon = u.find(':');
+      if (eq != std::string::npos && eq < colon) u = u.substr(eq + 1);
+      if (!u.starts_with("kafka:") || u.starts_with("kafka://")) continue;
+      std::string topic = u.substr(6, u.find('?') == std::string::npos ? std::string::npos : u.find('?') - 6);
+      (void)embedded->CreateTopic(topic, 4);
+    }
+    if (!f.quiet) std::cerr << "kappa: embedded Kafka cluster (librdkafka mock) at " << embedded->bootstrap() << "\n";
+  } else {
+    bindings.kafka.bootstrap = f.kafka;
+  }
+  if (f.replay) {
+    bindings.replay_from = f.from;
+    if (!f.then_follow) bindings.replay_to = f.to.empty() ? std::string("end") : f.to;
+    if (f.then_follow && !f.to.empty()) {
+      Fail("--to and --then-follow exclude each other: a replay either ends or goes on live");
+      return 2;
+    }
+    bindings.follow = bindings.follow || f.then_follow;
+  }
 
   auto job = Job::Create(def->name);
   JobContext ctx(job.get(), bindings);
@@ -140,7 +259,9 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  ReplayProgress progress(f.replay && f.progress && isatty(2));
   absl::StatusOr<ExecutionResult> result = job->Execute(options);
+  progress.Stop();
   if (result.ok()) {
     for (const auto& why : result->skipped_checkpoints) Fail(absl::StrCat("skipping ", why));
     if (result->already_finished) {
@@ -176,8 +297,80 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
                                    f.errors);
     }
     std::cerr << "\n";
+    if (f.replay) PrintReplaySummary(std::cerr);
   }
   return g_stop ? 130 : 0;
+}
+
+// Options `run` and `replay` share.
+void AddRunOptions(CLI::App* cmd, RunFlags& f) {
+  cmd->add_option("job", f.job, "Job name (see `kappa jobs`)")->required();
+  cmd->add_option("--source", f.sources,
+                      "Source URI for every source, or NAME=URI for one: file:PATH, kafka://BOOTSTRAP/TOPIC, kafka:TOPIC, "
+                  "gen:nexmark?events=N&rate=R&seed=S")
+      ->required();
+  cmd->add_option("--sink", f.sinks, "Sink URI, or NAME=URI: file:PATH, file:DIR/, kafka://BOOTSTRAP/TOPIC, kafka:TOPIC, stdout:")->required();
+  cmd->add_option("--parallelism,-p", f.parallelism, "Parallel instances per operator")->capture_default_str();
+  cmd->add_option("--workers", f.workers, "Worker threads (default: number of cores)");
+  cmd->add_option("--out-of-orderness", f.out_of_orderness,
+                      "Watermark bound in ms (default: the job's, 4000 for Nexmark jobs)");
+  cmd->add_option("--errors", f.errors,
+                      "Where undecodable records, user-function errors and unclaimed late records go: "
+                      "stderr:, stdout:, file:PATH")
+      ->capture_default_str();
+  cmd->add_option("--state", f.state, "Keyed state backend: heap (in memory) or rocksdb (on disk)")
+      ->check(CLI::IsMember({"heap", "rocksdb"}))
+      ->capture_default_str();
+  cmd->add_option("--state-dir", f.state_dir,
+                      "Directory for RocksDB working state (default: a temporary directory)");
+  cmd->add_option("--checkpoint-dir", f.checkpoint_dir,
+                      "Take aligned checkpoints here; a start restores the newest complete one and sinks "
+                      "write exactly once (file:DIR/ or kafka:)");
+  cmd->add_option("--checkpoint-interval", f.checkpoint_interval, "Milliseconds between checkpoints")
+      ->check(CLI::Range(int64_t{10}, int64_t{86400000}))
+      ->capture_default_str();
+  cmd->add_option("--checkpoints-retained", f.checkpoints_retained, "Complete checkpoints to keep")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--from-checkpoint", f.from_checkpoint,
+                      "Restore this checkpoint directory (or 'latest', the default with --checkpoint-dir)");
+  cmd->add_option("--from-savepoint", f.from_checkpoint, "Restore this savepoint directory");
+  cmd->add_flag("--fresh", f.fresh, "Ignore existing checkpoints and start from the beginning");
+  cmd->add_flag("--follow", f.follow, "Keep tailing file sources (the run does not end by itself)");
+  cmd->add_flag("--plan", f.plan, "Print the planned tasks before running");
+  cmd->add_flag("--quiet,-q", f.quiet, "No summary line at the end");
+  cmd->add_option("--kafka", f.kafka,
+                  "Kafka bootstrap servers for kafka:TOPIC URIs, or 'embedded': start librdkafka's mock cluster in "
+                  "this process (demos and tests; see docs/operations.md for what it does not do)");
+  cmd->add_option("--kafka-config", f.kafka_config,
+                  "librdkafka setting key=value for every Kafka client (repeatable), e.g. security.protocol=SASL_SSL");
+}
+
+int RunBroker(const std::vector<std::string>& topics, int brokers) {
+  auto cluster = connectors::kafka::EmbeddedCluster::Start(brokers);
+  if (!cluster.ok()) {
+    Fail(std::string(cluster.status().message()));
+    return 1;
+  }
+  for (const auto& t : topics) {
+    std::pair<std::string, std::string> np = absl::StrSplit(t, absl::MaxSplits(':', 1));
+    int partitions = 1;
+    if (!np.second.empty() && !absl::SimpleAtoi(np.second, &partitions)) {
+      Fail(absl::StrCat("--topic '", t, "': use NAME:PARTITIONS"));
+      return 2;
+    }
+    if (absl::Status s = (*cluster)->CreateTopic(np.first, partitions); !s.ok()) {
+      Fail(std::string(s.message()));
+      return 1;
+    }
+  }
+  std::cout << (*cluster)->bootstrap() << std::endl;
+  std::cerr << "kappa: mock Kafka cluster at " << (*cluster)->bootstrap()
+            << " (in memory, ~5 MiB per partition; Ctrl-C stops it)\n";
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return 0;
 }
 
 int RunDemo(const JobRegistry& registry, int64_t events, const std::string& dir, int parallelism) {
@@ -222,40 +415,35 @@ int main(int argc, char** argv) {
 
   RunFlags run;
   auto* run_cmd = app.add_subcommand("run", "Run a job until its sources end (or Ctrl-C)");
-  run_cmd->add_option("job", run.job, "Job name (see `kappa jobs`)")->required();
-  run_cmd->add_option("--source", run.sources,
-                      "Source URI for every source, or NAME=URI for one: file:PATH, gen:nexmark?events=N&rate=R&seed=S")
+  AddRunOptions(run_cmd, run);
+
+  RunFlags replay;
+  replay.replay = true;
+  auto* replay_cmd = app.add_subcommand(
+      "replay",
+      "Recompute history: run a job over its sources rewound to --from and bounded by --to (default: the end "
+      "found at start), into a new output; --then-follow keeps running live after catching up");
+  AddRunOptions(replay_cmd, replay);
+  replay_cmd->add_option("--from", replay.from,
+                         "Where every source starts: earliest, ts:MS (event time; records before MS are skipped), "
+                         "offsets:P=O,... (Kafka offsets, file byte offsets), committed (a Kafka group's)")
       ->required();
-  run_cmd->add_option("--sink", run.sinks, "Sink URI, or NAME=URI: file:PATH, file:DIR/, stdout:")->required();
-  run_cmd->add_option("--parallelism,-p", run.parallelism, "Parallel instances per operator")->capture_default_str();
-  run_cmd->add_option("--workers", run.workers, "Worker threads (default: number of cores)");
-  run_cmd->add_option("--out-of-orderness", run.out_of_orderness,
-                      "Watermark bound in ms (default: the job's, 4000 for Nexmark jobs)");
-  run_cmd->add_option("--errors", run.errors,
-                      "Where undecodable records, user-function errors and unclaimed late records go: "
-                      "stderr:, stdout:, file:PATH")
-      ->capture_default_str();
-  run_cmd->add_option("--state", run.state, "Keyed state backend: heap (in memory) or rocksdb (on disk)")
-      ->check(CLI::IsMember({"heap", "rocksdb"}))
-      ->capture_default_str();
-  run_cmd->add_option("--state-dir", run.state_dir,
-                      "Directory for RocksDB working state (default: a temporary directory)");
-  run_cmd->add_option("--checkpoint-dir", run.checkpoint_dir,
-                      "Take aligned checkpoints here; a start restores the newest complete one and sinks "
-                      "write exactly once (a directory sink file:DIR/ is required)");
-  run_cmd->add_option("--checkpoint-interval", run.checkpoint_interval, "Milliseconds between checkpoints")
-      ->check(CLI::Range(int64_t{10}, int64_t{86400000}))
-      ->capture_default_str();
-  run_cmd->add_option("--checkpoints-retained", run.checkpoints_retained, "Complete checkpoints to keep")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
-  run_cmd->add_option("--from-checkpoint", run.from_checkpoint,
-                      "Restore this checkpoint directory (or 'latest', the default with --checkpoint-dir)");
-  run_cmd->add_option("--from-savepoint", run.from_checkpoint, "Restore this savepoint directory");
-  run_cmd->add_flag("--fresh", run.fresh, "Ignore existing checkpoints and start from the beginning");
-  run_cmd->add_flag("--follow", run.follow, "Keep tailing file sources (the run does not end by itself)");
-  run_cmd->add_flag("--plan", run.plan, "Print the planned tasks before running");
-  run_cmd->add_flag("--quiet,-q", run.quiet, "No summary line at the end");
+  replay_cmd->add_option("--to", replay.to,
+                         "Where it ends: end (each partition's end when the replay starts; the default), ts:MS "
+                         "(event time; records at or after MS are skipped), offsets:P=O,...");
+  replay_cmd->add_flag("--then-follow", replay.then_follow,
+                       "After catching up, keep running on new input (the switch-over to live)");
+  replay_cmd->add_flag("--no-progress", [&replay](int64_t) { replay.progress = false; },
+                       "No progress line on stderr (shown only on a terminal)");
+
+  std::vector<std::string> broker_topics;
+  int broker_count = 3;
+  auto* broker_cmd = app.add_subcommand(
+      "broker",
+      "Run librdkafka's mock Kafka cluster until Ctrl-C and print its bootstrap address: for trying Kappa, "
+      "kcat and tests without a Kafka installation. Not durable; keeps about 5 MiB per partition");
+  broker_cmd->add_option("--topic", broker_topics, "Create topic NAME:PARTITIONS (repeatable)");
+  broker_cmd->add_option("--brokers", broker_count, "Brokers in the cluster")->capture_default_str();
 
   int64_t demo_events = 200000;
   std::string demo_dir = "/tmp/kappa-demo";
@@ -327,13 +515,17 @@ int main(int argc, char** argv) {
   std::string diff_key;
   auto* diff_cmd = app.add_subcommand(
       "diff", "Compare two outputs as multisets of JSON rows (exit 0 equal, 1 different, 2 unreadable)");
-  diff_cmd->add_option("A", diff.a, "Output A: file:PATH, file:DIR/ (its part-*.jsonl files) or a path")->required();
+  diff_cmd->add_option("A", diff.a, "Output A: file:PATH, file:DIR/ (its part-*.jsonl files), a path, or kafka://BOOTSTRAP/TOPIC "
+                       "(the messages in it now)")->required();
   diff_cmd->add_option("B", diff.b, "Output B, in the same forms")->required();
   auto* diff_key_opt = diff_cmd->add_option(
       "--key", diff_key, "Comma-separated top-level fields: group rows by key and list the keys that differ");
   diff_cmd->add_flag("--upsert", diff.upsert, "Keep only the last row per key of each output (needs --key)")
       ->needs(diff_key_opt);
   diff_cmd->add_option("--max-diffs", diff.max_diffs, "Differences to list")->capture_default_str();
+  diff_cmd->add_option("--kafka", diff.kafka.bootstrap, "Kafka bootstrap servers for kafka:TOPIC outputs");
+  std::vector<std::string> diff_kafka_config;
+  diff_cmd->add_option("--kafka-config", diff_kafka_config, "librdkafka setting key=value (repeatable)");
 
   try {
     app.parse(argc, argv);
@@ -346,7 +538,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       // CLI11 reports a misspelt command as "A subcommand is required"; name it instead.
-      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, savepoint, diff, demo, bench (see kappa --help)\n";
+      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, replay, savepoint, diff, broker, demo, bench (see kappa --help)\n";
       return 2;
     }
     std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
@@ -388,8 +580,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (run_cmd->parsed()) return RunJob(registry, run);
+  if (replay_cmd->parsed()) return RunJob(registry, replay);
+  if (broker_cmd->parsed()) return RunBroker(broker_topics, broker_count);
   if (diff_cmd->parsed()) {
     if (!diff_key.empty()) diff.key = absl::StrSplit(diff_key, ',');
+    for (const auto& kv : diff_kafka_config) {
+      std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+      diff.kafka.config.push_back(p);
+    }
     return connectors::RunDiff(diff, std::cout, std::cerr);
   }
   if (demo->parsed()) return RunDemo(registry, demo_events, demo_dir, demo_parallelism);
