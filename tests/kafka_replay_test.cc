@@ -298,6 +298,56 @@ TEST_F(KafkaReplayTest, ReplayFromAnEventTimeGivesTheReferenceOfThatRange) {
   }
 }
 
+TEST_F(KafkaReplayTest, ReplayThenFollowCatchesUpAndGoesOnLive) {
+  ASSERT_TRUE(cluster_->CreateTopic("follow-events", kPartitions).ok());
+  const Data& data = TestData();
+  Data first, second;  // each partition's first and second half
+  for (const auto& part : data.parts) {
+    first.parts.emplace_back(part.begin(), part.begin() + part.size() / 2);
+    second.parts.emplace_back(part.begin() + part.size() / 2, part.end());
+  }
+  auto bids = [](const Data& d) {
+    std::vector<nexmark::Event> all;
+    for (const auto& part : d.parts) all.insert(all.end(), part.begin(), part.end());
+    return RefQ0(all);
+  };
+  Produce("follow-events", /*pace=*/false, nullptr, first);
+  ScopedTempDir dir;
+  std::string out = dir.path() + "/out/";
+  pid_t pid = StartKappa({"replay", "nexmark-q0", "--source", Uri("follow-events"), "--from", "earliest",
+                          "--then-follow", "--sink", "file:" + out, "--checkpoint-dir", dir.path() + "/ck",
+                          "--checkpoint-interval", "100"},
+                         dir.path() + "/log");
+  auto read_rows = [&] {
+    std::vector<std::string> rows;
+    simdjson::dom::parser parser;
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(out, ec)) {
+      if (f.path().filename().string().starts_with(".")) continue;
+      for (absl::string_view line : absl::StrSplit(ReadFileToString(f.path()), '\n', absl::SkipEmpty())) {
+        rows.push_back(Canonical(parser, std::string(line), kBidSchema));
+      }
+    }
+    return rows;
+  };
+  auto wait_for = [&](size_t n) {
+    std::vector<std::string> rows;
+    for (int tries = 0; tries < 300 && rows.size() < n; ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      rows = read_rows();
+    }
+    return rows;
+  };
+  std::vector<std::string> history = bids(first);
+  ExpectSameRows(wait_for(history.size()), history, "the history");
+  Produce("follow-events", /*pace=*/true, nullptr, second);  // live input after the catch-up
+  std::vector<std::string> everything = bids(data);
+  std::vector<std::string> rows = wait_for(everything.size());
+  kill(pid, SIGINT);
+  EXPECT_EQ(WaitKappa(pid), 130) << ReadFileToString(dir.path() + "/log");
+  ExpectSameRows(rows, everything, "history and live input");
+}
+
 TEST_F(KafkaReplayTest, KcatProducesTheInputAndReadsTheOutput) {
   if (system("command -v kcat >/dev/null 2>&1") != 0) GTEST_SKIP() << "kcat is not installed (scripts/setup installs it)";
   ASSERT_TRUE(cluster_->CreateTopic("kcat-in", 1).ok());
