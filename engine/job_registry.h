@@ -37,6 +37,9 @@ struct JobBindings {
   std::string default_sink;                    // --sink URI
   std::map<std::string, std::string> sinks;    // --sink NAME=URI
   std::optional<Timestamp> out_of_orderness_ms;
+  // --idle-timeout: a partition without records for this long stops holding back the
+  // watermark (0: never), overriding the job's strategy.
+  std::optional<Timestamp> idle_timeout_ms;
   bool follow = false;
   connectors::kafka::KafkaSettings kafka;  // --kafka, --kafka-config
 
@@ -65,6 +68,7 @@ class JobContext {
     std::string uri = Lookup(name, bindings_.sources, bindings_.default_source, "--source");
     if (!uri.empty()) source_uris_.push_back(uri);
     connectors::SourceOptions options{.follow = bindings_.follow, .kafka = bindings_.kafka};
+    if (bindings_.idle_timeout_ms) strategy.idle_timeout_ms = *bindings_.idle_timeout_ms;
     if (absl::Status s = ApplyReplayBounds(&strategy, &options); !s.ok()) {
       job_->RecordError(s);
       uri.clear();

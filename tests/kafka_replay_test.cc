@@ -348,6 +348,33 @@ TEST_F(KafkaReplayTest, ReplayThenFollowCatchesUpAndGoesOnLive) {
   ExpectSameRows(rows, everything, "history and live input");
 }
 
+// An empty partition holds back the watermark of a live run (no window closes) until
+// --idle-timeout declares it idle.
+TEST_F(KafkaReplayTest, AnEmptyPartitionStallsWindowsUntilDeclaredIdle) {
+  ASSERT_TRUE(cluster_->CreateTopic("idle-events", kPartitions + 1).ok());  // the last stays empty
+  Produce("idle-events", /*pace=*/false);
+  ScopedTempDir dir;
+  const int64_t wm = FinalLiveWatermark();
+  size_t closed = 0;
+  for (const auto& r : RefQ7(TestData().events)) {
+    closed += WindowStart(FieldOf(r, "dateTime"), 10'000) + 10'000 - 1 <= wm ? 1 : 0;
+  }
+  ASSERT_GT(closed, 0u);
+  auto run_for = [&](std::vector<std::string> extra, const std::string& name) {
+    std::string out = dir.path() + "/" + name + ".jsonl";
+    std::vector<std::string> args = {"run", "nexmark-q7", "--source", Uri("idle-events"), "--sink", "file:" + out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_t pid = StartKappa(args, dir.path() + "/" + name + ".log");
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    kill(pid, SIGINT);
+    EXPECT_EQ(WaitKappa(pid), 130);
+    std::vector<std::string> lines = absl::StrSplit(ReadFileToString(out), '\n', absl::SkipEmpty());
+    return lines.size();
+  };
+  EXPECT_EQ(run_for({}, "stalled"), 0u);
+  EXPECT_EQ(run_for({"--idle-timeout", "500"}, "idle"), closed);
+}
+
 TEST_F(KafkaReplayTest, KcatProducesTheInputAndReadsTheOutput) {
   if (system("command -v kcat >/dev/null 2>&1") != 0) GTEST_SKIP() << "kcat is not installed (scripts/setup installs it)";
   ASSERT_TRUE(cluster_->CreateTopic("kcat-in", 1).ok());

@@ -62,6 +62,7 @@ struct RunFlags {
   bool follow = false;
   bool plan = false;
   bool quiet = false;
+  int64_t idle_timeout = -1;
   std::string kafka;                      // --kafka BOOTSTRAP|embedded
   std::vector<std::string> kafka_config;  // --kafka-config key=value
   // kappa replay
@@ -175,6 +176,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   for (const auto& s : f.sources) JobBindings::Bind(s, &bindings.default_source, &bindings.sources);
   for (const auto& s : f.sinks) JobBindings::Bind(s, &bindings.default_sink, &bindings.sinks);
   if (f.out_of_orderness >= 0) bindings.out_of_orderness_ms = f.out_of_orderness;
+  if (f.idle_timeout >= 0) bindings.idle_timeout_ms = f.idle_timeout;
   bindings.follow = f.follow;
   for (const auto& kv : f.kafka_config) {
     size_t eq = kv.find('=');
@@ -339,6 +341,11 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
   cmd->add_flag("--follow", f.follow, "Keep tailing file sources (the run does not end by itself)");
   cmd->add_flag("--plan", f.plan, "Print the planned tasks before running");
   cmd->add_flag("--quiet,-q", f.quiet, "No summary line at the end");
+  cmd->add_option("--idle-timeout", f.idle_timeout,
+                  "Milliseconds without records after which a source partition stops holding back the "
+                  "watermark (default: never; an empty or stalled Kafka partition then stops every window). "
+                  "Trades determinism for progress: records arriving later on an idle partition may be late")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
   cmd->add_option("--kafka", f.kafka,
                   "Kafka bootstrap servers for kafka:TOPIC URIs, or 'embedded': start librdkafka's mock cluster in "
                   "this process (demos and tests; see docs/operations.md for what it does not do)");
