@@ -203,6 +203,21 @@ std::vector<std::string> ClosedBy(const std::vector<std::string>& rows, const st
   return out;
 }
 
+// The rows of the published part files in a directory sink (hidden in-progress files are
+// not output yet).
+std::vector<std::string> ReadPartRows(const std::string& dir, const Schema& schema) {
+  std::vector<std::string> rows;
+  simdjson::dom::parser parser;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(dir, ec)) {
+    if (f.path().filename().string().starts_with(".")) continue;
+    for (absl::string_view line : absl::StrSplit(ReadFileToString(f.path()), '\n', absl::SkipEmpty())) {
+      rows.push_back(Canonical(parser, std::string(line), schema));
+    }
+  }
+  return rows;
+}
+
 TEST_F(KafkaReplayTest, LiveRunsAndTheirReplaysAgreeForEveryClosedWindow) {
   ASSERT_TRUE(cluster_->CreateTopic("live-events", kPartitions).ok());
   const std::vector<Query> queries = {{"nexmark-q5", &kQ5Schema, &RefQ5, "window_end"},
@@ -318,18 +333,7 @@ TEST_F(KafkaReplayTest, ReplayThenFollowCatchesUpAndGoesOnLive) {
                           "--then-follow", "--sink", "file:" + out, "--checkpoint-dir", dir.path() + "/ck",
                           "--checkpoint-interval", "100"},
                          dir.path() + "/log");
-  auto read_rows = [&] {
-    std::vector<std::string> rows;
-    simdjson::dom::parser parser;
-    std::error_code ec;
-    for (const auto& f : fs::directory_iterator(out, ec)) {
-      if (f.path().filename().string().starts_with(".")) continue;
-      for (absl::string_view line : absl::StrSplit(ReadFileToString(f.path()), '\n', absl::SkipEmpty())) {
-        rows.push_back(Canonical(parser, std::string(line), kBidSchema));
-      }
-    }
-    return rows;
-  };
+  auto read_rows = [&] { return ReadPartRows(out, kBidSchema); };
   auto wait_for = [&](size_t n) {
     std::vector<std::string> rows;
     for (int tries = 0; tries < 300 && rows.size() < n; ++tries) {
@@ -426,18 +430,7 @@ TEST_F(KafkaReplayTest, BrokersDownDuringALiveRunStallItAndNothingIsLost) {
   for (const auto& r : RefQ7(TestData().events)) {
     if (WindowStart(FieldOf(r, "dateTime"), 10'000) + 10'000 - 1 <= wm) expected.push_back(r);
   }
-  auto read_rows = [&] {
-    std::vector<std::string> rows;
-    simdjson::dom::parser parser;
-    std::error_code ec;
-    for (const auto& f : fs::directory_iterator(out, ec)) {
-      if (f.path().filename().string().starts_with(".")) continue;
-      for (absl::string_view line : absl::StrSplit(ReadFileToString(f.path()), '\n', absl::SkipEmpty())) {
-        rows.push_back(Canonical(parser, std::string(line), kBidSchema));
-      }
-    }
-    return rows;
-  };
+  auto read_rows = [&] { return ReadPartRows(out, kBidSchema); };
   std::vector<std::string> rows;
   for (int tries = 0; tries < 300 && rows.size() < expected.size(); ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -494,14 +487,7 @@ TEST_F(KafkaReplayTest, KilledReplayRestartsFromItsCheckpointWithTheSameOutput) 
   EXPECT_GE(kills, 3) << "the replay finished before it could be killed three times";
   EXPECT_GE(restored, 1) << log;
 
-  std::vector<std::string> rows;
-  simdjson::dom::parser parser;
-  for (const auto& f : fs::directory_iterator(out)) {
-    if (f.path().filename().string().starts_with(".")) continue;
-    for (absl::string_view line : absl::StrSplit(ReadFileToString(f.path()), '\n', absl::SkipEmpty())) {
-      rows.push_back(Canonical(parser, std::string(line), kBidSchema));
-    }
-  }
+  std::vector<std::string> rows = ReadPartRows(out, kBidSchema);
   ExpectSameRows(rows, RefQ7(all), "an uninterrupted run's answer");
 }
 
