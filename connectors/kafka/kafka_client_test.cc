@@ -328,6 +328,31 @@ TEST_F(KafkaTest, FencedCommitKeepsTheStagedFileAndTheNextCommitRetriesIt) {
   EXPECT_EQ(testing::ReadFileToString(dir.path() + "/committed-000"), "4\n");
 }
 
+// A run's final epoch is committed once; a later run in the same checkpoint directory (a
+// fresh start) commits its own final epoch rather than finding it "already committed".
+TEST_F(KafkaTest, EachRunCommitsItsOwnFinalEpoch) {
+  ASSERT_TRUE(cluster_->CreateTopic("out", 1).ok());
+  ScopedTempDir dir;
+  for (int run = 0; run < 2; ++run) {
+    TransactionCommitter committer(Endpoint("out"), dir.path(), "final-tx");
+    ASSERT_TRUE(committer.Recover({}, -1).ok());
+    StagingFile stage(dir.path(), 0);
+    ASSERT_TRUE(stage.Append(absl::StrCat("{\"run\":", run, "}"), "", 1).ok());
+    auto checkpointed = stage.Seal(10 + run);
+    ASSERT_TRUE(checkpointed.ok());
+    ASSERT_TRUE(committer.Commit({{*checkpointed, "out@n"}}).ok());
+    ASSERT_TRUE(stage.Append(absl::StrCat("{\"final\":", run, "}"), "", 2).ok());
+    auto final_file = stage.Seal(kFinalId);
+    ASSERT_TRUE(final_file.ok());
+    ASSERT_TRUE(committer.Commit({{*final_file, "out@final"}}).ok());
+    ASSERT_TRUE(committer.Commit({{*final_file, "out@final"}}).ok());  // restoring the final checkpoint
+  }
+  auto read = ReadTopic(Endpoint("out"));
+  ASSERT_TRUE(read.ok());
+  EXPECT_THAT(*read, UnorderedElementsAreArray(
+                         {"{\"run\":0}", "{\"final\":0}", "{\"run\":1}", "{\"final\":1}"}));
+}
+
 TEST_F(KafkaTest, MissingStagedFileIsDataLossNamingIt) {
   ASSERT_TRUE(cluster_->CreateTopic("out", 1).ok());
   ScopedTempDir dir;

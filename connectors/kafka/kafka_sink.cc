@@ -155,7 +155,10 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path) {
   }
   KAPPA_ASSIGN_OR_RETURN(int64_t last, LastCommitted(subtask));
   std::error_code ec;
-  if (id <= last) {
+  // The final epoch's id is not known when it is staged: it is recorded by its own marker
+  // (a later run of the job must not find every id "already committed").
+  const std::string final_marker = absl::StrFormat("%s/committed-final-%03d", stage_dir_, subtask);
+  if (id == kFinalId ? fs::exists(final_marker, ec) : id <= last) {
     fs::remove(path, ec);  // committed before; the file outlived a crash
     return absl::OkStatus();
   }
@@ -196,7 +199,14 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path) {
     return absl::Status(s.code(), absl::StrCat("committing checkpoint output to ", endpoint_.Describe(), ": ",
                                                s.message(), " (retried with the next checkpoint)"));
   }
-  KAPPA_RETURN_IF_ERROR(RecordCommitted(subtask, id));
+  if (id == kFinalId) {
+    KAPPA_ASSIGN_OR_RETURN(auto marker, FileWriter::Open(final_marker, FileWriter::Mode::kTruncate));
+    KAPPA_RETURN_IF_ERROR(marker->Sync());
+    KAPPA_RETURN_IF_ERROR(marker->Close());
+    KAPPA_RETURN_IF_ERROR(SyncDirectory(stage_dir_));
+  } else {
+    KAPPA_RETURN_IF_ERROR(RecordCommitted(subtask, id));
+  }
   fs::remove(path, ec);
   return absl::OkStatus();
 }
@@ -230,6 +240,14 @@ absl::Status TransactionCommitter::Recover(const std::vector<runtime::PendingFil
   std::lock_guard<std::mutex> lock(mu_);
   std::error_code ec;
   std::vector<fs::path> stale;
+  bool restoring_final = false;
+  for (const auto& p : pending) restoring_final |= p.hidden.ends_with("-final");
+  if (!restoring_final) {
+    // This run will end with a final epoch of its own: forget an earlier run's.
+    for (const auto& entry : fs::directory_iterator(stage_dir_, ec)) {
+      if (entry.path().filename().string().starts_with("committed-final-")) stale.push_back(entry.path());
+    }
+  }
   for (const auto& entry : fs::directory_iterator(stage_dir_, ec)) {
     std::string name = entry.path().filename().string();
     int subtask;
@@ -238,10 +256,11 @@ absl::Status TransactionCommitter::Recover(const std::vector<runtime::PendingFil
       stale.push_back(entry.path());
     } else if (ParseStagedName(name, &subtask, &id)) {
       stale.push_back(entry.path());  // pre-committed for a checkpoint that never completed
-    } else if (name.starts_with("committed-") && !name.ends_with(".tmp") && restored >= 0) {
+    } else if (name.starts_with("committed-") && !name.starts_with("committed-final-") && !name.ends_with(".tmp") &&
+               restored >= 0) {
       if (absl::SimpleAtoi(name.substr(10), &subtask)) {
         auto last = LastCommitted(subtask);
-        if (last.ok() && *last > restored && *last != kFinalId) {
+        if (last.ok() && *last > restored) {
           std::cerr << "kappa: warning: " << endpoint_.Describe() << " already has the output of checkpoint " << *last
                     << " (instance " << subtask << "), newer than the restored checkpoint " << restored
                     << "; Kafka cannot withdraw it, so output after checkpoint " << restored
