@@ -34,7 +34,9 @@ class RuntimeContext {
   }
   template <typename V>
   CachedValueState<V> GetCachedValueState(const std::string& name) {
-    return CachedValueState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_);
+    state::TableId table = Table(name, state::TableKind::kPoint);
+    ctx_->backend()->BypassCache(table);  // the handle caches the values itself
+    return CachedValueState<V>(ctx_->backend(), table, key_);
   }
   // Whether a write-back cache pays off: a disk backend, not the heap.
   bool backend_is_on_disk() const { return ctx_->backend()->name() != "heap"; }

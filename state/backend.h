@@ -71,9 +71,17 @@ class KeyedStateBackend {
   virtual absl::Status Put(TableId table, std::string_view key, std::string_view value) = 0;
   // Appends one list element: value is stored as varint(len) + bytes after any existing.
   virtual absl::Status Append(TableId table, std::string_view key, std::string_view element) = 0;
+  // Appends elements already encoded as Append stores them (varint(len) + bytes, one after
+  // another) in one write: how a write-back cache hands over a batch of buffered appends.
+  virtual absl::Status AppendEncoded(TableId table, std::string_view key, std::string_view elements);
   virtual absl::Status Delete(TableId table, std::string_view key) = 0;
   // Iterates keys >= prefix that start with prefix, in byte order.
   virtual std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) = 0;
+
+  // The caller keeps its own write-back cache of the table's values (CachedValueState):
+  // a cache inside the backend would only hold them twice, so it should pass the table
+  // through. Backends without a cache ignore this.
+  virtual void BypassCache(TableId table) {}
 
   // Number of keys (approximate for disk backends); for metrics and tests.
   virtual int64_t ApproximateKeys(TableId table) = 0;
@@ -115,6 +123,15 @@ bool ForEachListElement(std::string_view list, Fn&& fn) {
     list.remove_prefix(n);
   }
   return true;
+}
+
+inline absl::Status KeyedStateBackend::AppendEncoded(TableId table, std::string_view key, std::string_view elements) {
+  absl::Status status;
+  bool ok = ForEachListElement(elements, [&](std::string_view e) {
+    if (status.ok()) status = Append(table, key, e);
+  });
+  if (!ok) return absl::InvalidArgumentError("malformed list elements");
+  return status;
 }
 
 }  // namespace kappa::state

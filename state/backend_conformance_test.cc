@@ -12,6 +12,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "state/caching_backend.h"
 #include "state/heap_backend.h"
 #include "state/key_groups.h"
 #include "state/keyed_state.h"
@@ -129,15 +130,25 @@ std::shared_ptr<RocksDbResources> SharedResources() {
   return r;
 }
 
+std::unique_ptr<KeyedStateBackend> OpenRocksDb(const std::string& name) {
+  auto b = RocksDbBackend::Open(FreshDir(name), SharedResources());
+  EXPECT_TRUE(b.ok()) << b.status();
+  return std::move(*b);
+}
+
+// RocksDB behind the write-back cache, as runs use it: with room for everything (writes
+// reach RocksDB only on Snapshot), and with room for almost nothing (every few calls write
+// back and evict).
+std::unique_ptr<KeyedStateBackend> OpenCachedRocksDb(const std::string& name, size_t capacity_bytes) {
+  return CachingBackend::Create(OpenRocksDb(name), capacity_bytes);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, BackendTest,
     ::testing::Values(BackendFactory{"heap", [] { return std::unique_ptr<KeyedStateBackend>(HeapBackend::Create()); }},
-                      BackendFactory{"rocksdb",
-                                     [] {
-                                       auto b = RocksDbBackend::Open(FreshDir("conf"), SharedResources());
-                                       EXPECT_TRUE(b.ok()) << b.status();
-                                       return std::unique_ptr<KeyedStateBackend>(std::move(*b));
-                                     }}),
+                      BackendFactory{"rocksdb", [] { return OpenRocksDb("conf"); }},
+                      BackendFactory{"rocksdb_cached", [] { return OpenCachedRocksDb("conf", 64 << 20); }},
+                      BackendFactory{"rocksdb_tiny_cache", [] { return OpenCachedRocksDb("conf", 200); }}),
     [](const auto& info) { return info.param.name; });
 
 TEST(RocksDbBackendTest, StateIsOnDiskAndSurvivesReopen) {
@@ -244,9 +255,9 @@ class SnapshotTest : public ::testing::TestWithParam<std::string> {
  protected:
   std::unique_ptr<KeyedStateBackend> Make(const std::string& kind) {
     if (kind == "heap") return HeapBackend::Create();
-    auto b = RocksDbBackend::Open(FreshDir("snap"), SharedResources());
-    EXPECT_TRUE(b.ok()) << b.status();
-    return std::move(*b);
+    if (kind == "rocksdb_cached") return OpenCachedRocksDb("snap", 64 << 20);
+    if (kind == "rocksdb_tiny_cache") return OpenCachedRocksDb("snap", 200);
+    return OpenRocksDb("snap");
   }
 };
 
@@ -309,7 +320,8 @@ TEST(SnapshotRestoreTest, TruncatedHeapSnapshotIsDataLoss) {
   EXPECT_TRUE(absl::IsDataLoss(s)) << s;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, SnapshotTest, ::testing::Values("heap", "rocksdb"));
+INSTANTIATE_TEST_SUITE_P(Backends, SnapshotTest,
+                         ::testing::Values("heap", "rocksdb", "rocksdb_cached", "rocksdb_tiny_cache"));
 
 }  // namespace
 }  // namespace kappa::state

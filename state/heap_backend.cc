@@ -88,18 +88,22 @@ absl::Status HeapBackend::Put(TableId table, std::string_view key, std::string_v
   return absl::OkStatus();
 }
 
+std::string* HeapBackend::FindOrAdd(Table& t, std::string_view key) {
+  if (t.kind == TableKind::kPoint) return &t.point.try_emplace(AbslView(key)).first->second;
+  auto it = t.ordered.lower_bound(key);
+  if (it == t.ordered.end() || it->first != key) it = t.ordered.emplace_hint(it, std::string(key), std::string());
+  return &it->second;
+}
+
 absl::Status HeapBackend::Append(TableId table, std::string_view key, std::string_view element) {
-  Table& t = *tables_[table];
-  std::string* v;
-  if (t.kind == TableKind::kPoint) {
-    v = &t.point.try_emplace(AbslView(key)).first->second;
-  } else {
-    auto it = t.ordered.lower_bound(key);
-    if (it == t.ordered.end() || it->first != key) it = t.ordered.emplace_hint(it, std::string(key), std::string());
-    v = &it->second;
-  }
+  std::string* v = FindOrAdd(*tables_[table], key);
   kappa::internal::WriteVarint(element.size(), v);
   v->append(element);
+  return absl::OkStatus();
+}
+
+absl::Status HeapBackend::AppendEncoded(TableId table, std::string_view key, std::string_view elements) {
+  FindOrAdd(*tables_[table], key)->append(elements);
   return absl::OkStatus();
 }
 

@@ -29,6 +29,7 @@ class HeapBackend : public KeyedStateBackend {
   absl::Status Get(TableId table, std::string_view key, std::string* value) override;
   absl::Status Put(TableId table, std::string_view key, std::string_view value) override;
   absl::Status Append(TableId table, std::string_view key, std::string_view element) override;
+  absl::Status AppendEncoded(TableId table, std::string_view key, std::string_view elements) override;
   absl::Status Delete(TableId table, std::string_view key) override;
   std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) override;
   int64_t ApproximateKeys(TableId table) override;
@@ -45,6 +46,7 @@ class HeapBackend : public KeyedStateBackend {
   };
   HeapBackend() = default;
   std::string* Find(Table& t, std::string_view key);
+  std::string* FindOrAdd(Table& t, std::string_view key);
   std::vector<std::unique_ptr<Table>> tables_;
   absl::flat_hash_map<std::string, TableId> ids_;
 };

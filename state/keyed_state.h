@@ -20,6 +20,7 @@
 #ifndef KAPPA_STATE_KEYED_STATE_H_
 #define KAPPA_STATE_KEYED_STATE_H_
 
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 #include <stdexcept>
@@ -226,9 +227,10 @@ class AggregatingState {
 // every record (window accumulators on RocksDB). A read loads from the backend once (also
 // remembering absence); updates change the cached object in place and reach the backend
 // only on Flush() — which the operator calls on every checkpoint barrier, before the
-// backend is snapshotted — or when the cache is full (then everything dirty is written and
-// the cache starts over). A value created and cleared between two flushes never touches
-// the backend at all.
+// backend is snapshotted — or when the cache is full: then everything dirty is written and
+// unused entries are evicted down to half the capacity (an entry used since the last
+// eviction survives one round). A value created and cleared between two flushes never
+// touches the backend at all.
 //
 //   V* acc = state.Find();            // null when absent
 //   if (!acc) acc = &state.Put(V{});  // creates it
@@ -239,7 +241,8 @@ class CachedValueState : public state::StateHandleBase {
  public:
   using StateHandleBase::StateHandleBase;
 
-  void set_capacity(size_t entries) { capacity_ = entries; }
+  // Entries kept (at least 2).
+  void set_capacity(size_t entries) { capacity_ = std::max<size_t>(entries, 2); }
 
   V* Find() {
     last_ = &Lookup(/*load=*/true);
@@ -295,15 +298,19 @@ class CachedValueState : public state::StateHandleBase {
   struct Entry {
     std::optional<V> value;
     bool dirty = false;
-    bool persisted = false;  // the backend holds a value for this key
+    bool persisted = false;   // the backend holds a value for this key
+    bool referenced = true;   // used since the last eviction
   };
   Entry& Lookup(bool load) {
     std::string_view key = BuildKey();
     auto it = cache_.find(AbslView(key));
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end()) {
+      it->second.referenced = true;
+      return it->second;
+    }
     if (cache_.size() >= capacity_) {
       Flush();
-      cache_.clear();
+      Evict();
       key = BuildKey();
     }
     Entry e;
@@ -323,7 +330,20 @@ class CachedValueState : public state::StateHandleBase {
     }
     return cache_.emplace(std::string(key), std::move(e)).first->second;
   }
-  size_t capacity_ = 1 << 16;
+  // After a Flush: every entry is clean.
+  void Evict() {
+    for (int round = 0; round < 2 && cache_.size() > capacity_ / 2; ++round) {
+      for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > capacity_ / 2;) {
+        if (round == 0 && it->second.referenced) {
+          it->second.referenced = false;
+          ++it;
+        } else {
+          cache_.erase(it++);
+        }
+      }
+    }
+  }
+  size_t capacity_ = size_t{1} << 20;
   // Node-based: the entry Find() returned stays put while others are added.
   absl::node_hash_map<std::string, Entry> cache_;
   Entry* last_ = nullptr;

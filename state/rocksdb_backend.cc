@@ -192,6 +192,10 @@ absl::Status RocksDbBackend::Append(TableId table, std::string_view key, std::st
   return FromRocksDb(db_->Merge(NoWal(), handles_[table], ToSlice(key), ToSlice(scratch_)), dir_);
 }
 
+absl::Status RocksDbBackend::AppendEncoded(TableId table, std::string_view key, std::string_view elements) {
+  return FromRocksDb(db_->Merge(NoWal(), handles_[table], ToSlice(key), ToSlice(elements)), dir_);
+}
+
 absl::Status RocksDbBackend::Delete(TableId table, std::string_view key) {
   return FromRocksDb(db_->Delete(NoWal(), handles_[table], ToSlice(key)), dir_);
 }

@@ -63,6 +63,8 @@ class RocksDbBackend : public KeyedStateBackend {
   absl::Status Get(TableId table, std::string_view key, std::string* value) override;
   absl::Status Put(TableId table, std::string_view key, std::string_view value) override;
   absl::Status Append(TableId table, std::string_view key, std::string_view element) override;
+  // One merge operand holding all the elements.
+  absl::Status AppendEncoded(TableId table, std::string_view key, std::string_view elements) override;
   absl::Status Delete(TableId table, std::string_view key) override;
   std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) override;
   int64_t ApproximateKeys(TableId table) override;
