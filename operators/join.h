@@ -66,6 +66,15 @@ class TwoInputKeyedOperator : public runtime::OperatorBase, public runtime::With
         },
         [&] { return this->ctx_->ShouldYield(); });
   }
+  // The barrier: timers go to the backend before it is snapshotted.
+  absl::Status SnapshotState(int64_t, runtime::TaskSnapshot*) override {
+    try {
+      timers_.Flush();
+    } catch (const StateError& e) {
+      return e.status();
+    }
+    return absl::OkStatus();
+  }
 
  protected:
   virtual void InitState(RuntimeContext& ctx) = 0;

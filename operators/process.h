@@ -15,8 +15,8 @@
 //   };
 //
 // State handles are scoped to the current key. Event-time timers fire when the watermark
-// reaches them, processing-time timers when the clock does; both are in the state backend
-// and survive restarts. ctx.IsLate() tells whether the record is behind its partition's
+// reaches them, processing-time timers when the clock does; both are part of every
+// checkpoint and survive restarts. ctx.IsLate() tells whether the record is behind its partition's
 // watermark (r.ts < pwm(r), deterministic across replays). Called on the task's thread.
 #ifndef KAPPA_OPERATORS_PROCESS_H_
 #define KAPPA_OPERATORS_PROCESS_H_
@@ -114,6 +114,15 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
   bool AdvanceProcessingTime(Timestamp now) override {
     return timers_.FireProcessingTimers(
         now, [&](const FiredTimer& t) { OnTimer(t, true); }, [&] { return this->ctx_->ShouldYield(); });
+  }
+  // The barrier: timers go to the backend before it is snapshotted.
+  absl::Status SnapshotState(int64_t, runtime::TaskSnapshot*) override {
+    try {
+      timers_.Flush();
+    } catch (const StateError& e) {
+      return e.status();
+    }
+    return absl::OkStatus();
   }
 
  private:

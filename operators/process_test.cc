@@ -1,8 +1,11 @@
 #include "operators/process.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -12,6 +15,9 @@
 #include "engine/testing/harness.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "state/caching_backend.h"
+#include "state/key_groups.h"
+#include "state/rocksdb_backend.h"
 
 namespace kappa::operators {
 namespace {
@@ -19,6 +25,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
+using ::testing::UnorderedElementsAreArray;
 
 struct Click {
   std::string user;
@@ -35,7 +42,9 @@ std::unique_ptr<runtime::OperatorBase> MakeOperator(std::unique_ptr<Function> fn
       [](const Click& c) { return c.user; }, std::move(fn), kUid);
 }
 
+// Keys of a state table as a checkpoint would hold them (timers are written on the barrier).
 int64_t TableSize(Harness& h, const std::string& name) {
+  EXPECT_TRUE(h.SnapshotState().ok());
   auto table = h.context().backend()->RegisterTable(name);
   EXPECT_TRUE(table.ok());
   return h.context().backend()->ApproximateKeys(*table);
@@ -560,6 +569,114 @@ TEST(KeyedProcessStateTest, TtlReducingAndAggregatingStateFromTheRuntimeContext)
   h.Process({"a", 1}, 3);
   EXPECT_THAT(h.output(), ::testing::ElementsAre("a last=none sum=5 n=1", "a last=5 sum=12 n=2",
                                                  "a last=none sum=13 n=3"));
+}
+
+// --- Checkpoints on RocksDB behind the write-back cache -------------------------------------
+
+// Keeps value, list and map state per user, with a timer 100 ms after each click (an
+// earlier one is deleted on even values) that reports and clears everything.
+class Tally : public Function {
+ public:
+  void Open(RuntimeContext& ctx) override {
+    count_ = ctx.GetValueState<int64_t>("count");
+    last_ = ctx.GetValueState<int64_t>("last");
+    seen_ = ctx.GetListState<int64_t>("seen");
+    by_rest_ = ctx.GetMapState<int64_t, int64_t>("by-rest");
+  }
+  void ProcessElement(const Click& c, Context& ctx, Collector<std::string>&) override {
+    count_.Update(count_.ValueOr(0) + 1);
+    seen_.Add(c.value);
+    by_rest_.Put(c.value % 3, by_rest_.Get(c.value % 3).value_or(0) + 1);
+    std::optional<int64_t> last = last_.Value();
+    if (last && c.value % 2 == 0) ctx.DeleteEventTimeTimer(*last + 100);
+    last_.Update(ctx.timestamp());
+    ctx.RegisterEventTimeTimer(ctx.timestamp() + 100);
+  }
+  void OnTimer(Timestamp t, Context& ctx, Collector<std::string>& out) override {
+    std::string report = absl::StrCat(ctx.current_key(), "@", t, " n=", count_.ValueOr(0), " seen=");
+    for (int64_t v : seen_.Get()) absl::StrAppend(&report, v, ",");
+    for (const auto& [rest, n] : by_rest_.Entries()) absl::StrAppend(&report, " ", rest, ":", n);
+    out.Collect(report);
+    count_.Clear();
+    seen_.Clear();
+    by_rest_.Clear();
+  }
+
+ private:
+  ValueState<int64_t> count_;
+  ValueState<int64_t> last_;
+  ListState<int64_t> seen_;
+  MapState<int64_t, int64_t> by_rest_;
+};
+
+std::unique_ptr<state::KeyedStateBackend> CachedRocksDb(const std::string& name, size_t capacity_bytes) {
+  static auto shared = state::RocksDbResources::Create({.block_cache_bytes = 8 << 20, .write_buffer_bytes = 8 << 20});
+  static int n = 0;
+  std::string dir = ::testing::TempDir() + "/kappa_proc_" + name + "_" + std::to_string(getpid()) + "_" +
+                    std::to_string(n++);
+  std::filesystem::remove_all(dir);
+  auto rocks = state::RocksDbBackend::Open(dir, shared);
+  EXPECT_TRUE(rocks.ok()) << rocks.status();
+  return state::CachingBackend::Create(std::move(*rocks), capacity_bytes);
+}
+
+TEST(KeyedProcessCheckpointTest, CachedStateAndTimersSurviveACheckpointAndARescale) {
+  std::mt19937 rng(3);
+  std::vector<std::pair<Click, Timestamp>> input;
+  Timestamp ts = 1000;
+  for (int i = 0; i < 400; ++i) {
+    ts += static_cast<Timestamp>(rng() % 7);
+    input.push_back({Click{"user" + std::to_string(rng() % 20), static_cast<int64_t>(rng() % 50)},
+                     ts - static_cast<Timestamp>(rng() % 20)});
+  }
+  auto feed = [&](size_t from, size_t to, const std::function<void(const Click&, Timestamp)>& process,
+                  const std::function<void(Timestamp)>& watermark) {
+    for (size_t i = from; i < to; ++i) {
+      process(input[i].first, input[i].second);
+      if (i % 20 == 19) watermark(input[i].second - 30);
+    }
+  };
+
+  // Reference: one uninterrupted run on the heap backend.
+  Harness ref(MakeOperator(std::make_unique<Tally>()));
+  ASSERT_TRUE(ref.Open().ok());
+  feed(0, input.size(), [&](const Click& c, Timestamp t) { ref.Process(c, t); },
+       [&](Timestamp wm) { ref.Watermark(wm); });
+  ref.Watermark(kMaxTimestamp);
+
+  // On RocksDB with a cache too small for the state: checkpoint halfway (barrier, then the
+  // backend snapshot), then restore into two instances, each with half of the key groups.
+  Harness first(MakeOperator(std::make_unique<Tally>()), CachedRocksDb("first", 300));
+  ASSERT_TRUE(first.Open().ok());
+  feed(0, 200, [&](const Click& c, Timestamp t) { first.Process(c, t); }, [&](Timestamp wm) { first.Watermark(wm); });
+  ASSERT_TRUE(first.SnapshotState().ok());
+  std::string dir = ::testing::TempDir() + "/kappa_proc_checkpoint_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(first.context().backend()->Snapshot(dir).ok());
+  std::vector<std::string> output = first.output();
+
+  std::vector<std::unique_ptr<Harness>> halves;
+  for (auto [lo, hi] : {std::pair{0, 63}, std::pair{64, 127}}) {
+    auto backend = CachedRocksDb("half", 300);
+    ASSERT_TRUE(state::RestoreSnapshot(dir, "rocksdb", lo, hi, backend.get()).ok());
+    halves.push_back(std::make_unique<Harness>(MakeOperator(std::make_unique<Tally>()), std::move(backend)));
+    ASSERT_TRUE(halves.back()->Open().ok());
+  }
+  auto owner = [&](const Click& c) -> Harness& {
+    std::string key;
+    Serializer<std::string>::Write(c.user, &key);
+    return *halves[state::KeyGroupFor(key, 128) <= 63 ? 0 : 1];
+  };
+  feed(200, input.size(), [&](const Click& c, Timestamp t) { owner(c).Process(c, t); },
+       [&](Timestamp wm) {
+         for (auto& h : halves) h->Watermark(wm);
+       });
+  for (auto& h : halves) {
+    h->Watermark(kMaxTimestamp);
+    for (const std::string& row : h->output()) output.push_back(row);
+  }
+  EXPECT_GT(ref.output().size(), 100u);
+  EXPECT_THAT(output, UnorderedElementsAreArray(ref.output()));
 }
 
 }  // namespace

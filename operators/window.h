@@ -20,8 +20,9 @@
 // - A record dropped from every window it belongs to goes to the operator's "late" side
 //   output if the job consumes it, else to the job's errors output as kind "late".
 //
-// Window contents live in the keyed state backend, namespaced by window; timers live in
-// the backend too (timer_service.h). Called on the task's thread only.
+// Window contents live in the keyed state backend, namespaced by window; timers are kept
+// in memory and written to the backend on every barrier (timer_service.h). Called on the
+// task's thread only.
 #ifndef KAPPA_OPERATORS_WINDOW_H_
 #define KAPPA_OPERATORS_WINDOW_H_
 
@@ -416,10 +417,12 @@ class WindowOperator final : public runtime::OneInputOperator<In>, public runtim
         wm, [&](const FiredTimer& t) { OnTimer(t); }, [&] { return this->ctx_->ShouldYield(); });
   }
 
-  // The barrier: cached window contents go to the backend before it is snapshotted.
+  // The barrier: cached window contents and timers go to the backend before it is
+  // snapshotted.
   absl::Status SnapshotState(int64_t, runtime::TaskSnapshot*) override {
     try {
       contents_.Flush();
+      timers_.Flush();
     } catch (const StateError& e) {
       return e.status();
     }

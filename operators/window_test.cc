@@ -1,18 +1,26 @@
 #include "operators/window.h"
 
+#include <filesystem>
+#include <functional>
 #include <map>
+#include <random>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/testing/harness.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "state/caching_backend.h"
+#include "state/key_groups.h"
+#include "state/rocksdb_backend.h"
 
 namespace kappa::operators {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
+using ::testing::UnorderedElementsAreArray;
 
 struct Event {
   std::string key;
@@ -345,9 +353,11 @@ TEST(WindowStateTest, WindowContentsAndTimersLiveInTheBackend) {
   auto contents = backend->RegisterTable("w/window-contents");
   auto timers = backend->RegisterTable("w/timers/event");
   ASSERT_TRUE(contents.ok() && timers.ok());
+  ASSERT_TRUE(h.SnapshotState().ok());  // timers reach the backend on the barrier
   EXPECT_EQ(backend->ApproximateKeys(*contents), 2);
   EXPECT_EQ(backend->ApproximateKeys(*timers), 2);
   h.Watermark(kMaxTimestamp);
+  ASSERT_TRUE(h.SnapshotState().ok());
   EXPECT_EQ(backend->ApproximateKeys(*contents), 0);
   EXPECT_EQ(backend->ApproximateKeys(*timers), 0);
 }
@@ -396,6 +406,117 @@ TEST(SessionWindowTest, NonConstMergeIsUsedWhenSessionsMerge) {
   h.Process({"a", 100}, 10500);
   h.Watermark(kMaxTimestamp);
   EXPECT_THAT(Rows(h.output()), ElementsAre(Row{"a", 1000, 30000, 111}));
+}
+
+// --- Checkpoints on RocksDB behind the write-back cache -------------------------------------
+
+std::unique_ptr<state::KeyedStateBackend> CachedRocksDb(size_t capacity_bytes) {
+  static auto shared = state::RocksDbResources::Create({.block_cache_bytes = 8 << 20, .write_buffer_bytes = 8 << 20});
+  static int n = 0;
+  std::string dir = ::testing::TempDir() + "/kappa_window_db_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+  std::filesystem::remove_all(dir);
+  auto rocks = state::RocksDbBackend::Open(dir, shared);
+  EXPECT_TRUE(rocks.ok()) << rocks.status();
+  return state::CachingBackend::Create(std::move(*rocks), capacity_bytes);
+}
+
+// Runs seeded out-of-order input through the operator twice: uninterrupted on the heap, and
+// on RocksDB behind a cache too small for the state, checkpointed halfway (barrier, backend
+// snapshot) and restored into two instances that split the key groups. Both must emit the
+// same rows.
+template <typename Out>
+void ExpectCheckpointAndRescaleChangeNothing(const std::function<std::unique_ptr<runtime::OperatorBase>()>& make,
+                                             const std::function<std::string(const Out&)>& row) {
+  using H = kappa::testing::OperatorHarness<Event, Out>;
+  std::mt19937 rng(11);
+  std::vector<std::pair<Event, Timestamp>> input;
+  Timestamp ts = 0;
+  for (int i = 0; i < 600; ++i) {
+    ts += static_cast<Timestamp>(rng() % 40);
+    input.push_back({Event{"k" + std::to_string(rng() % 25), static_cast<int64_t>(rng() % 100)},
+                     ts - static_cast<Timestamp>(rng() % 300)});
+  }
+  auto feed = [&](size_t from, size_t to, const std::function<void(const Event&, Timestamp)>& process,
+                  const std::function<void(Timestamp)>& watermark) {
+    for (size_t i = from; i < to; ++i) {
+      process(input[i].first, input[i].second);
+      if (i % 25 == 24) watermark(input[i].second - 500);
+    }
+  };
+  auto rows = [&](const H& h, std::vector<std::string>* out) {
+    for (const Out& o : h.output()) out->push_back(row(o));
+  };
+
+  H ref(make());
+  ASSERT_TRUE(ref.Open().ok());
+  feed(0, input.size(), [&](const Event& e, Timestamp t) { ref.Process(e, t); },
+       [&](Timestamp wm) { ref.Watermark(wm); });
+  ref.Watermark(kMaxTimestamp);
+  std::vector<std::string> want;
+  rows(ref, &want);
+
+  H first(make(), CachedRocksDb(400));
+  ASSERT_TRUE(first.Open().ok());
+  feed(0, 300, [&](const Event& e, Timestamp t) { first.Process(e, t); }, [&](Timestamp wm) { first.Watermark(wm); });
+  ASSERT_TRUE(first.SnapshotState().ok());
+  std::string dir = ::testing::TempDir() + "/kappa_window_checkpoint_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(first.context().backend()->Snapshot(dir).ok());
+  std::vector<std::string> got;
+  rows(first, &got);
+
+  std::vector<std::unique_ptr<H>> halves;
+  for (auto [lo, hi] : {std::pair{0, 63}, std::pair{64, 127}}) {
+    auto backend = CachedRocksDb(400);
+    ASSERT_TRUE(state::RestoreSnapshot(dir, "rocksdb", lo, hi, backend.get()).ok());
+    halves.push_back(std::make_unique<H>(make(), std::move(backend)));
+    ASSERT_TRUE(halves.back()->Open().ok());
+  }
+  auto owner = [&](const Event& e) -> H& {
+    std::string key;
+    Serializer<std::string>::Write(e.key, &key);
+    return *halves[state::KeyGroupFor(key, 128) <= 63 ? 0 : 1];
+  };
+  feed(300, input.size(), [&](const Event& e, Timestamp t) { owner(e).Process(e, t); },
+       [&](Timestamp wm) {
+         for (auto& h : halves) h->Watermark(wm);
+       });
+  for (auto& h : halves) {
+    h->Watermark(kMaxTimestamp);
+    rows(*h, &got);
+  }
+  EXPECT_GT(want.size(), 50u);
+  EXPECT_THAT(got, UnorderedElementsAreArray(want));
+}
+
+std::string CountRow(const CountOut& o) {
+  return o.key + "[" + std::to_string(o.window.start) + "," + std::to_string(o.window.end) + ")=" +
+         std::to_string(o.value);
+}
+
+TEST(WindowCheckpointTest, SlidingAggregateWithLatenessSurvivesACheckpointAndARescale) {
+  ExpectCheckpointAndRescaleChangeNothing<CountOut>(
+      [] { return MakeAggregate<SumAgg>(Sliding(absl::Seconds(1), absl::Milliseconds(250)), 200); }, CountRow);
+}
+
+TEST(WindowCheckpointTest, SessionAggregateSurvivesACheckpointAndARescale) {
+  ExpectCheckpointAndRescaleChangeNothing<CountOut>(
+      [] { return MakeAggregate<SumAgg>(Session(absl::Milliseconds(150))); }, CountRow);
+}
+
+TEST(WindowCheckpointTest, WindowContentsListSurvivesACheckpointAndARescale) {
+  auto fn = [](const std::string& key, const TimeWindow& w, std::vector<Event>& all, Collector<std::string>& out) {
+    std::string s = key + "@" + std::to_string(w.start) + ":";
+    for (const auto& e : all) s += std::to_string(e.value) + ",";
+    out.Collect(s);
+  };
+  using Contents = ProcessContents<std::string, Event, decltype(fn), std::string>;
+  ExpectCheckpointAndRescaleChangeNothing<std::string>(
+      [fn] {
+        return std::make_unique<WindowOperator<std::string, Event, std::string, Contents>>(
+            KeyOf(), Sliding(absl::Seconds(1), absl::Milliseconds(500)), 100, Contents(fn), "w");
+      },
+      [](const std::string& s) { return s; });
 }
 
 }  // namespace

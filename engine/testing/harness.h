@@ -8,7 +8,8 @@
 //   h.Watermark(9999);
 //   EXPECT_EQ(h.output().size(), 1);
 //
-// State lives in a real HeapBackend; timers in it too. `errors()` collects error and
+// State lives in a real HeapBackend unless the harness is given another backend; timers
+// reach it on SnapshotState(), as on a checkpoint barrier. `errors()` collects error and
 // late reports. Single-threaded, like a task.
 #ifndef KAPPA_ENGINE_TESTING_HARNESS_H_
 #define KAPPA_ENGINE_TESTING_HARNESS_H_
@@ -37,7 +38,9 @@ class CollectingOutput : public Output<T> {
 
 class HarnessContext : public runtime::OperatorContext {
  public:
-  HarnessContext() : backend_(state::HeapBackend::Create()), errors_(nullptr, /*keep_in_memory=*/true) {}
+  HarnessContext() : HarnessContext(state::HeapBackend::Create()) {}
+  explicit HarnessContext(std::unique_ptr<state::KeyedStateBackend> backend)
+      : backend_(std::move(backend)), errors_(nullptr, /*keep_in_memory=*/true) {}
   const std::string& operator_name() const override { return name_; }
   int subtask() const override { return 0; }
   int parallelism() const override { return 1; }
@@ -64,7 +67,9 @@ class HarnessContext : public runtime::OperatorContext {
 template <typename In, typename Out, typename Late = In>
 class OperatorHarness {
  public:
-  explicit OperatorHarness(std::unique_ptr<runtime::OperatorBase> op) : op_(std::move(op)) {
+  explicit OperatorHarness(std::unique_ptr<runtime::OperatorBase> op,
+                           std::unique_ptr<state::KeyedStateBackend> backend = state::HeapBackend::Create())
+      : ctx_(std::move(backend)), op_(std::move(op)) {
     op_->ConnectOutput(0, runtime::OutputPtr::Of<Out>(&out_));
   }
   // Connects side output `port` (e.g. 1 = late) to the harness; without it late records
@@ -94,6 +99,12 @@ class OperatorHarness {
     Watermark(kMaxTimestamp);
     op_->EndOfInput();
   }
+  // What a checkpoint barrier asks of the operator: cached state and timers go to the
+  // backend, which then holds what a snapshot would.
+  absl::Status SnapshotState(int64_t checkpoint_id = 1) {
+    runtime::TaskSnapshot snapshot;
+    return op_->SnapshotState(checkpoint_id, &snapshot);
+  }
 
   std::vector<Out> output() const { return out_.values(); }
   const std::vector<Record<Out>>& records() const { return out_.records; }
@@ -114,7 +125,9 @@ class OperatorHarness {
 template <typename A, typename B, typename Out>
 class TwoInputHarness {
  public:
-  explicit TwoInputHarness(std::unique_ptr<runtime::OperatorBase> op) : op_(std::move(op)) {
+  explicit TwoInputHarness(std::unique_ptr<runtime::OperatorBase> op,
+                           std::unique_ptr<state::KeyedStateBackend> backend = state::HeapBackend::Create())
+      : ctx_(std::move(backend)), op_(std::move(op)) {
     op_->ConnectOutput(0, runtime::OutputPtr::Of<Out>(&out_));
   }
   absl::Status Open() { return op_->Open(&ctx_); }
@@ -132,6 +145,10 @@ class TwoInputHarness {
     ctx_.watermark_ = wm;
     while (!op_->AdvanceWatermark(wm)) {
     }
+  }
+  absl::Status SnapshotState(int64_t checkpoint_id = 1) {
+    runtime::TaskSnapshot snapshot;
+    return op_->SnapshotState(checkpoint_id, &snapshot);
   }
   std::vector<Out> output() const { return out_.values(); }
   const std::vector<Record<Out>>& records() const { return out_.records; }
