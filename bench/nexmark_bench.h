@@ -40,7 +40,7 @@ struct NexmarkBenchOptions {
   int64_t events = 0;        // events to generate; latency mode: or rate × duration
   int parallelism = 1;       // of the job, and the generator's partitions
   int workers = 0;           // engine worker threads; 0: number of cores
-  std::string state = "heap";         // heap | rocksdb
+  std::string state = "rocksdb";      // rocksdb | heap
   int64_t out_of_orderness_ms = -1;   // -1: the job's default (4000 ms)
   uint64_t seed = 0;
   // Throughput mode: events per second of event time (the generator's `rate`, which

@@ -17,6 +17,7 @@
 #include "checkpoint/storage.h"
 #include "engine/coordinator.h"
 #include "engine/status.h"
+#include "state/caching_backend.h"
 #include "state/heap_backend.h"
 #include "state/rocksdb_backend.h"
 
@@ -230,7 +231,15 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
     }
   }
 
-  // Tasks: one per chain head and instance.
+  // Tasks: one per chain head and instance. Stateful ones share the write-back cache budget.
+  size_t stateful_tasks = 0;
+  for (int h = 0; h < n; ++h) {
+    if (plan.head[h] != h) continue;
+    bool keyed = false;
+    for (int i : plan.chain[h]) keyed |= g.nodes[i].keyed;
+    if (keyed) stateful_tasks += plan.parallelism[h];
+  }
+  const size_t cache_bytes = opt.state_cache_bytes / std::max<size_t>(stateful_tasks, 1);
   std::vector<std::vector<std::unique_ptr<StreamTask>>> tasks(n);
   for (int h = 0; h < n; ++h) {
     if (plan.head[h] != h) continue;
@@ -248,7 +257,11 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
       if (keyed && rocks) {
         auto backend = state::RocksDbBackend::Open(absl::StrCat(state_root, "/", SafeName(cfg.name)), rocks);
         if (!backend.ok()) return backend.status();
-        cfg.backend = std::move(*backend);
+        if (cache_bytes > 0) {
+          cfg.backend = state::CachingBackend::Create(std::move(*backend), cache_bytes);
+        } else {
+          cfg.backend = std::move(*backend);
+        }
       } else if (keyed) {
         cfg.backend = state::HeapBackend::Create();
       }

@@ -34,12 +34,16 @@ struct ExecutionOptions {
   ErrorSink* errors = nullptr;  // null: count only
   // Set (e.g. by a SIGINT handler) to stop sources; the run then drains and ends.
   const std::atomic<bool>* stop_requested = nullptr;
-  // Where keyed state lives. RocksDB keeps each stateful task's state under
+  // Where keyed state lives. RocksDB (the default) keeps each stateful task's state under
   // state_dir/<job>/<task> (a fresh temporary directory when state_dir is empty); the
-  // working state of a run is removed when the run ends.
-  StateBackendKind state_backend = StateBackendKind::kHeap;
+  // working state of a run is removed when the run ends. In front of each RocksDB instance
+  // sits a write-back cache of hot keys (state/caching_backend.h), written back on every
+  // checkpoint barrier and when full; state_cache_bytes is shared evenly by the stateful
+  // tasks of the run (0: no cache).
+  StateBackendKind state_backend = StateBackendKind::kRocksDb;
   std::string state_dir;
   size_t rocksdb_cache_bytes = size_t{256} << 20;
+  size_t state_cache_bytes = size_t{256} << 20;
 
   // Checkpoints (DESIGN §4): with a checkpoint_dir, a checkpoint is taken every
   // checkpoint_interval_ms, the newest `checkpoints_retained` are kept, sinks write

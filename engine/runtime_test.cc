@@ -554,7 +554,7 @@ namespace {
 
 TEST(StateBackendTest, RocksDbGivesTheSameWindowsAsTheHeap) {
   auto input = MakeInput(3, 3000, 100, 11);
-  auto run = [&](StateBackendKind kind, int p) {
+  auto run = [&](StateBackendKind kind, int p, size_t cache_bytes = ExecutionOptions().state_cache_bytes) {
     auto job = Job::Create("rocks");
     auto out = std::make_shared<CollectSink<Row>>();
     job->Source<Rec>("src", std::make_shared<VectorSource>(input), RecStrategy(100))
@@ -569,6 +569,7 @@ TEST(StateBackendTest, RocksDbGivesTheSameWindowsAsTheHeap) {
     opt.workers = 2;
     opt.state_backend = kind;
     opt.state_dir = ::testing::TempDir() + "/kappa_rocks_state";
+    opt.state_cache_bytes = cache_bytes;
     auto result = job->Execute(opt);
     EXPECT_TRUE(result.ok()) << result.status();
     auto rows = out->values();
@@ -578,6 +579,8 @@ TEST(StateBackendTest, RocksDbGivesTheSameWindowsAsTheHeap) {
   auto heap = run(StateBackendKind::kHeap, 1);
   EXPECT_GT(heap.size(), 100u);
   EXPECT_EQ(run(StateBackendKind::kRocksDb, 2), heap);
+  EXPECT_EQ(run(StateBackendKind::kRocksDb, 2, /*cache_bytes=*/2048), heap) << "a cache that is always full";
+  EXPECT_EQ(run(StateBackendKind::kRocksDb, 1, /*cache_bytes=*/0), heap) << "no cache";
   EXPECT_FALSE(std::filesystem::exists(::testing::TempDir() + "/kappa_rocks_state/rocks"))
       << "a run's working state is removed when it ends";
 }
