@@ -344,11 +344,12 @@ TEST(MakeSourceTest, GeneratorPartitionsComeFromTheQuery) {
 }
 
 TEST(MakeSourceTest, UnknownSchemeIsAnErrorListingTheKnownOnes) {
-  for (const std::string uri : {"kafka://localhost:9092/bids", "stdout:"}) {
+  for (const std::string uri : {"s3://bucket/bids", "stdout:"}) {
     auto src = MakeSource<Click>(uri, {});
     ASSERT_FALSE(src.ok()) << uri;
     EXPECT_EQ(src.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(Msg(src.status()), AllOf(HasSubstr(uri), HasSubstr("file:PATH"), HasSubstr("gen:nexmark")));
+    EXPECT_THAT(Msg(src.status()),
+                AllOf(HasSubstr(uri), HasSubstr("file:PATH"), HasSubstr("gen:nexmark"), HasSubstr("kafka://")));
   }
 }
 
@@ -436,11 +437,11 @@ TEST(MakeSinkTest, FileSinkInMissingDirectoryFailsNamingIt) {
 }
 
 TEST(MakeSinkTest, BadSchemeIsAnErrorListingTheSinks) {
-  for (const std::string uri : {"gen:nexmark", "kafka://b/t"}) {
+  for (const std::string uri : {"gen:nexmark", "s3://b/t"}) {
     auto sink = MakeSink<Click>(uri);
     ASSERT_FALSE(sink.ok()) << uri;
-    EXPECT_THAT(Msg(sink.status()),
-                AllOf(HasSubstr(uri), HasSubstr("file:PATH"), HasSubstr("file:DIR/"), HasSubstr("stdout:")));
+    EXPECT_THAT(Msg(sink.status()), AllOf(HasSubstr(uri), HasSubstr("file:PATH"), HasSubstr("file:DIR/"),
+                                          HasSubstr("stdout:"), HasSubstr("kafka://")));
   }
   auto no_path = MakeSink<Click>("file:");
   ASSERT_FALSE(no_path.ok());

@@ -444,18 +444,18 @@ TEST_F(KafkaReplayTest, BrokersDownDuringALiveRunStallItAndNothingIsLost) {
 }
 
 TEST_F(KafkaReplayTest, KilledReplayRestartsFromItsCheckpointWithTheSameOutput) {
-  // Ten times the data of the other tests (16 partitions keep each under the mock's
+  // Fifteen times the data of the other tests (24 partitions keep each under the mock's
   // retention), so that the replay runs long enough to be killed.
-  static const Data* big = MakeData(10 * kEvents, 10 * kRate, 16);
-  ASSERT_TRUE(cluster_->CreateTopic("crash-events", 16).ok());
+  static const Data* big = MakeData(15 * kEvents, 15 * kRate, 24);
+  ASSERT_TRUE(cluster_->CreateTopic("crash-events", 24).ok());
   Produce("crash-events", /*pace=*/false, nullptr, *big);
   const std::vector<nexmark::Event>& all = big->events;
 
   ScopedTempDir dir;
   std::string out = dir.path() + "/out/";
   std::vector<std::string> args = {"replay", "nexmark-q7", "--source", Uri("crash-events"), "--from", "earliest",
-                                   "--sink", "file:" + out, "-p", "2", "--checkpoint-dir", dir.path() + "/ck",
-                                   "--checkpoint-interval", "100", "--state", "rocksdb"};
+                                   "--sink", "file:" + out, "-p", "1", "--checkpoint-dir", dir.path() + "/ck",
+                                   "--checkpoint-interval", "50", "--state", "rocksdb"};
   std::mt19937 rng(5);
   int kills = 0, restored = 0;
   // The newest complete checkpoint's id (0: none).
@@ -474,7 +474,7 @@ TEST_F(KafkaReplayTest, KilledReplayRestartsFromItsCheckpointWithTheSameOutput) 
     // Kill it at a random moment after it completed a checkpoint of its own, so every
     // restart has made progress to restore.
     for (int i = 0; i < 200 && newest() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
     if (kill(pid, SIGKILL) == 0) {
       int code = WaitKappa(pid);
       if (code == 128 + SIGKILL) ++kills;
