@@ -1,8 +1,11 @@
 #include "engine/executor.h"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -151,6 +154,18 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
     if (ec) {
       return absl::UnavailableError(
           absl::StrCat("cannot create checkpoint directory ", opt.checkpoint_dir, ": ", ec.message()));
+    }
+    // Fail before any work when checkpoints could not be written (a read-only remount, no
+    // permission): a run that cannot checkpoint cannot publish exactly-once output either.
+    {
+      std::string probe = absl::StrCat(opt.checkpoint_dir, "/.write-probe-", getpid());
+      FILE* f = std::fopen(probe.c_str(), "w");
+      if (f == nullptr) {
+        return absl::UnavailableError(absl::StrCat("checkpoint directory ", opt.checkpoint_dir,
+                                                   " is not writable: ", std::strerror(errno)));
+      }
+      std::fclose(f);
+      std::filesystem::remove(probe, ec);
     }
     storage.emplace(opt.checkpoint_dir);
     if (opt.restore == ExecutionOptions::Restore::kPath) {

@@ -76,6 +76,17 @@ absl::Status RestoreRocksDb(const std::string& dir, int first, int last, KeyedSt
   std::error_code ec;
   std::filesystem::remove_all(copy, ec);
   std::filesystem::create_directories(copy, ec);
+  if (ec) {
+    // Read-only checkpoint storage (a savepoint on read-only media): copy elsewhere.
+    copy = (std::filesystem::temp_directory_path() /
+            absl::StrCat("kappa-restore-", getpid(), "-", reinterpret_cast<uintptr_t>(target)))
+               .string();
+    ec.clear();
+    std::filesystem::remove_all(copy, ec);
+    std::filesystem::create_directories(copy, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("cannot create a directory to restore into: ", copy, ": ",
+                                                       ec.message()));
+  }
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     std::filesystem::path to = std::filesystem::path(copy) / entry.path().filename();
     // SST files are immutable: link them. Everything else (MANIFEST, CURRENT, OPTIONS, logs)
