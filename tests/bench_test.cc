@@ -1,7 +1,7 @@
-// Integration tests of `kappa bench nexmark`: run the real binary and check that its JSON
-// result lines hold what the issue promises — the engine's and the baseline's figures
-// side by side, on the same events, with the same rows. No timing thresholds: numbers
-// only have to exist and be positive.
+// Integration tests of `kappa bench nexmark` and `kappa bench kafka`: run the real binary
+// and check that its JSON result lines hold what the issues promise — the engine's and the
+// baseline's figures side by side, on the same events, with the same rows. No timing
+// thresholds: numbers only have to exist and be positive.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -169,6 +169,62 @@ TEST(BenchNexmarkTest, MissingEventsIsAUsageError) {
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("--events"));
   EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
+}
+
+// `kappa bench kafka` against the embedded mock cluster: Kafka -> q0 -> Kafka beside the raw
+// librdkafka loop, and live beside replay. Only that every figure exists and the rows agree.
+TEST(BenchKafkaTest, ReportsEngineBaselineAndLiveWithTheSameRows) {
+  RunResult run = RunKappa({"bench", "kafka", "--events", "5000", "--partitions", "4", "--json"},
+                           /*stderr_file=*/"", std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> lines = Lines(run.out);
+  ASSERT_EQ(lines.size(), 1u) << run.out;
+  Result r(lines[0]);
+  ASSERT_TRUE(r.ok()) << r.text();
+  EXPECT_EQ(r.Int("events"), 5000);
+  EXPECT_EQ(r.Int("partitions"), 4);
+  // q0 emits every bid: 46 of every 50 events.
+  const int64_t bids = 5000 / 50 * 46;
+  EXPECT_EQ(r.Int("bids"), bids);
+  EXPECT_EQ(r.Int("engine_rows"), bids);
+  EXPECT_EQ(r.Int("baseline_rows"), bids);
+  EXPECT_EQ(r.Int("live_rows"), bids);
+  EXPECT_TRUE(r.Bool("rows_match"));
+  EXPECT_TRUE(r.Bool("contents_checked"));
+  for (const char* key : {"engine_wall_s", "engine_cpu_s", "engine_events_per_s", "engine_events_per_s_per_core",
+                          "baseline_wall_s", "baseline_cpu_s", "baseline_events_per_s",
+                          "baseline_events_per_s_per_core", "ratio", "ratio_per_core", "replay_s",
+                          "replay_events_per_s", "live_wall_s", "live_events_per_s", "live_producer_events_per_s",
+                          "live_vs_replay"}) {
+    EXPECT_GT(r.Double(key), 0) << key << " in " << r.text();
+  }
+  EXPECT_THAT(r.Str("broker"), HasSubstr("embedded"));
+  EXPECT_THAT(r.Str("machine"), HasSubstr("cores"));
+}
+
+TEST(BenchKafkaTest, TablePrintsEveryRunAndNoMismatch) {
+  RunResult run = RunKappa({"bench", "kafka", "--events", "2000", "--partitions", "2"}, /*stderr_file=*/"",
+                           std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("\nengine: nexmark-q0 replay"));
+  EXPECT_THAT(run.out, HasSubstr("\nbaseline: raw librdkafka"));
+  EXPECT_THAT(run.out, HasSubstr("engine / baseline"));
+  EXPECT_THAT(run.out, HasSubstr("\nreplay, from its source assigned"));
+  EXPECT_THAT(run.out, HasSubstr("\nlive: nexmark-q0"));
+  EXPECT_THAT(run.out, HasSubstr("live / replay"));
+  EXPECT_THAT(run.out, HasSubstr("1840 bids in, 1840 / 1840 / 1840 out"));
+  EXPECT_THAT(run.out, HasSubstr("machine: "));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("MISMATCH")));
+  EXPECT_EQ(run.err, "");  // stderr is not a terminal: no progress line
+}
+
+TEST(BenchKafkaTest, InputBeyondTheMockRetentionIsAUsageError) {
+  // ~58 MiB of JSON in one partition: the mock would silently drop most of it.
+  RunResult run = RunKappa({"bench", "kafka", "--events", "200000", "--partitions", "1"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--partitions"));
+  EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
+  EXPECT_EQ(run.out, "");
 }
 
 }  // namespace

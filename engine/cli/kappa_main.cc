@@ -28,6 +28,7 @@
 #include "engine/job_registry.h"
 #include "examples/jobs.h"
 #ifdef KAPPA_HAVE_BENCH
+#include "bench/kafka_bench.h"
 #include "bench/nexmark_bench.h"
 #endif
 
@@ -504,6 +505,35 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   nexmark_cmd->add_flag("--json", nexmark_bench.json, "One JSON object per query on stdout instead of the table");
   nexmark_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
+
+  bench::KafkaBenchOptions kafka_bench;
+  auto* kafka_bench_cmd = bench_cmd->add_subcommand(
+      "kafka",
+      "Kafka -> nexmark-q0 -> Kafka beside a hand-written raw librdkafka loop (consume every input message, "
+      "produce q0's row for every bid with an idempotent producer, flush), and a replay beside a live run, in one "
+      "process. N Nexmark events are produced as JSON into an input topic first. Replay: the job reads the filled "
+      "topic bounded (start=earliest&end=end). Live: the job follows an empty topic while a producer thread writes "
+      "the same events at full speed, timed until the output topic holds every row. The rows of all three must "
+      "agree (counts, and once the values, compared as multisets). Runs against librdkafka's mock cluster in this "
+      "process (~5 MiB per partition: keep events / partitions small enough), or a real cluster with --kafka, "
+      "where the topics kappa-bench-in and kappa-bench-out must exist.");
+  kafka_bench_cmd->add_option("--events,-n", kafka_bench.events, "Nexmark events in the input")->capture_default_str();
+  kafka_bench_cmd->add_option("--partitions", kafka_bench.partitions,
+                              "Partitions of the input topic the embedded cluster creates (output topics: 8 times as "
+                              "many)")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--parallelism,-p", kafka_bench.parallelism, "Parallel instances of the job")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--workers", kafka_bench.workers, "Worker threads (default: number of cores)");
+  kafka_bench_cmd->add_option("--repetitions", kafka_bench.repetitions,
+                              "Run replay, baseline and live this many times each and report the best")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--kafka", kafka_bench.kafka,
+                              "Bootstrap servers of a real cluster (default: librdkafka's mock, in this process); "
+                              "create kappa-bench-in and kappa-bench-out first");
+  kafka_bench_cmd->add_option("--seed", kafka_bench.seed, "Generator seed")->capture_default_str();
+  kafka_bench_cmd->add_flag("--json", kafka_bench.json, "One JSON object on stdout instead of the table");
+  kafka_bench_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
 #endif
 
   std::string savepoint_dir, savepoint_name;
@@ -602,6 +632,10 @@ int main(int argc, char** argv) {
   if (nexmark_cmd->parsed()) {
     nexmark_bench.progress = !no_progress;
     return bench::RunNexmarkBench(registry, nexmark_bench, std::cout, std::cerr);
+  }
+  if (kafka_bench_cmd->parsed()) {
+    kafka_bench.progress = !no_progress;
+    return bench::RunKafkaBench(registry, kafka_bench, std::cout, std::cerr);
   }
 #endif
   return 0;
