@@ -226,6 +226,14 @@ TEST_F(KafkaReplayTest, LiveRunsAndTheirReplaysAgreeForEveryClosedWindow) {
   ScopedTempDir dir;
   const int64_t wm = FinalLiveWatermark();
   std::vector<pid_t> live;
+  struct KillLeftovers {  // a failed assertion must not leave live jobs running
+    std::vector<pid_t>* pids;
+    ~KillLeftovers() {
+      for (pid_t p : *pids) {
+        if (p > 0 && kill(p, SIGKILL) == 0) WaitKappa(p);
+      }
+    }
+  } kill_leftovers{&live};
   for (const Query& q : queries) {
     ASSERT_TRUE(cluster_->CreateTopic(q.job + "-live", 2).ok());
     ASSERT_TRUE(cluster_->CreateTopic(q.job + "-replay", 3).ok());
@@ -258,6 +266,7 @@ TEST_F(KafkaReplayTest, LiveRunsAndTheirReplaysAgreeForEveryClosedWindow) {
     }
     kill(live[i], SIGINT);
     EXPECT_EQ(WaitKappa(live[i]), 130) << ReadFileToString(dir.path() + "/" + q.job + ".log");
+    live[i] = -1;
     ExpectSameRows(live_rows, expected, "the reference (closed windows)");
 
     // The same job, rewound: from earliest to the end, at another parallelism.

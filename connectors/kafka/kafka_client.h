@@ -125,7 +125,7 @@ class Consumer {
   KafkaEndpoint endpoint_;
   Handle rk_;
   std::map<int, rd_kafka_queue_t*> queues_;
-  std::mutex mu_;
+  uint64_t polls_ = 0;
 };
 
 // A producer for a sink instance (idempotent), or a transactional one for committing
