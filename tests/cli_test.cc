@@ -25,6 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "checkpoint/storage.h"
 #include "tests/kappa_process.h"
 #include "connectors/file/file_test_util.h"
 #include "gmock/gmock.h"
@@ -571,6 +572,68 @@ TEST(CliFollowTest, FollowTailsGrowingFilesAndCtrlCStopsCleanly) {
   std::ifstream err(dir.path() + "/stderr");
   std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
   EXPECT_THAT(text, HasSubstr("stopped: 350 records read"));
+}
+
+// A replay that starts from a savepoint of a running job: its state and offsets, then the
+// rest of the log. The running job's output up to the savepoint plus the replay's output
+// is exactly the output of one uninterrupted run.
+TEST(CliReplayTest, ReplayFromASavepointContinuesWhereTheSavepointWas) {
+  ScopedTempDir dir;
+  const std::string log = dir.path() + "/log/";
+  auto gen = RunKappa({"run", "nexmark-copy", "--source", "gen:nexmark?events=40000&rate=1000&partitions=2", "--sink",
+                       "file:" + log, "-p", "2"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const std::string reference = dir.path() + "/reference.jsonl";
+  ASSERT_EQ(RunKappa({"run", "hot-auctions", "--source", "file:" + log, "--sink", "file:" + reference}).exit_code, 0);
+
+  // A live job over the log (following it), checkpointing; a savepoint of it; then stop.
+  const std::string ck = dir.path() + "/ck", live_out = dir.path() + "/live/";
+  pid_t pid = StartKappa({"run", "hot-auctions", "--follow", "--source", "file:" + log, "--sink", "file:" + live_out,
+                          "--checkpoint-dir", ck, "--checkpoint-interval", "50"},
+                         dir.path() + "/stdout", dir.path() + "/stderr");
+  ASSERT_TRUE(WaitFor([&] {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(ck, ec)) {
+      if (std::filesystem::exists(e.path() / "MANIFEST")) return true;
+    }
+    return false;
+  }));
+  RunResult sp = RunKappa({"savepoint", "--checkpoint-dir", ck, "--name", "mid", "--running"});
+  ASSERT_EQ(sp.exit_code, 0) << Describe(sp);
+  kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const std::string savepoint = ck + "/savepoints/mid";
+  auto loaded = checkpoint::CheckpointStorage(ck).Load(savepoint);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+
+  // The live output the savepoint covers: part files of checkpoints up to its id.
+  std::multiset<std::string> rows;
+  for (const auto& e : std::filesystem::directory_iterator(live_out)) {
+    std::string name = e.path().filename().string();
+    int64_t id = 0;
+    if (name.rfind("part-", 0) != 0 || name.rfind("part-final", 0) == 0) continue;
+    id = std::stoll(name.substr(5, 8));
+    if (id > loaded->id) continue;
+    for (const std::string& line : Lines(ReadFileToString(e.path().string()))) rows.insert(line);
+  }
+  // Replay from the savepoint to the end of the log.
+  const std::string replay_out = dir.path() + "/replay.jsonl";
+  RunResult replay = RunKappa({"replay", "hot-auctions", "--source", "file:" + log, "--from", "earliest",
+                               "--from-savepoint", savepoint, "--checkpoint-dir", dir.path() + "/ck2", "--sink",
+                               "file:" + dir.path() + "/replay/"});
+  ASSERT_EQ(replay.exit_code, 0) << Describe(replay);
+  EXPECT_THAT(replay.err, HasSubstr(absl::StrCat("restored checkpoint ", loaded->id))) << Describe(replay);
+  size_t replayed = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/replay")) {
+    for (const std::string& line : Lines(ReadFileToString(e.path().string()))) {
+      rows.insert(line);
+      ++replayed;
+    }
+  }
+  EXPECT_GT(replayed, 0u);
+  std::vector<std::string> ref = Lines(ReadFileToString(reference));
+  EXPECT_EQ(rows, std::multiset<std::string>(ref.begin(), ref.end()));
 }
 
 }  // namespace
