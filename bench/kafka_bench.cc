@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "bench/bench_util.h"
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/nexmark/generator.h"
 #include "connectors/nexmark/json.h"
@@ -55,13 +56,6 @@ constexpr int64_t kMockPartitionBudget = 4'800'000;
 constexpr int kOutputPartitionFactor = 8;
 // A run that makes no progress for this long has failed.
 constexpr auto kStallTimeout = std::chrono::seconds(60);
-
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
-  return tv(u.ru_utime) + tv(u.ru_stime);
-}
 
 std::string ReadSmallFile(const std::string& path) {
   std::ifstream in(path);
@@ -114,45 +108,8 @@ double BrokerCpuSeconds() {
 // librdkafka clients use.
 double ClientCpuSeconds() { return ProcessCpuSeconds() - BrokerCpuSeconds(); }
 
-std::string Human(double v) {
-  if (v >= 1e9) return absl::StrFormat("%.2fG", v / 1e9);
-  if (v >= 1e6) return absl::StrFormat("%.2fM", v / 1e6);
-  if (v >= 1e3) return absl::StrFormat("%.1fK", v / 1e3);
-  return absl::StrFormat("%.0f", v);
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        size_t start = line.find_first_not_of(" \t", colon + 1);
-        return start == std::string::npos ? "" : line.substr(start);
-      }
-    }
-  }
-  return "unknown CPU";
-}
-
-std::string MachineLine() {
-  return absl::StrFormat("machine: %d cores (nproc), %s; build %s", static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)),
-                         CpuModel(), KAPPA_BUILD_TYPE);
-}
-
 int EffectiveWorkers(const KafkaBenchOptions& o) {
   return o.workers > 0 ? o.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out.push_back(c);
-  }
-  return out;
 }
 
 // A progress line on stderr, redrawn four times a second while a phase runs, then erased.

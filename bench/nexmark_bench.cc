@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "bench/bench_util.h"
 #include "bench/nexmark_baseline.h"
 #include "connectors/connectors.h"
 #include "connectors/discard_sink.h"
@@ -33,13 +34,6 @@ namespace {
 
 using Seconds = std::chrono::duration<double>;
 
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
-  return tv(u.ru_utime) + tv(u.ru_stime);
-}
-
 double ThreadCpuSeconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -49,13 +43,6 @@ double ThreadCpuSeconds() {
 Timestamp WallMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string Human(double v) {
-  if (v >= 1e9) return absl::StrFormat("%.2fG", v / 1e9);
-  if (v >= 1e6) return absl::StrFormat("%.2fM", v / 1e6);
-  if (v >= 1e3) return absl::StrFormat("%.1fK", v / 1e3);
-  return absl::StrFormat("%.0f", v);
 }
 
 // Where the loops' checksums go, so that no optimiser can prove their work unused.
@@ -249,26 +236,6 @@ nexmark::GeneratorConfig BaselineConfig(const NexmarkBenchOptions& o, bool laten
 
 double Ms(int64_t us) { return static_cast<double>(us) / 1000.0; }
 
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        size_t start = line.find_first_not_of(" \t", colon + 1);
-        return start == std::string::npos ? "" : line.substr(start);
-      }
-    }
-  }
-  return "unknown CPU";
-}
-
-std::string MachineLine() {
-  return absl::StrFormat("machine: %d cores (nproc), %s; build %s", static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)),
-                         CpuModel(), KAPPA_BUILD_TYPE);
-}
-
 // The engine's worker threads: as given, or one per core (what Execute() does with 0).
 int EffectiveWorkers(const NexmarkBenchOptions& o) {
   return o.workers > 0 ? o.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -276,16 +243,6 @@ int EffectiveWorkers(const NexmarkBenchOptions& o) {
 
 std::string Workers(const NexmarkBenchOptions& o) {
   return absl::StrCat(EffectiveWorkers(o), o.workers > 0 ? " workers" : " workers (one per core)");
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out.push_back(c);
-  }
-  return out;
 }
 
 std::string ThroughputJson(const ThroughputResult& r, const NexmarkBenchOptions& o) {
