@@ -3,7 +3,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 
@@ -54,6 +57,40 @@ std::string JsonEscape(const std::string& s) {
     out.push_back(c);
   }
   return out;
+}
+
+Progress::Progress(bool enabled, std::string label, int64_t total, std::function<int64_t()> done)
+    : label_(std::move(label)), total_(total), done_(std::move(done)) {
+  if (!enabled || isatty(2) == 0) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Progress::~Progress() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  if (drawn_) std::fputs("\r\033[K", stderr);
+  std::fflush(stderr);
+}
+
+void Progress::Loop() {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) {
+    const int64_t done = done_();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double rate = s > 0 ? static_cast<double>(done) / s : 0;
+    std::string eta = rate > 0 && done < total_ ? absl::StrFormat(", ETA %.0f s", (total_ - done) / rate) : "";
+    std::fprintf(stderr, "\r  %s: %s / %s events, %s events/s%s\033[K", label_.c_str(),
+                 Human(static_cast<double>(done)).c_str(), Human(static_cast<double>(total_)).c_str(),
+                 Human(rate).c_str(), eta.c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+  }
 }
 
 }  // namespace kappa::bench

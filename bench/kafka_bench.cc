@@ -112,52 +112,6 @@ int EffectiveWorkers(const KafkaBenchOptions& o) {
   return o.workers > 0 ? o.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// A progress line on stderr, redrawn four times a second while a phase runs, then erased.
-// Does nothing unless enabled and stderr is a terminal.
-class Progress {
- public:
-  Progress(bool enabled, std::string label, int64_t total, std::function<int64_t()> done)
-      : label_(std::move(label)), total_(total), done_(std::move(done)) {
-    if (!enabled || isatty(2) == 0) return;
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Progress() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-    if (drawn_) std::fputs("\r\033[K", stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  void Loop() {
-    const auto start = Clock::now();
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) {
-      const int64_t done = done_();
-      const double s = Seconds(Clock::now() - start).count();
-      std::fprintf(stderr, "\r  %s: %s / %s events, %s events/s\033[K", label_.c_str(),
-                   Human(static_cast<double>(done)).c_str(), Human(static_cast<double>(total_)).c_str(),
-                   Human(s > 0 ? static_cast<double>(done) / s : 0).c_str());
-      std::fflush(stderr);
-      drawn_ = true;
-    }
-  }
-
-  std::string label_;
-  int64_t total_;
-  std::function<int64_t()> done_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool drawn_ = false;  // by the thread, read after join
-  std::thread thread_;
-};
-
 // Offsets [begin, end) of every partition of a topic.
 struct Range {
   std::string topic;

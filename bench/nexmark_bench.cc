@@ -51,54 +51,6 @@ volatile uint64_t g_checksum = 0;
 // Events done by the hand-written loops, for the progress line (updated every 64K events).
 std::atomic<int64_t> g_loop_events{0};
 
-// A progress line on stderr, redrawn four times a second while a run is going, then
-// erased. Does nothing unless enabled and stderr is a terminal.
-class Progress {
- public:
-  Progress(bool enabled, std::string label, int64_t total, std::function<int64_t()> done)
-      : label_(std::move(label)), total_(total), done_(std::move(done)) {
-    if (!enabled || isatty(2) == 0) return;
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Progress() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-    if (drawn_) std::fputs("\r\033[K", stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  void Loop() {
-    const auto start = std::chrono::steady_clock::now();
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) {
-      const int64_t done = done_();
-      const double s = Seconds(std::chrono::steady_clock::now() - start).count();
-      const double rate = s > 0 ? static_cast<double>(done) / s : 0;
-      std::string eta = rate > 0 && done < total_ ? absl::StrFormat(", ETA %.0f s", (total_ - done) / rate) : "";
-      std::fprintf(stderr, "\r  %s: %s / %s events, %s events/s%s\033[K", label_.c_str(),
-                   Human(static_cast<double>(done)).c_str(), Human(static_cast<double>(total_)).c_str(),
-                   Human(rate).c_str(), eta.c_str());
-      std::fflush(stderr);
-      drawn_ = true;
-    }
-  }
-
-  std::string label_;
-  int64_t total_;
-  std::function<int64_t()> done_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool drawn_ = false;  // by the thread, read after join
-  std::thread thread_;
-};
-
 // The generator's query string for `options` (partitions added by callers). Latency runs
 // are paced from `base_time`, a wall-clock time in ms.
 std::string GeneratorQuery(const NexmarkBenchOptions& o, bool latency, Timestamp base_time = 0) {
