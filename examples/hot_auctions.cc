@@ -6,10 +6,8 @@
 //   {"window_start":1700000000000,"window_end":1700000010000,"auction":1007,"bids":412}
 #include <algorithm>
 
-#include "connectors/nexmark/codec.h"
-#include "connectors/nexmark/event.h"
-#include "engine/api.h"
-#include "engine/job_registry.h"
+#include "kappa/kappa.h"
+#include "kappa/nexmark.h"
 #include "examples/jobs.h"
 #include "examples/nexmark/queries.h"
 

@@ -3,7 +3,7 @@
 #ifndef KAPPA_EXAMPLES_JOBS_H_
 #define KAPPA_EXAMPLES_JOBS_H_
 
-#include "engine/job_registry.h"
+#include "kappa/kappa.h"
 
 namespace kappa::examples {
 

@@ -25,9 +25,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "checkpoint/storage.h"
+#include "kappa/checkpoint/storage.h"
 #include "tests/kappa_process.h"
-#include "connectors/file/file_test_util.h"
+#include "kappa/base/file_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
@@ -39,9 +39,9 @@
 namespace kappa {
 namespace {
 
-using ::kappa::connectors::testing::ReadFileToString;
-using ::kappa::connectors::testing::ScopedTempDir;
-using ::kappa::connectors::testing::WriteStringToFile;
+using ::kappa::testing::ReadFileToString;
+using ::kappa::testing::ScopedTempDir;
+using ::kappa::testing::WriteStringToFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;

@@ -30,10 +30,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "connectors/file/file_test_util.h"
-#include "connectors/kafka/kafka_client.h"
-#include "connectors/nexmark/generator.h"
-#include "connectors/nexmark/json.h"
+#include "kappa/base/file_test_util.h"
+#include "kappa/connectors/kafka/kafka_client.h"
+#include "kappa/connectors/nexmark/generator.h"
+#include "kappa/connectors/nexmark/json.h"
 #include "gtest/gtest.h"
 #include "tests/kappa_process.h"
 #include "tests/nexmark_reference.h"
@@ -44,9 +44,9 @@ namespace {
 namespace fs = std::filesystem;
 using connectors::kafka::EmbeddedCluster;
 using connectors::kafka::KafkaEndpoint;
-using connectors::testing::ReadFileToString;
-using connectors::testing::ScopedTempDir;
-using connectors::testing::WriteStringToFile;
+using testing::ReadFileToString;
+using testing::ScopedTempDir;
+using testing::WriteStringToFile;
 using namespace ::kappa::testing;  // NOLINT: references, rows, RunKappa
 
 // 24k events at 400 events/s: 60 s of event time, 6 tumbling and 30 sliding windows;

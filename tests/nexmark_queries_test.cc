@@ -27,12 +27,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "connectors/file/file_test_util.h"
-#include "connectors/nexmark/event.h"
-#include "connectors/nexmark/generator.h"
-#include "connectors/nexmark/json.h"
-#include "engine/errors.h"
-#include "engine/job_registry.h"
+#include "kappa/base/file_test_util.h"
+#include "kappa/connectors/nexmark/event.h"
+#include "kappa/connectors/nexmark/generator.h"
+#include "kappa/connectors/nexmark/json.h"
+#include "kappa/runtime/errors.h"
+#include "kappa/app/job_registry.h"
 #include "examples/nexmark/queries.h"
 #include "gtest/gtest.h"
 #include "tests/nexmark_reference.h"
@@ -42,9 +42,9 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
-using connectors::testing::ReadFileToString;
-using connectors::testing::ScopedTempDir;
-using connectors::testing::WriteStringToFile;
+using testing::ReadFileToString;
+using testing::ScopedTempDir;
+using testing::WriteStringToFile;
 using nexmark::Event;
 
 // 100k events at 500 events/s: 200 s of event time, 20 tumbling and 100 sliding windows.

@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "connectors/nexmark/event.h"
+#include "kappa/connectors/nexmark/event.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
 

@@ -25,10 +25,8 @@
 #include <utility>
 #include <vector>
 
-#include "connectors/nexmark/codec.h"
-#include "connectors/nexmark/event.h"
-#include "engine/api.h"
-#include "engine/job_registry.h"
+#include "kappa/kappa.h"
+#include "kappa/nexmark.h"
 
 namespace kappa::examples {
 

@@ -11,7 +11,7 @@
 #ifndef KAPPA_EXAMPLES_NEXMARK_QUERIES_H_
 #define KAPPA_EXAMPLES_NEXMARK_QUERIES_H_
 
-#include "engine/job_registry.h"
+#include "kappa/kappa.h"
 
 namespace kappa::examples {
 

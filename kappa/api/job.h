@@ -1,0 +1,623 @@
+// Kappa's public API: the one header user jobs include.
+//
+// A job is a DAG built with a typed fluent API, then executed on the worker pool:
+//
+//   auto job = kappa::Job::Create("bids-per-auction");
+//   kappa::Stream<Bid> bids = job->Source<Bid>("bids", connector,
+//       kappa::WatermarkStrategy<Bid>::BoundedOutOfOrderness(4000)
+//           .WithTimestamp([](const Bid& b) { return b.date_time; }));
+//   bids.Filter([](const Bid& b) { return b.price > 100; })
+//       .KeyBy([](const Bid& b) { return b.auction; })
+//       .Window(kappa::Tumbling(absl::Seconds(10)))
+//       .Aggregate(kappa::Count())
+//       .SinkTo(sink);
+//   absl::StatusOr<kappa::ExecutionResult> result = job->Execute(options);
+//
+// Streams are cheap handles; the graph lives in the Job. Building never throws: the first
+// mistake (a bad window size, a side output of the wrong type) is recorded and returned
+// by Execute(). Stateless neighbours with equal parallelism are fused into one task.
+#ifndef KAPPA_API_JOB_H_
+#define KAPPA_API_JOB_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "kappa/runtime/executor.h"
+#include "kappa/runtime/graph.h"
+#include "kappa/base/json_codec.h"
+#include "kappa/runtime/sink.h"
+#include "kappa/runtime/source.h"
+#include "kappa/operators/basic.h"
+#include "kappa/operators/join.h"
+#include "kappa/operators/process.h"
+#include "kappa/operators/window.h"
+#include "kappa/state/serializer.h"
+
+namespace kappa {
+
+template <typename T>
+class Stream;
+template <typename K, typename T>
+class KeyedStream;
+
+class Job {
+ public:
+  static std::unique_ptr<Job> Create(std::string name) { return std::unique_ptr<Job>(new Job(std::move(name))); }
+
+  // A source: partitions read by `connector`, event time and watermarks by `strategy`.
+  template <typename T>
+  Stream<T> Source(std::string name, std::shared_ptr<SourceConnector<T>> connector, WatermarkStrategy<T> strategy);
+
+  // Runs the job to completion (bounded sources) or until options.stop_requested is set.
+  absl::StatusOr<ExecutionResult> Execute(const ExecutionOptions& options) {
+    if (!status_.ok()) return status_;
+    Finalize();
+    return kappa::Execute(graph_, options);
+  }
+  std::string DescribePlan(const ExecutionOptions& options) {
+    Finalize();
+    return kappa::DescribePlan(graph_, options);
+  }
+
+  const std::string& name() const { return graph_.name; }
+  const absl::Status& status() const { return status_; }
+
+  // For the typed API; not for users.
+  runtime::JobGraph& graph() { return graph_; }
+  int AddNode(runtime::NodeSpec node) {
+    node.id = static_cast<int>(graph_.nodes.size());
+    graph_.nodes.push_back(std::move(node));
+    return graph_.nodes.back().id;
+  }
+  void AddEdge(runtime::EdgeSpec edge) { graph_.edges.push_back(std::move(edge)); }
+  void RecordError(absl::Status s) {
+    if (status_.ok()) status_ = std::move(s);
+  }
+
+ private:
+  explicit Job(std::string name) { graph_.name = std::move(name); }
+  // Default uids: the name, made unique.
+  void Finalize() {
+    std::map<std::string, int> seen;
+    for (auto& n : graph_.nodes) {
+      if (!n.uid.empty()) continue;
+      int k = seen[n.name]++;
+      n.uid = k == 0 ? n.name : absl::StrCat(n.name, "-", k);
+    }
+  }
+
+  runtime::JobGraph graph_;
+  absl::Status status_;
+};
+
+namespace internal {
+
+template <typename T>
+runtime::PortSpec MakePort(std::string name = "") {
+  runtime::PortSpec p;
+  p.name = std::move(name);
+  p.type = typeid(T);
+  p.make_fanout = [](const std::vector<runtime::OutputPtr>& targets) -> std::unique_ptr<runtime::OutputNode> {
+    std::vector<Output<T>*> outs;
+    for (const auto& t : targets) outs.push_back(t.As<T>());
+    return std::make_unique<runtime::FanOut<T>>(std::move(outs));
+  };
+  return p;
+}
+
+template <typename T>
+runtime::EdgeSpec MakeEdge(int from, int port, int to, int input, runtime::Partitioning part,
+                           std::function<uint64_t(const T&)> hash = nullptr) {
+  runtime::EdgeSpec e;
+  e.from = from;
+  e.from_port = port;
+  e.to = to;
+  e.to_input = input;
+  e.partitioning = part;
+  e.make_writer = [hash](runtime::Partitioning p, std::vector<runtime::OutputChannel*> channels, int max_par,
+                         int subtask, TaskMetrics* metrics, ErrorSink* errors,
+                         const std::string& name) -> std::unique_ptr<runtime::OutputNode> {
+    return std::make_unique<runtime::ExchangeWriter<T>>(p, std::move(channels), hash, max_par, subtask, metrics,
+                                                        errors, name);
+  };
+  return e;
+}
+
+template <typename F>
+struct ProcessOutput;
+template <typename K, typename In, typename Out>
+struct ProcessOutput<KeyedProcessFunction<K, In, Out>> {
+  using type = Out;
+};
+
+}  // namespace internal
+
+template <typename T>
+class Stream {
+ public:
+  using value_type = T;
+  Stream(Job* job, int node, int port = 0) : job_(job), node_(node), port_(port) {}
+
+  // One output record per input record: fn(const T&) -> U. fn may take T&& instead to move
+  // out of the record (the operator owns it; nothing else sees it afterwards).
+  template <typename Fn>
+  auto Map(Fn fn, std::string name = "map") {
+    using U = std::remove_cvref_t<std::invoke_result_t<Fn&, T&&>>;
+    return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
+      return std::make_unique<operators::MapOperator<T, U, Fn>>(fn);
+    });
+  }
+
+  // Keeps records for which fn(const T&) is true.
+  template <typename Fn>
+  Stream<T> Filter(Fn fn, std::string name = "filter") {
+    return Then<T>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
+      return std::make_unique<operators::FilterOperator<T, Fn>>(fn);
+    });
+  }
+
+  // Zero or more output records per input: fn(const T&, Collector<U>&), or fn(T&&, ...)
+  // to move out of the record.
+  template <typename U, typename Fn>
+  Stream<U> FlatMap(Fn fn, std::string name = "flat_map") {
+    return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
+      return std::make_unique<operators::FlatMapOperator<T, U, Fn>>(fn);
+    });
+  }
+
+  // Partitions by key: records with equal keys meet in the same task. fn(const T&) -> K,
+  // where K has a Serializer (integers, strings, tuples, KAPPA_SERIALIZABLE structs).
+  template <typename Fn>
+  auto KeyBy(Fn fn) {
+    using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
+    return KeyedStream<K, T>(*this, std::function<K(const T&)>(fn));
+  }
+
+  // Merger: one stream of the records of this and the other streams.
+  Stream<T> Union(std::vector<Stream<T>> others, std::string name = "union") {
+    int id = job_->AddNode(IdentityNode(std::move(name)));
+    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
+    for (const Stream<T>& o : others) {
+      job_->AddEdge(internal::MakeEdge<T>(o.node_, o.port_, id, 0, runtime::Partitioning::kForward));
+    }
+    return Stream<T>(job_, id);
+  }
+
+  // Splitter: each record goes to exactly one of the named outputs, the one whose index
+  // fn(const T&) returns. Get outputs with Split::Output(name).
+  class SplitStreams {
+   public:
+    Stream<T> Output(const std::string& name) const {
+      for (size_t i = 0; i < names_.size(); ++i) {
+        if (names_[i] == name) return Stream<T>(job_, node_, static_cast<int>(i));
+      }
+      job_->RecordError(absl::InvalidArgumentError(absl::StrCat("split has no output named '", name, "'")));
+      return Stream<T>(job_, node_, 0);
+    }
+
+   private:
+    friend class Stream<T>;
+    SplitStreams(Job* job, int node, std::vector<std::string> names)
+        : job_(job), node_(node), names_(std::move(names)) {}
+    Job* job_;
+    int node_;
+    std::vector<std::string> names_;
+  };
+  template <typename Fn>
+  SplitStreams Split(std::vector<std::string> names, Fn fn, std::string name = "split") {
+    runtime::NodeSpec n;
+    n.name = std::move(name);
+    for (const auto& out : names) n.ports.push_back(internal::MakePort<T>(out));
+    size_t count = names.size();
+    n.make_operator = [fn, count](const runtime::NodeSpec&, TaskMetrics*) {
+      return std::make_unique<operators::SplitOperator<T, Fn>>(fn, count);
+    };
+    int id = job_->AddNode(std::move(n));
+    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
+    return SplitStreams(job_, id, std::move(names));
+  }
+
+  // Sharder: spreads records round-robin over `parallelism` instances (0: job default).
+  Stream<T> Rebalance(int parallelism = 0, std::string name = "rebalance") {
+    return Exchange(runtime::Partitioning::kRebalance, parallelism, std::move(name), nullptr);
+  }
+  // Sharder: routes records by the hash of fn(const T&) over `parallelism` instances,
+  // without keyed state.
+  template <typename Fn>
+  Stream<T> PartitionBy(Fn fn, int parallelism = 0, std::string name = "partition") {
+    using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
+    return Exchange(runtime::Partitioning::kHash, parallelism, std::move(name),
+                    [fn](const T& v) { return operators::HashKey<K>(fn(v)); });
+  }
+  // Copier across tasks: every instance of the next operator receives every record.
+  Stream<T> Broadcast(int parallelism = 0, std::string name = "broadcast") {
+    return Exchange(runtime::Partitioning::kBroadcast, parallelism, std::move(name), nullptr);
+  }
+
+  void SinkTo(std::shared_ptr<SinkConnector<T>> sink, std::string name = "sink") {
+    runtime::NodeSpec n;
+    n.name = std::move(name);
+    n.make_operator = [sink](const runtime::NodeSpec&, TaskMetrics* m) {
+      return std::make_unique<runtime::SinkOperator<T>>(sink, m);
+    };
+    n.enable_exactly_once = [sink](const std::string& job, const std::string& dir) {
+      return sink->EnableExactlyOnce(ExactlyOnceContext{job, dir});
+    };
+    n.commit = [sink](const std::vector<checkpoint::PendingFile>& p) { return sink->Commit(p); };
+    n.recover = [sink](const std::vector<checkpoint::PendingFile>& p, int64_t restored) {
+      return sink->Recover(p, restored);
+    };
+    n.take_final_pending = [sink] { return sink->TakeFinalPending(); };
+    int id = job_->AddNode(std::move(n));
+    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
+  }
+
+  // A named side output of this stream's operator, e.g. "late" of a window.
+  template <typename U>
+  Stream<U> SideOutput(const std::string& name) const {
+    const auto& ports = job_->graph().nodes[node_].ports;
+    for (size_t i = 0; i < ports.size(); ++i) {
+      if (ports[i].name != name) continue;
+      if (ports[i].type != typeid(U)) {
+        job_->RecordError(absl::InvalidArgumentError(
+            absl::StrCat("side output '", name, "' of '", job_->graph().nodes[node_].name, "' has another type")));
+      }
+      return Stream<U>(job_, node_, static_cast<int>(i));
+    }
+    job_->RecordError(absl::InvalidArgumentError(
+        absl::StrCat("'", job_->graph().nodes[node_].name, "' has no side output named '", name, "'")));
+    return Stream<U>(job_, node_, 0);
+  }
+
+  // Sets the operator's name (shown in plans and errors; default uid of its state).
+  Stream<T>& Name(std::string name) {
+    job_->graph().nodes[node_].name = std::move(name);
+    return *this;
+  }
+  // Stable id of the operator's state across job versions (savepoints).
+  Stream<T>& Uid(std::string uid) {
+    job_->graph().nodes[node_].uid = std::move(uid);
+    return *this;
+  }
+  Stream<T>& Parallelism(int p) {
+    if (p < 1) job_->RecordError(absl::InvalidArgumentError("parallelism must be at least 1"));
+    job_->graph().nodes[node_].parallelism = p;
+    return *this;
+  }
+
+  Job* job() const { return job_; }
+  int node() const { return node_; }
+  int port() const { return port_; }
+
+  // Internal: a new node fed from this stream by a forward edge.
+  template <typename U, typename Make>
+  Stream<U> Then(std::string name, Make make) {
+    runtime::NodeSpec n;
+    n.name = std::move(name);
+    n.ports.push_back(internal::MakePort<U>());
+    n.make_operator = [make](const runtime::NodeSpec& spec, TaskMetrics* m) -> std::unique_ptr<runtime::OperatorBase> {
+      return make(spec, m);
+    };
+    int id = job_->AddNode(std::move(n));
+    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
+    return Stream<U>(job_, id);
+  }
+
+ private:
+  runtime::NodeSpec IdentityNode(std::string name) {
+    runtime::NodeSpec n;
+    n.name = std::move(name);
+    n.ports.push_back(internal::MakePort<T>());
+    n.make_operator = [](const runtime::NodeSpec&, TaskMetrics*) {
+      return std::make_unique<operators::IdentityOperator<T>>();
+    };
+    return n;
+  }
+  Stream<T> Exchange(runtime::Partitioning part, int parallelism, std::string name,
+                     std::function<uint64_t(const T&)> hash) {
+    runtime::NodeSpec n = IdentityNode(std::move(name));
+    n.parallelism = parallelism;
+    int id = job_->AddNode(std::move(n));
+    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, part, std::move(hash)));
+    return Stream<T>(job_, id);
+  }
+
+  Job* job_;
+  int node_;
+  int port_;
+};
+
+template <typename K, typename T>
+class WindowedStream;
+template <typename K, typename A, typename B>
+class JoinedStreams;
+template <typename K, typename A, typename B>
+class IntervalJoinedStreams;
+template <typename K, typename A, typename B>
+class ConnectedStreams;
+
+template <typename K, typename T>
+class KeyedStream {
+ public:
+  KeyedStream(Stream<T> input, std::function<K(const T&)> key) : input_(input), key_(std::move(key)) {}
+
+  WindowedStream<K, T> Window(WindowAssigner assigner) const { return WindowedStream<K, T>(*this, assigner); }
+
+  // Per-record logic with keyed state and timers; see operators/process.h.
+  template <typename F>
+  auto Process(std::unique_ptr<F> fn, std::string name = "process") const {
+    using Base = KeyedProcessFunction<K, T, typename F::OutputType>;
+    using Out = typename F::OutputType;
+    static_assert(std::is_base_of_v<Base, F>, "Process() takes a KeyedProcessFunction<K, T, Out>");
+    std::shared_ptr<F> proto(std::move(fn));
+    // Each parallel instance needs its own function object.
+    auto key = key_;
+    return Keyed<Out>(std::move(name), [proto, key](const runtime::NodeSpec& spec, TaskMetrics*) {
+      return std::make_unique<operators::KeyedProcessOperator<K, T, Out>>(key, std::make_unique<F>(*proto), spec.uid);
+    });
+  }
+
+  template <typename B>
+  JoinedStreams<K, T, B> Join(const KeyedStream<K, B>& other) const {
+    return JoinedStreams<K, T, B>(*this, other);
+  }
+  template <typename B>
+  IntervalJoinedStreams<K, T, B> IntervalJoin(const KeyedStream<K, B>& other) const {
+    return IntervalJoinedStreams<K, T, B>(*this, other);
+  }
+  // Both streams into one KeyedCoProcessFunction with shared keyed state and timers.
+  template <typename B>
+  ConnectedStreams<K, T, B> Connect(const KeyedStream<K, B>& other) const {
+    return ConnectedStreams<K, T, B>(*this, other);
+  }
+
+  const Stream<T>& input() const { return input_; }
+  const std::function<K(const T&)>& key() const { return key_; }
+
+  // Internal: a keyed operator node fed through a hash exchange on the key.
+  template <typename Out, typename Make>
+  Stream<Out> Keyed(std::string name, Make make, std::vector<runtime::PortSpec> side_ports = {}) const {
+    Job* job = input_.job();
+    runtime::NodeSpec n;
+    n.name = std::move(name);
+    n.keyed = true;
+    n.ports.push_back(internal::MakePort<Out>());
+    for (auto& p : side_ports) n.ports.push_back(std::move(p));
+    n.make_operator = [make](const runtime::NodeSpec& spec, TaskMetrics* m) -> std::unique_ptr<runtime::OperatorBase> {
+      return make(spec, m);
+    };
+    int id = job->AddNode(std::move(n));
+    job->AddEdge(HashEdge(id, 0));
+    return Stream<Out>(job, id);
+  }
+  runtime::EdgeSpec HashEdge(int to, int input) const {
+    auto key = key_;
+    return internal::MakeEdge<T>(input_.node(), input_.port(), to, input, runtime::Partitioning::kHash,
+                                 [key](const T& v) { return operators::HashKey<K>(key(v)); });
+  }
+
+ private:
+  Stream<T> input_;
+  std::function<K(const T&)> key_;
+};
+
+template <typename K, typename T>
+class WindowedStream {
+ public:
+  WindowedStream(KeyedStream<K, T> keyed, WindowAssigner assigner) : keyed_(std::move(keyed)), assigner_(assigner) {
+    std::string err = assigner.Validate();
+    if (!err.empty()) keyed_.input().job()->RecordError(absl::InvalidArgumentError(err));
+  }
+
+  // Keeps window state until end − 1 + lateness; records in that span update the result.
+  WindowedStream& AllowedLateness(absl::Duration lateness) {
+    lateness_ = absl::ToInt64Milliseconds(lateness);
+    return *this;
+  }
+
+  // Incremental aggregation; emits Windowed<K, R>{key, window, value}. Agg provides
+  // Create() -> Acc, Add(Acc&, const T&), Result(const Acc&) -> R and, for session
+  // windows, Merge(Acc&, const Acc&).
+  template <typename Agg>
+  auto Aggregate(Agg agg, std::string name = "window") {
+    using Acc = std::remove_cvref_t<decltype(agg.Create())>;
+    using R = std::remove_cvref_t<decltype(agg.Result(std::declval<const Acc&>()))>;
+    using Out = Windowed<K, R>;
+    return Aggregate(std::move(agg),
+                     [](const K& k, const TimeWindow& w, R&& r) { return Out{k, w, std::move(r)}; },
+                     std::move(name));
+  }
+  // Incremental aggregation with a result function fn(const K&, const TimeWindow&, R&&) -> Out.
+  template <typename Agg, typename Fn>
+  auto Aggregate(Agg agg, Fn fn, std::string name = "window") {
+    using Acc = std::remove_cvref_t<decltype(agg.Create())>;
+    using R = std::remove_cvref_t<decltype(agg.Result(std::declval<const Acc&>()))>;
+    using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const K&, const TimeWindow&, R&&>>;
+    if constexpr (!requires(Acc& a, const Acc& b) { agg.Merge(a, b); }) {
+      if (assigner_.is_session()) {
+        keyed_.input().job()->RecordError(
+            absl::InvalidArgumentError("session windows need an aggregate with Merge(Acc&, const Acc&)"));
+      }
+    }
+    auto emit = [fn](const K& k, const TimeWindow& w, R&& r, Collector<Out>& out) {
+      out.Collect(fn(k, w, std::move(r)));
+    };
+    using Contents = operators::AggregateContents<K, T, Agg, decltype(emit), Out>;
+    return Build<Out>(std::move(name), Contents(std::move(agg), emit));
+  }
+  // Rolling reduction fn(const T&, const T&) -> T; emits the reduced value.
+  template <typename Fn>
+  Stream<T> Reduce(Fn fn, std::string name = "window") {
+    return Build<T>(std::move(name), operators::ReduceContents<K, T, Fn>(std::move(fn)));
+  }
+  // All contents at once: fn(const K&, const TimeWindow&, std::vector<T>& elements, Collector<Out>&).
+  template <typename Out, typename Fn>
+  Stream<Out> Process(Fn fn, std::string name = "window") {
+    return Build<Out>(std::move(name), operators::ProcessContents<K, T, Fn, Out>(std::move(fn)));
+  }
+
+ private:
+  template <typename Out, typename Contents>
+  Stream<Out> Build(std::string name, Contents contents) {
+    auto key = keyed_.key();
+    WindowAssigner assigner = assigner_;
+    Timestamp lateness = lateness_;
+    return keyed_.template Keyed<Out>(
+        std::move(name),
+        [key, assigner, lateness, contents](const runtime::NodeSpec& spec, TaskMetrics*) {
+          return std::make_unique<operators::WindowOperator<K, T, Out, Contents>>(key, assigner, lateness, contents,
+                                                                                 spec.uid);
+        },
+        {internal::MakePort<T>("late")});
+  }
+
+  KeyedStream<K, T> keyed_;
+  WindowAssigner assigner_;
+  Timestamp lateness_ = 0;
+};
+
+namespace internal {
+
+// A keyed node with two inputs, each hash-partitioned by its stream's key. make(uid)
+// creates one operator instance.
+template <typename Out, typename K, typename A, typename B, typename Make>
+Stream<Out> AddTwoInputKeyed(const KeyedStream<K, A>& a, const KeyedStream<K, B>& b, std::string name, Make make) {
+  Job* job = a.input().job();
+  runtime::NodeSpec n;
+  n.name = std::move(name);
+  n.keyed = true;
+  n.ports.push_back(MakePort<Out>());
+  n.make_operator = [make](const runtime::NodeSpec& spec, TaskMetrics*) -> std::unique_ptr<runtime::OperatorBase> {
+    return make(spec.uid);
+  };
+  int id = job->AddNode(std::move(n));
+  job->AddEdge(a.HashEdge(id, 0));
+  job->AddEdge(b.HashEdge(id, 1));
+  return Stream<Out>(job, id);
+}
+
+}  // namespace internal
+
+template <typename K, typename A, typename B>
+class JoinedStreams {
+ public:
+  JoinedStreams(KeyedStream<K, A> a, KeyedStream<K, B> b) : a_(std::move(a)), b_(std::move(b)) {}
+
+  class Windowed {
+   public:
+    // fn(const A&, const B&) -> Out for every pair in a window.
+    template <typename Fn>
+    auto Apply(Fn fn, std::string name = "window-join") {
+      using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const A&, const B&>>;
+      Job* job = a_.input().job();
+      if (assigner_.is_session() || assigner_.is_count()) {
+        job->RecordError(absl::InvalidArgumentError("window joins support tumbling and sliding windows"));
+      }
+      auto ka = a_.key();
+      auto kb = b_.key();
+      WindowAssigner assigner = assigner_;
+      return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+        return std::make_unique<operators::WindowJoinOperator<K, A, B, Out, Fn>>(ka, kb, assigner, fn, uid);
+      });
+    }
+
+   private:
+    friend class JoinedStreams;
+    Windowed(KeyedStream<K, A> a, KeyedStream<K, B> b, WindowAssigner w) : a_(a), b_(b), assigner_(w) {}
+    KeyedStream<K, A> a_;
+    KeyedStream<K, B> b_;
+    WindowAssigner assigner_;
+  };
+
+  Windowed Window(WindowAssigner assigner) const { return Windowed(a_, b_, assigner); }
+
+ private:
+  KeyedStream<K, A> a_;
+  KeyedStream<K, B> b_;
+};
+
+template <typename K, typename A, typename B>
+class IntervalJoinedStreams {
+ public:
+  IntervalJoinedStreams(KeyedStream<K, A> a, KeyedStream<K, B> b) : a_(std::move(a)), b_(std::move(b)) {}
+
+  // Joins a with b when a.ts + lower <= b.ts <= a.ts + upper.
+  IntervalJoinedStreams& Between(absl::Duration lower, absl::Duration upper) {
+    lower_ = absl::ToInt64Milliseconds(lower);
+    upper_ = absl::ToInt64Milliseconds(upper);
+    if (lower_ > upper_) a_.input().job()->RecordError(absl::InvalidArgumentError("interval join: lower > upper"));
+    return *this;
+  }
+
+  // fn(const A&, const B&, Collector<Out>&) for every matching pair.
+  template <typename Out, typename Fn>
+  Stream<Out> Process(Fn fn, std::string name = "interval-join") {
+    auto ka = a_.key();
+    auto kb = b_.key();
+    Timestamp lower = lower_, upper = upper_;
+    return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+      return std::make_unique<operators::IntervalJoinOperator<K, A, B, Out, Fn>>(ka, kb, lower, upper, fn, uid);
+    });
+  }
+  // fn(const A&, const B&) -> Out for every matching pair.
+  template <typename Fn>
+  auto Apply(Fn fn, std::string name = "interval-join") {
+    using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const A&, const B&>>;
+    return Process<Out>([fn](const A& a, const B& b, Collector<Out>& out) { out.Collect(fn(a, b)); },
+                        std::move(name));
+  }
+
+ private:
+  KeyedStream<K, A> a_;
+  KeyedStream<K, B> b_;
+  Timestamp lower_ = 0;
+  Timestamp upper_ = 0;
+};
+
+template <typename K, typename A, typename B>
+class ConnectedStreams {
+ public:
+  ConnectedStreams(KeyedStream<K, A> a, KeyedStream<K, B> b) : a_(std::move(a)), b_(std::move(b)) {}
+
+  template <typename F>
+  auto Process(std::unique_ptr<F> fn, std::string name = "co-process") {
+    using Out = typename F::OutputType;
+    static_assert(std::is_base_of_v<KeyedCoProcessFunction<K, A, B, Out>, F>,
+                  "Connect(...).Process() takes a KeyedCoProcessFunction<K, A, B, Out>");
+    auto ka = a_.key();
+    auto kb = b_.key();
+    std::shared_ptr<F> proto(std::move(fn));
+    return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+      return std::make_unique<operators::KeyedCoProcessOperator<K, A, B, Out>>(ka, kb, std::make_unique<F>(*proto), uid);
+    });
+  }
+
+ private:
+  KeyedStream<K, A> a_;
+  KeyedStream<K, B> b_;
+};
+
+template <typename T>
+Stream<T> Job::Source(std::string name, std::shared_ptr<SourceConnector<T>> connector, WatermarkStrategy<T> strategy) {
+  if (!strategy.timestamp) RecordError(absl::InvalidArgumentError(absl::StrCat("source '", name, "' has no timestamp extractor")));
+  runtime::NodeSpec n;
+  n.name = std::move(name);
+  n.source = true;
+  n.ports.push_back(internal::MakePort<T>());
+  n.make_operator = [connector, strategy](const runtime::NodeSpec&, TaskMetrics*) {
+    return std::make_unique<runtime::SourceOperator<T>>(connector, strategy);
+  };
+  int id = AddNode(std::move(n));
+  return Stream<T>(this, id);
+}
+
+}  // namespace kappa
+
+#endif  // KAPPA_API_JOB_H_

@@ -1,0 +1,240 @@
+// Built-in jobs that the `kappa` command runs by name.
+//
+// A job definition is a function that builds the job's graph from a JobContext. The
+// context binds the job's named sources and sinks to the URIs given on the command line
+// (`--source URI` for every source, or `--source NAME=URI` for one), so the same job code
+// reads a file log, a generator or Kafka without change:
+//
+//   void BuildBidCounts(kappa::JobContext& ctx) {
+//     auto bids = ctx.Source<Bid>("bids", kappa::WatermarkStrategy<Bid>::BoundedOutOfOrderness(
+//                                             ctx.out_of_orderness_ms(4000)).WithTimestamp(...));
+//     ctx.Sink(bids.KeyBy(...).Window(...).Aggregate(kappa::Count()), "output");
+//   }
+//   registry->Register({"bid-counts", "bids per auction per 10 s", BuildBidCounts});
+#ifndef KAPPA_APP_JOB_REGISTRY_H_
+#define KAPPA_APP_JOB_REGISTRY_H_
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "kappa/connectors/connectors.h"
+#include "kappa/api/job.h"
+
+namespace kappa {
+
+struct JobBindings {
+  std::string default_source;                  // --source URI
+  std::map<std::string, std::string> sources;  // --source NAME=URI
+  std::string default_sink;                    // --sink URI
+  std::map<std::string, std::string> sinks;    // --sink NAME=URI
+  std::optional<Timestamp> out_of_orderness_ms;
+  // --idle-timeout: a partition without records for this long stops holding back the
+  // watermark (0: never), overriding the job's strategy.
+  std::optional<Timestamp> idle_timeout_ms;
+  bool follow = false;
+  connectors::kafka::KafkaSettings kafka;  // --kafka, --kafka-config
+
+  // Replay (`kappa replay --from/--to`): positions for every source, overriding their
+  // URIs' start=/end=. A ts:MS bound also limits records to event times in [from, to).
+  std::optional<std::string> replay_from, replay_to;
+
+  // Parses "NAME=URI" or "URI" into the maps above.
+  static void Bind(const std::string& arg, std::string* fallback, std::map<std::string, std::string>* named);
+};
+
+class JobContext {
+ public:
+  JobContext(Job* job, const JobBindings& bindings) : job_(job), bindings_(bindings) {}
+
+  Job& job() { return *job_; }
+
+  // The --out-of-orderness flag if given, else the job's default.
+  Timestamp out_of_orderness_ms(Timestamp job_default) const {
+    return bindings_.out_of_orderness_ms.value_or(job_default);
+  }
+
+  template <typename T>
+  Stream<T> Source(const std::string& name, WatermarkStrategy<T> strategy) {
+    source_names_.push_back(name);
+    std::string uri = Lookup(name, bindings_.sources, bindings_.default_source, "--source");
+    if (!uri.empty()) source_uris_.push_back(uri);
+    connectors::SourceOptions options{.follow = bindings_.follow, .kafka = bindings_.kafka};
+    if (bindings_.idle_timeout_ms) strategy.idle_timeout_ms = *bindings_.idle_timeout_ms;
+    if (absl::Status s = ApplyReplayBounds(&strategy, &options); !s.ok()) {
+      job_->RecordError(s);
+      uri.clear();
+    }
+    auto src = uri.empty() ? absl::StatusOr<std::shared_ptr<SourceConnector<T>>>(absl::InvalidArgumentError(""))
+                           : connectors::MakeSource<T>(uri, options);
+    if (!src.ok()) {
+      if (!uri.empty()) job_->RecordError(src.status());
+      src = std::shared_ptr<SourceConnector<T>>(std::make_shared<EmptySource<T>>());
+    }
+    return job_->Source<T>(name, *src, std::move(strategy));
+  }
+
+  template <typename T>
+  void Sink(Stream<T> stream, const std::string& name = "output") {
+    sink_names_.push_back(name);
+    std::string uri = Lookup(name, bindings_.sinks, bindings_.default_sink, "--sink");
+    if (uri.empty()) return;
+    sink_uris_.push_back(uri);
+    auto sink = connectors::MakeSink<T>(uri, {.kafka = bindings_.kafka});
+    if (!sink.ok()) {
+      job_->RecordError(sink.status());
+      return;
+    }
+    finishers_.push_back(sink->finish);
+    stream.SinkTo(sink->sink, name);
+  }
+
+  // After the job is built: every NAME=URI binding names a real source or sink, and no
+  // file sink writes where a file source reads (it would truncate its own input).
+  absl::Status CheckBindings() const {
+    auto check = [&](const std::map<std::string, std::string>& bound, const std::vector<std::string>& names,
+                     const char* what) -> absl::Status {
+      for (const auto& [name, uri] : bound) {
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+          return absl::InvalidArgumentError(absl::StrCat("job '", job_->name(), "' has no ", what, " named '", name,
+                                                         "'; its ", what, "s: ", absl::StrJoin(names, ", ")));
+        }
+      }
+      return absl::OkStatus();
+    };
+    KAPPA_RETURN_IF_ERROR(check(bindings_.sources, source_names_, "source"));
+    KAPPA_RETURN_IF_ERROR(check(bindings_.sinks, sink_names_, "sink"));
+    for (const std::string& sink : sink_uris_) {
+      std::string sp = FilePath(sink);
+      if (sp.empty()) continue;
+      for (const std::string& src : source_uris_) {
+        std::string rp = FilePath(src);
+        if (rp.empty()) continue;
+        if (sp == rp || sp.starts_with(rp + "/") || rp.starts_with(sp + "/")) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--sink ", sink, " would overwrite the input ", src, "; write somewhere else"));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Closes shared sink files after the run; the first error wins.
+  absl::Status Finish() {
+    absl::Status first;
+    for (auto& f : finishers_) {
+      absl::Status s = f();
+      if (first.ok() && !s.ok()) first = s;
+    }
+    return first;
+  }
+
+ private:
+  // --from ts:MS starts each partition at the first record at or after MS − out-of-orderness
+  // (no record of the range can come earlier, within the bound) and filters by event time;
+  // --to ts:MS bounds the source by its end at start and filters, ending each partition
+  // once its watermark passes MS.
+  template <typename T>
+  absl::Status ApplyReplayBounds(WatermarkStrategy<T>* strategy, connectors::SourceOptions* options) const {
+    if (bindings_.replay_from) {
+      KAPPA_ASSIGN_OR_RETURN(auto from, connectors::ParsePosition(*bindings_.replay_from, "--from"));
+      if (from.kind == connectors::Position::Kind::kTimestamp) {
+        strategy->range_from = from.timestamp;
+        options->start = absl::StrCat("ts:", from.timestamp - strategy->out_of_orderness_ms);
+      } else {
+        options->start = *bindings_.replay_from;
+      }
+    }
+    if (bindings_.replay_to) {
+      KAPPA_ASSIGN_OR_RETURN(auto to, connectors::ParsePosition(*bindings_.replay_to, "--to"));
+      if (to.kind == connectors::Position::Kind::kTimestamp) {
+        strategy->range_to = to.timestamp;
+        options->end = "end";
+      } else {
+        options->end = *bindings_.replay_to;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  template <typename T>
+  class EmptySource final : public SourceConnector<T> {
+   public:
+    absl::StatusOr<int> NumPartitions() override { return 0; }
+    absl::StatusOr<std::unique_ptr<PartitionReader<T>>> Open(int, int64_t) override {
+      return absl::InternalError("empty source");
+    }
+    std::string description() const override { return "none"; }
+  };
+
+  std::string Lookup(const std::string& name, const std::map<std::string, std::string>& named,
+                     const std::string& fallback, const char* flag) {
+    auto it = named.find(name);
+    if (it != named.end()) return it->second;
+    if (!fallback.empty()) return fallback;
+    job_->RecordError(absl::InvalidArgumentError(
+        absl::StrCat("job '", job_->name(), "' needs ", flag, " URI (or ", flag, " ", name, "=URI)")));
+    return "";
+  }
+
+  // The normalized path of a file: URI, or "" for other schemes.
+  static std::string FilePath(const std::string& text) {
+    auto uri = connectors::ParseUri(text);
+    if (!uri.ok() || uri->scheme != "file" || uri->path.empty()) return "";
+    std::error_code ec;
+    std::string p = std::filesystem::weakly_canonical(uri->path, ec).string();
+    if (ec) p = uri->path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  }
+
+  Job* job_;
+  const JobBindings& bindings_;
+  std::vector<std::string> source_names_, sink_names_, source_uris_, sink_uris_;
+  std::vector<std::function<absl::Status()>> finishers_;
+};
+
+struct JobDefinition {
+  std::string name;
+  std::string description;
+  std::function<void(JobContext&)> build;
+};
+
+class JobRegistry {
+ public:
+  void Register(JobDefinition def) { jobs_[def.name] = std::move(def); }
+  const JobDefinition* Find(const std::string& name) const {
+    auto it = jobs_.find(name);
+    return it == jobs_.end() ? nullptr : &it->second;
+  }
+  std::vector<const JobDefinition*> List() const {
+    std::vector<const JobDefinition*> out;
+    for (const auto& [_, d] : jobs_) out.push_back(&d);
+    return out;
+  }
+
+ private:
+  std::map<std::string, JobDefinition> jobs_;
+};
+
+inline void JobBindings::Bind(const std::string& arg, std::string* fallback, std::map<std::string, std::string>* named) {
+  size_t eq = arg.find('=');
+  size_t colon = arg.find(':');
+  if (eq != std::string::npos && (colon == std::string::npos || eq < colon)) {
+    (*named)[arg.substr(0, eq)] = arg.substr(eq + 1);
+  } else {
+    *fallback = arg;
+  }
+}
+
+}  // namespace kappa
+
+#endif  // KAPPA_APP_JOB_REGISTRY_H_

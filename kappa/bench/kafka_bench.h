@@ -1,0 +1,118 @@
+// `kappa bench kafka`: Kafka → nexmark-q0 → Kafka, beside a hand-written raw librdkafka
+// loop doing the same on the same messages, and a replay beside a live run, in one process.
+//
+// Setup: N Nexmark events (JSON, DESIGN §7; message timestamp = dateTime) are produced into
+// an input topic of P partitions, event e to partition e % P. The cluster is librdkafka's
+// mock, started in this process (default), or a real one (`--kafka BOOTSTRAP`), where the
+// topics must exist: kappa-bench-in (the input, also written by the live run) and
+// kappa-bench-out (every run's output). Every run reads and counts offset ranges (the high
+// watermarks before and after), so topics may already hold data.
+//
+// Each repetition measures:
+//  - engine (a replay): the registered job nexmark-q0 reads the filled topic bounded
+//    (`?start=earliest&end=end`, what `kappa replay --to end` does; explicit offset ranges on
+//    a real cluster) and writes an output topic through its idempotent producer, no
+//    checkpoints. Timed twice: from building the job to the end of Job::Execute (opening the
+//    clients, the final flush, closing them), beside the baseline; and from the source
+//    having every partition assigned to the last row in the output topic, beside live;
+//  - baseline: one thread, one consumer assigned every partition from its first to its end
+//    offset (each partition read from its own queue, as the engine's source does),
+//    simdjson to find bids and their fields, the q0 row
+//    {"auction","bidder","price","dateTime","extra"} re-encoded, produced with the same
+//    producer settings (idempotent, linger.ms=5, no key), flushed at the end;
+//  - live: the same job started on an empty range of another topic, following it (no end);
+//    once its consumer is assigned, a producer thread writes the N events at full speed,
+//    and the run is timed from the first produce until the output topic holds every row
+//    (watched by ListOffsets requests every 2 ms once the job has read every event).
+// The engine's rows must equal the baseline's and the live run's (counts, and once the
+// multisets of message values); a difference fails the bench.
+//
+// On the embedded cluster every run has topics of its own, output topics have 8 times the
+// input's partitions (rows without a key land unevenly; the mock keeps ~5 MiB per
+// partition), and every consumer uses fetch.wait.max.ms=10: the mock answers a fetch that
+// finds no data only after the whole wait (500 ms by default), so a live consumer that
+// catches up with its producer would stall that long each time.
+//
+// CPU: all threads of the process (getrusage) minus the embedded broker's thread, so
+// "per core" figures include librdkafka's client threads but not the mock broker. The
+// broker still shares the machine's cores with what is measured.
+//
+//   KafkaBenchOptions options;
+//   options.events = 200'000;
+//   int exit_code = RunKafkaBench(registry, options, std::cout, std::cerr);
+//
+// Runs on the calling thread (plus the engine's workers and a producer thread); one bench
+// at a time per process.
+#ifndef KAPPA_BENCH_KAFKA_BENCH_H_
+#define KAPPA_BENCH_KAFKA_BENCH_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "kappa/app/job_registry.h"
+
+namespace kappa::bench {
+
+struct KafkaBenchOptions {
+  int64_t events = 200'000;
+  // Input topic partitions (the embedded cluster; a real cluster's topics keep theirs).
+  // The mock keeps ~5 MiB per partition; 200K events are 56 MiB of JSON, 3.4 MiB per
+  // partition at 16.
+  int partitions = 16;
+  int parallelism = 1;  // of the job
+  int workers = 0;      // engine worker threads; 0: number of cores
+  int repetitions = 1;  // best (least wall time) of this many runs of each kind
+  std::string kafka;    // bootstrap servers of a real cluster; empty: embedded mock
+  uint64_t seed = 0;
+  bool json = false;     // one JSON object on `out` instead of the table
+  bool progress = true;  // progress on stderr, only when it is a terminal
+};
+
+struct KafkaBenchResult {
+  int64_t events = 0;
+  int64_t bids = 0;  // expected output rows
+  int partitions = 0;
+  int64_t max_partition_bytes = 0;  // of the input, values only
+  double fill_s = 0;                // producing the input topic (not part of any figure)
+
+  double engine_wall_s = 0;          // building the job → Execute returned (opening and closing clients included)
+  double engine_cpu_s = 0;           // all threads but the embedded broker's
+  double replay_s = 0;               // the same run, its source assigned → every row in the output topic
+  double start_stop_s = 0;           // engine_wall_s − replay_s: starting the job, closing its clients
+  double engine_broker_cpu_s = 0;    // CPU of the embedded broker's thread during the engine's run
+  double baseline_broker_cpu_s = 0;  // and during the baseline's
+  int64_t engine_rows = 0;
+  double baseline_wall_s = 0;
+  double baseline_cpu_s = 0;
+  int64_t baseline_rows = 0;
+  double live_wall_s = 0;      // first produce → last row in the output topic
+  double live_producer_s = 0;  // first produce → producer flushed
+  int64_t live_rows = 0;
+  bool contents_checked = false;  // the value multisets were compared (once, all retained)
+
+  double engine_events_per_s() const { return Rate(events, engine_wall_s); }
+  double engine_events_per_core_s() const { return Rate(events, engine_cpu_s); }
+  double baseline_events_per_s() const { return Rate(events, baseline_wall_s); }
+  double baseline_events_per_core_s() const { return Rate(events, baseline_cpu_s); }
+  double replay_events_per_s() const { return Rate(events, replay_s); }
+  double live_events_per_s() const { return Rate(events, live_wall_s); }
+  double live_producer_events_per_s() const { return Rate(events, live_producer_s); }
+  // Engine ÷ baseline throughput, by wall time and per core.
+  double ratio() const { return engine_wall_s > 0 ? baseline_wall_s / engine_wall_s : 0; }
+  double ratio_per_core() const { return engine_cpu_s > 0 ? baseline_cpu_s / engine_cpu_s : 0; }
+  // Live ÷ replay throughput, both timed the same way (from a running job's first input).
+  double live_vs_replay() const { return live_wall_s > 0 ? replay_s / live_wall_s : 0; }
+  bool rows_match() const { return engine_rows == bids && baseline_rows == bids && live_rows == bids; }
+
+  static double Rate(int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0; }
+};
+
+// The whole command: checks options (a bad one: one line on `err`, exit code 2), fills the
+// input, runs every measurement and prints the table (or one JSON object) on `out`.
+// Returns 0, or 1 if a run failed or the rows differ.
+int RunKafkaBench(const JobRegistry& registry, const KafkaBenchOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace kappa::bench
+
+#endif  // KAPPA_BENCH_KAFKA_BENCH_H_

@@ -1,0 +1,79 @@
+#include "kappa/checkpoint/checkpointing.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+#include <cstdio>
+#include <filesystem>
+
+namespace kappa::checkpoint {
+
+std::string PublishedPartName(const std::string& dir, int64_t checkpoint, int subtask) {
+  return absl::StrFormat("%s/part-%08d-%03d.jsonl", dir, checkpoint, subtask);
+}
+
+absl::Status PublishPending(const std::vector<PendingFile>& pending) {
+  for (const PendingFile& f : pending) {
+    std::error_code ec;
+    if (!std::filesystem::exists(f.hidden, ec)) {
+      if (std::filesystem::exists(f.published, ec)) continue;  // published before a crash
+      return absl::DataLossError(absl::StrCat("pre-committed output ", f.hidden, " is missing and ", f.published,
+                                              " was never published"));
+    }
+    // link + unlink instead of rename: never replace a file already published under that
+    // name (a crash between the two leaves both names on one inode, handled below).
+    if (link(f.hidden.c_str(), f.published.c_str()) != 0) {
+      struct stat a, b;
+      if (errno == EEXIST && stat(f.hidden.c_str(), &a) == 0 && stat(f.published.c_str(), &b) == 0 &&
+          a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+        unlink(f.hidden.c_str());
+        continue;
+      }
+      return absl::DataLossError(absl::StrCat("cannot publish ", f.hidden, " as ", f.published, ": ",
+                                              strerror(errno), " (refusing to replace published output)"));
+    }
+    if (unlink(f.hidden.c_str()) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot remove ", f.hidden, ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoveAbandonedParts(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(".part-", 0) == 0 && name.size() > 11 && name.ends_with(".inprogress")) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WithdrawPartsAfter(const std::string& dir, int64_t checkpoint) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("part-", 0) != 0) continue;
+    bool withdraw = name.rfind("part-final-", 0) == 0;
+    if (!withdraw) {
+      // part-<checkpoint, 8 digits>-<subtask>.jsonl
+      int64_t epoch = 0;
+      size_t i = 5;
+      for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) epoch = epoch * 10 + (name[i] - '0');
+      withdraw = i > 5 && i < name.size() && name[i] == '-' && epoch > checkpoint;
+    }
+    if (withdraw && !std::filesystem::remove(entry.path(), ec)) {
+      return absl::UnavailableError(absl::StrCat("cannot withdraw ", entry.path().string(), ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kappa::checkpoint

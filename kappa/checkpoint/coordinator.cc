@@ -1,0 +1,215 @@
+#include "kappa/checkpoint/coordinator.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace kappa::checkpoint {
+namespace {
+
+std::vector<PendingFile> ToPending(const checkpoint::SinkPending& p) {
+  std::vector<PendingFile> out;
+  for (int i = 0; i < p.files_size() && i < p.published_names_size(); ++i) {
+    out.push_back({p.files(i), p.published_names(i)});
+  }
+  return out;
+}
+
+}  // namespace
+
+CheckpointCoordinator::CheckpointCoordinator(checkpoint::CheckpointStorage* storage, CoordinatorOptions options,
+                                             int tasks, std::function<void(int64_t id)> trigger_sources)
+    : storage_(storage),
+      options_(std::move(options)),
+      tasks_(tasks),
+      trigger_sources_(std::move(trigger_sources)),
+      live_tasks_(tasks),
+      next_id_(options_.first_id) {}
+
+CheckpointCoordinator::~CheckpointCoordinator() { Stop(); }
+
+std::string CheckpointCoordinator::SnapshotDir(int64_t id, const std::string& task) const {
+  std::string safe;
+  for (char c : task) safe.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  return absl::StrCat(storage_->PathFor(id), "/tasks/", safe);
+}
+
+void CheckpointCoordinator::Start() {
+  if (options_.interval_ms <= 0) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void CheckpointCoordinator::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status CheckpointCoordinator::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+void CheckpointCoordinator::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    // Sleep until the next checkpoint is due, waking every 100 ms for savepoint requests.
+    auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.interval_ms);
+    while (!stopping_ && std::chrono::steady_clock::now() < due) {
+      cv_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(due - std::chrono::steady_clock::now(),
+                                                                        std::chrono::milliseconds(100)),
+                   [this] { return stopping_; });
+      std::vector<std::string> requested = storage_->TakeSavepointRequests();
+      if (!requested.empty()) {
+        savepoints_requested_.insert(savepoints_requested_.end(), requested.begin(), requested.end());
+        break;  // checkpoint now
+      }
+    }
+    if (stopping_) break;
+    if (live_tasks_ < tasks_ && live_tasks_ == 0) break;
+    int64_t id = next_id_++;
+    lock.unlock();
+    Trigger(id);
+    lock.lock();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+    cv_.wait_until(lock, deadline,
+                   [this] { return stopping_ || expected_acks_ <= 0 || acks_ >= expected_acks_; });
+    if (stopping_) break;
+    if (expected_acks_ <= 0 || acks_ < expected_acks_) {
+      // Timed out, or a task finished meanwhile: abandon, try again next time. What the
+      // sinks pre-committed for it still has to be published by a later checkpoint.
+      for (TaskAck& ack : pending_acks_) {
+        for (auto& s : ack.snapshot.sinks) carried_sinks_.push_back(std::move(s));
+      }
+      pending_acks_.clear();
+      pending_id_ = -1;
+      continue;
+    }
+    absl::Status s = Complete();
+    pending_id_ = -1;
+    if (!s.ok() && status_.ok()) status_ = s;
+    if (s.ok()) {
+      for (const std::string& name : savepoints_requested_) {
+        auto path = storage_->CreateSavepoint(name);
+        if (!path.ok() && status_.ok()) status_ = path.status();
+      }
+      savepoints_requested_.clear();
+    }
+  }
+}
+
+void CheckpointCoordinator::Trigger(int64_t id) {
+  auto path = storage_->Begin(id);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!path.ok()) {
+    if (status_.ok()) status_ = path.status();
+    return;
+  }
+  pending_id_ = id;
+  pending_path_ = *path;
+  acks_ = 0;
+  expected_acks_ = live_tasks_;
+  pending_acks_.clear();
+  trigger_sources_(id);
+}
+
+void CheckpointCoordinator::OnAck(int64_t id, TaskAck ack) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (id != pending_id_) {
+      // A late ack of an abandoned checkpoint: keep its pre-committed sink files.
+      for (auto& s : ack.snapshot.sinks) carried_sinks_.push_back(std::move(s));
+      return;
+    }
+    pending_acks_.push_back(std::move(ack));
+    ++acks_;
+  }
+  cv_.notify_all();
+}
+
+void CheckpointCoordinator::OnTaskFinished(TaskSnapshot final_snapshot) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --live_tasks_;
+    for (auto& s : final_snapshot.sources) finished_sources_.push_back(std::move(s));
+    // A checkpoint in flight may now wait for an ack that never comes: abandon it.
+    if (pending_id_ >= 0) expected_acks_ = -1;
+  }
+  cv_.notify_all();
+}
+
+checkpoint::Manifest CheckpointCoordinator::NewManifest(int64_t id) const {
+  checkpoint::Manifest m;
+  m.set_format_version(checkpoint::kFormatVersion);
+  m.set_job_name(options_.job_name);
+  m.set_checkpoint_id(id);
+  m.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
+  m.set_max_parallelism(options_.max_parallelism);
+  for (const auto& uid : options_.operator_uids) m.add_operator_uids(uid);
+  return m;
+}
+
+// Called with mu_ held, by the trigger thread.
+absl::Status CheckpointCoordinator::Complete() {
+  checkpoint::Manifest m = NewManifest(pending_id_);
+  const std::string root = pending_path_;
+  for (TaskAck& ack : pending_acks_) {
+    if (ack.state) {
+      checkpoint::TaskState state = std::move(*ack.state);
+      std::string rel = std::filesystem::relative(state.dir(), root).string();
+      state.set_dir(rel);
+      std::vector<std::string> names;
+      for (const auto& f : state.files()) names.push_back(f.path());
+      state.clear_files();
+      for (const auto& name : names) {
+        auto entry = checkpoint::DescribeFile(root, rel + "/" + name);
+        if (!entry.ok()) return entry.status();
+        *state.add_files() = *entry;
+      }
+      *m.add_tasks() = std::move(state);
+    }
+    for (auto& s : ack.snapshot.sources) *m.add_sources() = std::move(s);
+    for (auto& s : ack.snapshot.sinks) *m.add_sinks() = std::move(s);
+  }
+  for (const auto& s : finished_sources_) *m.add_sources() = s;
+  for (const auto& s : carried_sinks_) *m.add_sinks() = s;
+  absl::Status s = storage_->Commit(root, m);
+  if (!s.ok()) return s;
+  carried_sinks_.clear();
+  // The checkpoint is complete: its pre-committed output becomes visible.
+  for (const auto& sink : m.sinks()) {
+    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(ToPending(sink));
+    if (!p.ok()) return p;
+  }
+  completed_.fetch_add(1);
+  last_completed_.store(m.checkpoint_id());
+  return storage_->Retain(options_.retained);
+}
+
+absl::Status CheckpointCoordinator::Finalize(const std::vector<checkpoint::SinkPending>& final_files) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t id = next_id_++;
+  auto path = storage_->Begin(id);
+  if (!path.ok()) return path.status();
+  checkpoint::Manifest m = NewManifest(id);
+  m.set_final(true);
+  for (const auto& s : finished_sources_) *m.add_sources() = s;
+  for (const auto& f : final_files) *m.add_sinks() = f;
+  for (const auto& s : carried_sinks_) *m.add_sinks() = s;
+  carried_sinks_.clear();
+  absl::Status s = storage_->Commit(*path, m);
+  if (!s.ok()) return s;
+  for (const auto& sink : m.sinks()) {
+    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(ToPending(sink));
+    if (!p.ok()) return p;
+  }
+  last_completed_.store(id);
+  return storage_->Retain(options_.retained);
+}
+
+}  // namespace kappa::checkpoint

@@ -1,0 +1,104 @@
+// The checkpoint coordinator: triggers aligned checkpoints and completes them.
+//
+// Every `interval` it starts checkpoint n (one at a time): it creates the checkpoint's
+// directory and asks every source task to inject barrier n. Each task acknowledges once
+// it snapshotted (TaskAck: its state files, source offsets, pre-committed sink files).
+// When every live task acknowledged, the coordinator checksums the state files, writes
+// the manifest durably (now the checkpoint is complete), publishes the sink files
+// pre-committed for n, and keeps the newest K checkpoints. A checkpoint that does not
+// complete within its timeout is abandoned; the next one starts over.
+//
+// Threads: its own trigger thread; OnAck and OnTaskFinished from task threads. It knows
+// tasks only by count and reaches them through `trigger_sources`, so it sits below the
+// runtime.
+#ifndef KAPPA_CHECKPOINT_COORDINATOR_H_
+#define KAPPA_CHECKPOINT_COORDINATOR_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kappa/checkpoint/storage.h"
+#include "kappa/checkpoint/checkpointing.h"
+
+namespace kappa::checkpoint {
+
+struct CoordinatorOptions {
+  std::string job_name;
+  int max_parallelism = 128;
+  int retained = 3;
+  int64_t interval_ms = 1000;
+  int64_t timeout_ms = 60000;
+  int64_t first_id = 1;
+  std::vector<std::string> operator_uids;
+  // Makes a completed checkpoint's pre-committed sink output visible (the sink's Commit);
+  // unset: rename the pending files into place.
+  std::function<absl::Status(const checkpoint::SinkPending&)> commit;
+};
+
+class CheckpointCoordinator {
+ public:
+  CheckpointCoordinator(checkpoint::CheckpointStorage* storage, CoordinatorOptions options,
+                        int tasks, std::function<void(int64_t id)> trigger_sources);
+  ~CheckpointCoordinator();
+
+  // Where a task writes its state snapshot for checkpoint id.
+  std::string SnapshotDir(int64_t id, const std::string& task) const;
+
+  void Start();
+  void Stop();
+  void OnAck(int64_t id, TaskAck ack);
+  // A task finished: it acknowledges nothing from now on. Source offsets it reports stay in
+  // every later checkpoint (a finished partition must not be re-read on restore).
+  void OnTaskFinished(TaskSnapshot final_snapshot);
+
+  // After a successful bounded run: writes a final manifest listing the sinks' final files,
+  // then publishes them.
+  absl::Status Finalize(const std::vector<checkpoint::SinkPending>& final_files);
+
+  int64_t completed() const { return completed_.load(); }
+  int64_t last_completed_id() const { return last_completed_.load(); }
+  // The first error completing a checkpoint (the run goes on; it is reported at the end).
+  absl::Status status() const;
+
+ private:
+  void Loop();
+  void Trigger(int64_t id);
+  absl::Status Complete();
+  checkpoint::Manifest NewManifest(int64_t id) const;
+
+  checkpoint::CheckpointStorage* storage_;
+  CoordinatorOptions options_;
+  const int tasks_;
+  // Asks every source task to inject barrier `id` (the runtime's tasks; see executor.cc).
+  std::function<void(int64_t id)> trigger_sources_;
+  std::thread thread_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  int live_tasks_ = 0;
+  int64_t next_id_;
+  int64_t pending_id_ = -1;
+  std::string pending_path_;
+  int acks_ = 0;
+  int expected_acks_ = 0;
+  std::vector<TaskAck> pending_acks_;
+  std::vector<checkpoint::SourceOffsets> finished_sources_;
+  // Sink files pre-committed for checkpoints that were abandoned (or acknowledged too late):
+  // their data precedes every later barrier, so the next checkpoint to complete publishes them.
+  std::vector<checkpoint::SinkPending> carried_sinks_;
+  std::vector<std::string> savepoints_requested_;  // kept as savepoints once a checkpoint completes
+  absl::Status status_;
+  std::atomic<int64_t> completed_{0};
+  std::atomic<int64_t> last_completed_{-1};
+};
+
+}  // namespace kappa::checkpoint
+
+#endif  // KAPPA_CHECKPOINT_COORDINATOR_H_

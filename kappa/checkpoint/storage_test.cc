@@ -1,0 +1,133 @@
+#include "kappa/checkpoint/storage.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kappa::checkpoint {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class StorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/kappa_chk_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  // A checkpoint with one task file of `content`.
+  std::string Write(CheckpointStorage& s, int64_t id, const std::string& content) {
+    std::string path = *s.Begin(id);
+    fs::create_directories(path + "/tasks/t0");
+    std::ofstream(path + "/tasks/t0/state") << content;
+    Manifest m;
+    m.set_format_version(kFormatVersion);
+    m.set_job_name("job");
+    m.set_checkpoint_id(id);
+    TaskState* t = m.add_tasks();
+    t->set_operator_uid("window");
+    *t->add_files() = *DescribeFile(path, "tasks/t0/state");
+    EXPECT_TRUE(s.Commit(path, m).ok());
+    return path;
+  }
+  std::string dir_;
+};
+
+TEST(Crc32cTest, MatchesTheStandardCheckValue) {
+  EXPECT_EQ(Crc32c(0, "123456789"), 0xE3069283u);
+  EXPECT_EQ(Crc32c(Crc32c(0, "12345"), "6789"), 0xE3069283u) << "incremental";
+}
+
+TEST_F(StorageTest, CommittedCheckpointLoadsWithItsManifest) {
+  CheckpointStorage s(dir_);
+  Write(s, 3, "state bytes");
+  auto loaded = s.Load(s.PathFor(3));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->id, 3);
+  EXPECT_EQ(loaded->manifest.tasks(0).operator_uid(), "window");
+  EXPECT_FALSE(fs::exists(s.PathFor(3) + "/MANIFEST.tmp"));
+}
+
+TEST_F(StorageTest, CheckpointWithoutManifestIsIncomplete) {
+  CheckpointStorage s(dir_);
+  ASSERT_TRUE(s.Begin(1).ok());
+  auto loaded = s.Load(s.PathFor(1));
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("never completed"));
+}
+
+TEST_F(StorageTest, CorruptManifestIsDetected) {
+  CheckpointStorage s(dir_);
+  std::string path = Write(s, 1, "x");
+  std::ofstream(path + "/MANIFEST", std::ios::trunc) << "\xff\xff\xff garbage";
+  auto loaded = s.Load(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(absl::IsDataLoss(loaded.status()));
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("MANIFEST is corrupt"));
+}
+
+TEST_F(StorageTest, TruncatedStateFileIsDetected) {
+  CheckpointStorage s(dir_);
+  std::string path = Write(s, 1, "0123456789");
+  fs::resize_file(path + "/tasks/t0/state", 4);
+  auto loaded = s.Load(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("truncated"));
+}
+
+TEST_F(StorageTest, FlippedByteInStateFileFailsTheChecksum) {
+  CheckpointStorage s(dir_);
+  std::string path = Write(s, 1, "0123456789");
+  {
+    std::fstream f(path + "/tasks/t0/state", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(5);
+    f.put('X');
+  }
+  auto loaded = s.Load(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("checksum"));
+}
+
+TEST_F(StorageTest, MissingStateFileIsDetected) {
+  CheckpointStorage s(dir_);
+  std::string path = Write(s, 1, "x");
+  fs::remove(path + "/tasks/t0/state");
+  EXPECT_FALSE(s.Load(path).ok());
+}
+
+TEST_F(StorageTest, LatestValidSkipsBrokenNewerCheckpointsAndSaysWhy) {
+  CheckpointStorage s(dir_);
+  Write(s, 1, "one");
+  Write(s, 2, "two");
+  std::string broken = Write(s, 3, "three");
+  fs::resize_file(broken + "/tasks/t0/state", 1);
+  ASSERT_TRUE(s.Begin(4).ok());  // never completed
+  std::vector<std::string> skipped;
+  auto latest = s.LatestValid(&skipped);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->id, 2);
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_THAT(skipped[0], HasSubstr("chk-00000004"));
+  EXPECT_THAT(skipped[1], HasSubstr("chk-00000003"));
+}
+
+TEST_F(StorageTest, NoCheckpointIsNotFound) {
+  CheckpointStorage s(dir_);
+  EXPECT_TRUE(absl::IsNotFound(s.LatestValid(nullptr).status()));
+}
+
+TEST_F(StorageTest, RetainKeepsTheNewestKAndDropsAbandonedOnes) {
+  CheckpointStorage s(dir_);
+  for (int id = 1; id <= 5; ++id) Write(s, id, "s");
+  ASSERT_TRUE(s.Begin(6).ok());  // in progress: newer than every complete one, kept
+  ASSERT_TRUE(s.Retain(2).ok());
+  EXPECT_THAT(s.ListIds(), ::testing::ElementsAre(4, 5, 6));
+}
+
+}  // namespace
+}  // namespace kappa::checkpoint

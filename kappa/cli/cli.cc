@@ -1,0 +1,636 @@
+// The `kappa` command line (see cli.h): list and run jobs, run the demo, run benchmarks,
+// compare outputs.
+//
+// Exit codes: 0 success, 1 the job failed (diff: the outputs differ), 2 bad usage, 130 stopped by Ctrl-C.
+#include "kappa/cli/cli.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <chrono>
+#include <thread>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "kappa/app/diff.h"
+#include "absl/strings/numbers.h"
+#include "kappa/base/file_writer.h"
+#include "kappa/connectors/kafka/kafka_client.h"
+#include "kappa/runtime/progress.h"
+#include "kappa/connectors/uri.h"
+#include "kappa/checkpoint/storage.h"
+#include "kappa/runtime/executor.h"
+#include "kappa/app/job_registry.h"
+#include "kappa/bench/kafka_bench.h"
+#include "kappa/bench/nexmark_bench.h"
+
+namespace kappa::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) {
+  if (g_stop.exchange(true)) _exit(130);  // second Ctrl-C: leave at once
+  const char msg[] = "\nkappa: stopping (Ctrl-C again to abort)\n";
+  (void)!write(2, msg, sizeof msg - 1);
+}
+
+void Fail(const std::string& msg) { std::cerr << "kappa: " << msg << "\n"; }
+
+struct RunFlags {
+  std::string job;
+  std::vector<std::string> sources;
+  std::vector<std::string> sinks;
+  int parallelism = 1;
+  int workers = 0;
+  int64_t out_of_orderness = -1;
+  std::string errors = "stderr:";
+  std::string state = "rocksdb";
+  std::string state_dir;
+  std::string checkpoint_dir;
+  int64_t checkpoint_interval = 1000;
+  int checkpoints_retained = 3;
+  std::string from_checkpoint;
+  bool fresh = false;
+  bool follow = false;
+  bool plan = false;
+  bool quiet = false;
+  int64_t idle_timeout = -1;
+  std::string kafka;                      // --kafka BOOTSTRAP|embedded
+  std::vector<std::string> kafka_config;  // --kafka-config key=value
+  // kappa replay
+  bool replay = false;
+  std::string from, to;
+  bool then_follow = false;
+  bool progress = true;
+};
+
+absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text) {
+  if (text == "stderr:") {
+    auto f = FileWriter::Stderr();
+    if (!f.ok()) return f.status();
+    return std::make_unique<ErrorSink>(std::move(*f));
+  }
+  auto uri = connectors::ParseUri(text);
+  if (!uri.ok()) return uri.status();
+  if (uri->scheme == "stdout") {
+    auto w = FileWriter::Stdout();
+    if (!w.ok()) return w.status();
+    return std::make_unique<ErrorSink>(std::move(*w));
+  }
+  if (uri->scheme == "file") {
+    auto w = FileWriter::Open(uri->path, FileWriter::Mode::kAppend);
+    if (!w.ok()) return w.status();
+    return std::make_unique<ErrorSink>(std::move(*w));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--errors '", text, "': use file:PATH, stdout: or stderr:"));
+}
+
+// The replay's progress line on stderr (a terminal): events/s, offsets per partition and,
+// for bounded sources, the ETA from the remaining offsets and the offset rate.
+class ReplayProgress {
+ public:
+  explicit ReplayProgress(bool enabled) {
+    if (!enabled) return;
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~ReplayProgress() { Stop(); }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    thread_.join();
+    std::cerr << "\r\033[K";
+  }
+
+ private:
+  void Loop() {
+    auto start = std::chrono::steady_clock::now();
+    int64_t last_records = 0, last_offsets = 0;
+    auto last = start;
+    while (!stop_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      auto now = std::chrono::steady_clock::now();
+      double dt = std::chrono::duration<double>(now - last).count();
+      int64_t records = 0, done = 0, remaining = 0;
+      bool bounded = true;
+      std::string parts;
+      auto views = runtime::SourceProgress::Global().Read();
+      for (const auto& v : views) {
+        records += v.records;
+        done += v.offset - v.start;
+        if (v.end < 0) {
+          bounded = false;
+        } else {
+          remaining += std::max<int64_t>(0, v.end - v.offset);
+        }
+        if (views.size() <= 8) absl::StrAppend(&parts, " p", v.partition, "@", v.offset);
+      }
+      if (views.size() > 8) parts = absl::StrCat(" ", views.size(), " partitions");
+      double rate = (records - last_records) / dt;
+      double offset_rate = (done - last_offsets) / dt;
+      std::string eta = "following";
+      if (bounded) {
+        eta = offset_rate > 0 ? absl::StrFormat("ETA %.0f s", remaining / offset_rate) : "ETA ?";
+        int64_t total = done + remaining;
+        eta = absl::StrFormat("%.0f%%, %s", total > 0 ? 100.0 * done / total : 100.0, eta);
+      }
+      std::cerr << absl::StrFormat("\r\033[Kreplay: %d events, %.0f/s, %s;%s", records, rate, eta, parts)
+                << std::flush;
+      last_records = records;
+      last_offsets = done;
+      last = now;
+    }
+  }
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+};
+
+void PrintReplaySummary(std::ostream& out) {
+  auto views = runtime::SourceProgress::Global().Read();
+  out << "kappa: replayed partitions (offsets from..to, events):";
+  for (const auto& v : views) {
+    std::string name = v.source.substr(v.source.rfind('/') + 1);  // the topic or file
+    out << absl::StrFormat(" %s[%d] %d..%d %d;", name, v.partition, v.start, v.offset, v.records);
+  }
+  out << "\n";
+}
+
+int RunJob(const JobRegistry& registry, const RunFlags& f) {
+  const JobDefinition* def = registry.Find(f.job);
+  if (def == nullptr) {
+    Fail(absl::StrCat("unknown job '", f.job, "'; `kappa jobs` lists them"));
+    return 2;
+  }
+  if (f.parallelism < 1 || f.parallelism > 128) {
+    Fail("--parallelism must be between 1 and 128");
+    return 2;
+  }
+  JobBindings bindings;
+  for (const auto& s : f.sources) JobBindings::Bind(s, &bindings.default_source, &bindings.sources);
+  for (const auto& s : f.sinks) JobBindings::Bind(s, &bindings.default_sink, &bindings.sinks);
+  if (f.out_of_orderness >= 0) bindings.out_of_orderness_ms = f.out_of_orderness;
+  if (f.idle_timeout >= 0) bindings.idle_timeout_ms = f.idle_timeout;
+  bindings.follow = f.follow;
+  for (const auto& kv : f.kafka_config) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      Fail(absl::StrCat("--kafka-config '", kv, "': use key=value (a librdkafka setting)"));
+      return 2;
+    }
+    bindings.kafka.config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  std::unique_ptr<connectors::kafka::EmbeddedCluster> embedded;
+  if (f.kafka == "embedded") {
+    auto cluster = connectors::kafka::EmbeddedCluster::Start();
+    if (!cluster.ok()) {
+      Fail(std::string(cluster.status().message()));
+      return 1;
+    }
+    embedded = std::move(*cluster);
+    bindings.kafka.bootstrap = embedded->bootstrap();
+    // The embedded cluster starts empty: create the topics the run names (4 partitions).
+    std::vector<std::string> uris = f.sources;
+    uris.insert(uris.end(), f.sinks.begin(), f.sinks.end());
+    for (std::string u : uris) {
+      size_t eq = u.find('='), colon = u.find(':');
+      if (eq != std::string::npos && eq < colon) u = u.substr(eq + 1);
+      if (!u.starts_with("kafka:") || u.starts_with("kafka://")) continue;
+      std::string topic = u.substr(6, u.find('?') == std::string::npos ? std::string::npos : u.find('?') - 6);
+      (void)embedded->CreateTopic(topic, 4);
+    }
+    if (!f.quiet) std::cerr << "kappa: embedded Kafka cluster (librdkafka mock) at " << embedded->bootstrap() << "\n";
+  } else {
+    bindings.kafka.bootstrap = f.kafka;
+  }
+  if (f.replay) {
+    bindings.replay_from = f.from;
+    if (!f.then_follow) bindings.replay_to = f.to.empty() ? std::string("end") : f.to;
+    if (f.then_follow && !f.to.empty()) {
+      Fail("--to and --then-follow exclude each other: a replay either ends or goes on live");
+      return 2;
+    }
+    bindings.follow = bindings.follow || f.then_follow;
+  }
+
+  auto job = Job::Create(def->name);
+  JobContext ctx(job.get(), bindings);
+  def->build(ctx);
+  if (!job->status().ok()) {
+    Fail(std::string(job->status().message()));
+    return 2;
+  }
+  if (absl::Status s = ctx.CheckBindings(); !s.ok()) {
+    Fail(std::string(s.message()));
+    return 2;
+  }
+  auto errors = MakeErrorSink(f.errors);
+  if (!errors.ok()) {
+    Fail(std::string(errors.status().message()));
+    return 2;
+  }
+  ExecutionOptions options;
+  options.parallelism = f.parallelism;
+  options.workers = f.workers;
+  options.errors = errors->get();
+  options.stop_requested = &g_stop;
+  options.state_backend = f.state == "rocksdb" ? StateBackendKind::kRocksDb : StateBackendKind::kHeap;
+  options.state_dir = f.state_dir;
+  options.checkpoint_dir = f.checkpoint_dir;
+  options.checkpoint_interval_ms = f.checkpoint_interval;
+  options.checkpoints_retained = f.checkpoints_retained;
+  if (!f.from_checkpoint.empty() || f.fresh) {
+    if (f.checkpoint_dir.empty()) {
+      Fail("--from-checkpoint and --fresh need --checkpoint-dir");
+      return 2;
+    }
+  }
+  if (f.fresh) {
+    options.restore = ExecutionOptions::Restore::kFresh;
+  } else if (!f.from_checkpoint.empty() && f.from_checkpoint != "latest") {
+    options.restore = ExecutionOptions::Restore::kPath;
+    options.restore_path = f.from_checkpoint;
+  }
+  if (f.plan) std::cerr << job->DescribePlan(options);
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  ReplayProgress progress(f.replay && f.progress && isatty(2));
+  absl::StatusOr<ExecutionResult> result = job->Execute(options);
+  progress.Stop();
+  if (result.ok()) {
+    for (const auto& why : result->skipped_checkpoints) Fail(absl::StrCat("skipping ", why));
+    if (result->already_finished) {
+      std::cerr << absl::StrFormat("kappa: %s already finished at checkpoint %d; its output is complete\n",
+                                   def->name, result->restored_checkpoint);
+    } else if (result->restored_checkpoint >= 0 && !f.quiet) {
+      std::cerr << absl::StrFormat("kappa: %s restored checkpoint %d\n", def->name, result->restored_checkpoint);
+    }
+  }
+  absl::Status finish = ctx.Finish();
+  absl::Status flushed = (*errors)->Flush();
+  if (!result.ok()) {
+    Fail(absl::StrCat(def->name, " failed: ", result.status().message()));
+    return 1;
+  }
+  if (!finish.ok()) {
+    Fail(absl::StrCat(def->name, ": could not finish output: ", finish.message()));
+    return 1;
+  }
+  if (!flushed.ok()) Fail(absl::StrCat("could not write errors output: ", flushed.message()));
+  if (!result->checkpoint_status.ok()) {
+    Fail(absl::StrCat("a checkpoint could not be completed (the run went on): ", result->checkpoint_status.message()));
+  }
+  if (!f.quiet) {
+    if (result->already_finished) return 0;
+    int64_t in = result->nodes.empty() ? 0 : result->nodes.front().records_in;
+    std::cerr << absl::StrFormat("kappa: %s %s: %d records read in %.2f s (%.0f/s), %d tasks", def->name,
+                                 g_stop ? "stopped" : "done", in, result->seconds,
+                                 result->seconds > 0 ? in / result->seconds : 0.0, result->tasks);
+    if ((*errors)->decode_errors() + (*errors)->user_errors() + (*errors)->late_records() > 0) {
+      std::cerr << absl::StrFormat("; %d bad input, %d user-function errors, %d late (see --errors %s)",
+                                   (*errors)->decode_errors(), (*errors)->user_errors(), (*errors)->late_records(),
+                                   f.errors);
+    }
+    std::cerr << "\n";
+    if (f.replay) PrintReplaySummary(std::cerr);
+  }
+  return g_stop ? 130 : 0;
+}
+
+// Options `run` and `replay` share.
+void AddRunOptions(CLI::App* cmd, RunFlags& f) {
+  cmd->add_option("job", f.job, "Job name (see `kappa jobs`)")->required();
+  cmd->add_option("--source", f.sources,
+                      "Source URI for every source, or NAME=URI for one: file:PATH, kafka://BOOTSTRAP/TOPIC, kafka:TOPIC, "
+                  "gen:nexmark?events=N&rate=R&seed=S")
+      ->required();
+  cmd->add_option("--sink", f.sinks, "Sink URI, or NAME=URI: file:PATH, file:DIR/, kafka://BOOTSTRAP/TOPIC, kafka:TOPIC, stdout:")->required();
+  cmd->add_option("--parallelism,-p", f.parallelism, "Parallel instances per operator")->capture_default_str();
+  cmd->add_option("--workers", f.workers, "Worker threads (default: number of cores)");
+  cmd->add_option("--out-of-orderness", f.out_of_orderness,
+                      "Watermark bound in ms (default: the job's, 4000 for Nexmark jobs)");
+  cmd->add_option("--errors", f.errors,
+                      "Where undecodable records, user-function errors and unclaimed late records go: "
+                      "stderr:, stdout:, file:PATH")
+      ->capture_default_str();
+  cmd->add_option("--state", f.state, "Keyed state backend: heap (in memory) or rocksdb (on disk)")
+      ->check(CLI::IsMember({"heap", "rocksdb"}))
+      ->capture_default_str();
+  cmd->add_option("--state-dir", f.state_dir,
+                      "Directory for RocksDB working state (default: a temporary directory)");
+  cmd->add_option("--checkpoint-dir", f.checkpoint_dir,
+                      "Take aligned checkpoints here; a start restores the newest complete one and sinks "
+                      "write exactly once (file:DIR/ or kafka:)");
+  cmd->add_option("--checkpoint-interval", f.checkpoint_interval, "Milliseconds between checkpoints")
+      ->check(CLI::Range(int64_t{10}, int64_t{86400000}))
+      ->capture_default_str();
+  cmd->add_option("--checkpoints-retained", f.checkpoints_retained, "Complete checkpoints to keep")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--from-checkpoint", f.from_checkpoint,
+                      "Restore this checkpoint directory (or 'latest', the default with --checkpoint-dir)");
+  cmd->add_option("--from-savepoint", f.from_checkpoint, "Restore this savepoint directory");
+  cmd->add_flag("--fresh", f.fresh, "Ignore existing checkpoints and start from the beginning");
+  cmd->add_flag("--follow", f.follow, "Keep tailing file sources (the run does not end by itself)");
+  cmd->add_flag("--plan", f.plan, "Print the planned tasks before running");
+  cmd->add_flag("--quiet,-q", f.quiet, "No summary line at the end");
+  cmd->add_option("--idle-timeout", f.idle_timeout,
+                  "Milliseconds without records after which a source partition stops holding back the "
+                  "watermark (default: never; an empty or stalled Kafka partition then stops every window). "
+                  "Trades determinism for progress: records arriving later on an idle partition may be late")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
+  cmd->add_option("--kafka", f.kafka,
+                  "Kafka bootstrap servers for kafka:TOPIC URIs, or 'embedded': start librdkafka's mock cluster in "
+                  "this process (demos and tests; see docs/operations.md for what it does not do)");
+  cmd->add_option("--kafka-config", f.kafka_config,
+                  "librdkafka setting key=value for every Kafka client (repeatable), e.g. security.protocol=SASL_SSL");
+}
+
+int RunBroker(const std::vector<std::string>& topics, int brokers) {
+  auto cluster = connectors::kafka::EmbeddedCluster::Start(brokers);
+  if (!cluster.ok()) {
+    Fail(std::string(cluster.status().message()));
+    return 1;
+  }
+  for (const auto& t : topics) {
+    std::pair<std::string, std::string> np = absl::StrSplit(t, absl::MaxSplits(':', 1));
+    int partitions = 1;
+    if (!np.second.empty() && !absl::SimpleAtoi(np.second, &partitions)) {
+      Fail(absl::StrCat("--topic '", t, "': use NAME:PARTITIONS"));
+      return 2;
+    }
+    if (absl::Status s = (*cluster)->CreateTopic(np.first, partitions); !s.ok()) {
+      Fail(std::string(s.message()));
+      return 1;
+    }
+  }
+  std::cout << (*cluster)->bootstrap() << std::endl;
+  std::cerr << "kappa: mock Kafka cluster at " << (*cluster)->bootstrap()
+            << " (in memory, ~5 MiB per partition; Ctrl-C stops it)\n";
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return 0;
+}
+
+int RunDemo(const JobRegistry& registry, int64_t events, const std::string& dir, int parallelism) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    Fail(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+    return 1;
+  }
+  std::string log = dir + "/log/";
+  std::filesystem::remove_all(log, ec);
+  std::cerr << absl::StrFormat("kappa demo: 1/2 generating %d Nexmark events into the file log %s (4 partitions)\n",
+                               events, log);
+  RunFlags gen;
+  gen.job = "nexmark-copy";
+  gen.sources = {absl::StrFormat("gen:nexmark?events=%d&partitions=4&rate=1000", events)};
+  gen.sinks = {absl::StrCat("file:", log)};
+  gen.parallelism = 4;
+  if (int rc = RunJob(registry, gen); rc != 0) return rc;
+  std::cerr << "kappa demo: 2/2 running hot-auctions over the log: per 10 s window, the most-bid auctions\n";
+  RunFlags q;
+  q.job = "hot-auctions";
+  q.sources = {absl::StrCat("file:", log)};
+  q.sinks = {"stdout:"};
+  q.parallelism = parallelism;
+  return RunJob(registry, q);
+}
+
+}  // namespace
+
+int Main(int argc, char** argv, const JobRegistry& registry) {
+
+  CLI::App app{"Kappa: stateful stream processing; one job for live data and for replays of history."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "kappa 0.1.0");
+
+  auto* jobs = app.add_subcommand("jobs", "List the built-in jobs");
+
+  RunFlags run;
+  auto* run_cmd = app.add_subcommand("run", "Run a job until its sources end (or Ctrl-C)");
+  AddRunOptions(run_cmd, run);
+
+  RunFlags replay;
+  replay.replay = true;
+  auto* replay_cmd = app.add_subcommand(
+      "replay",
+      "Recompute history: run a job over its sources rewound to --from and bounded by --to (default: the end "
+      "found at start), into a new output; --then-follow keeps running live after catching up");
+  AddRunOptions(replay_cmd, replay);
+  replay_cmd->add_option("--from", replay.from,
+                         "Where every source starts: earliest, ts:MS (event time; records before MS are skipped), "
+                         "offsets:P=O,... (Kafka offsets, file byte offsets), committed (a Kafka group's)")
+      ->required();
+  replay_cmd->add_option("--to", replay.to,
+                         "Where it ends: end (each partition's end when the replay starts; the default), ts:MS "
+                         "(event time; records at or after MS are skipped), offsets:P=O,...");
+  replay_cmd->add_flag("--then-follow", replay.then_follow,
+                       "After catching up, keep running on new input (the switch-over to live)");
+  replay_cmd->add_flag("--no-progress", [&replay](int64_t) { replay.progress = false; },
+                       "No progress line on stderr (shown only on a terminal)");
+
+  std::vector<std::string> broker_topics;
+  int broker_count = 3;
+  auto* broker_cmd = app.add_subcommand(
+      "broker",
+      "Run librdkafka's mock Kafka cluster until Ctrl-C and print its bootstrap address: for trying Kappa, "
+      "kcat and tests without a Kafka installation. Not durable; keeps about 5 MiB per partition");
+  broker_cmd->add_option("--topic", broker_topics, "Create topic NAME:PARTITIONS (repeatable)");
+  broker_cmd->add_option("--brokers", broker_count, "Brokers in the cluster")->capture_default_str();
+
+  int64_t demo_events = 200000;
+  std::string demo_dir = "/tmp/kappa-demo";
+  int demo_parallelism = 2;
+  auto* demo = app.add_subcommand(
+      "demo", "Generate Nexmark events into a local file log and run a windowed query over it");
+  demo->add_option("--events", demo_events, "Events to generate")->capture_default_str();
+  demo->add_option("--dir", demo_dir, "Working directory")->capture_default_str();
+  demo->add_option("--parallelism,-p", demo_parallelism, "Parallelism of the query")->capture_default_str();
+
+  bench::NexmarkBenchOptions nexmark_bench;
+  bool no_progress = false;
+  auto* bench_cmd = app.add_subcommand("bench", "Benchmarks: the engine beside a hand-written baseline, in one run");
+  bench_cmd->require_subcommand(1);
+  auto* nexmark_cmd = bench_cmd->add_subcommand(
+      "nexmark",
+      "Run Nexmark queries: generator -> query -> discard, beside a hand-written single-threaded loop computing the "
+      "same query on the same events.\n"
+      "Throughput (--events N): events/s, and events/s per core (events / CPU seconds of all threads) for the "
+      "engine and the loop; the rows each produced must agree.\n"
+      "Latency (--rate R with --duration S or --events N): the generator is paced (no event before its dateTime, "
+      "dateTime starting now), and for every output row the sink records emit time - the row's timestamp; "
+      "reports p50/p99/p99.9/max in ms, the paced loop's beside it. A windowed row's timestamp is its window's "
+      "end - 1, so its latency includes the watermark delay, i.e. the out-of-orderness bound (4000 ms by "
+      "default; the paced generator is in order, so use --out-of-orderness 1 -- not 0: the watermark is the "
+      "partition's latest timestamp minus the bound, so with 0 an event sharing that millisecond is late); "
+      "measured from the window's first event it would also include the window length (10 s for q5, q7, q8, "
+      "q11).");
+  nexmark_cmd->add_option("--query,-q", nexmark_bench.query, "q0, q1, q2, q3, q4, q5, q7, q8, q11, or all")
+      ->capture_default_str();
+  nexmark_cmd->add_option("--events,-n", nexmark_bench.events, "Events to generate");
+  nexmark_cmd->add_option("--parallelism,-p", nexmark_bench.parallelism,
+                          "Parallel instances per operator (and generator partitions)")
+      ->capture_default_str();
+  nexmark_cmd->add_option("--workers", nexmark_bench.workers, "Worker threads (default: number of cores)");
+  nexmark_cmd->add_option("--state", nexmark_bench.state, "Keyed state backend: heap or rocksdb")
+      ->check(CLI::IsMember({"heap", "rocksdb"}))
+      ->capture_default_str();
+  nexmark_cmd->add_option("--out-of-orderness", nexmark_bench.out_of_orderness_ms,
+                          "Watermark bound in ms (default: the job's, 4000)");
+  nexmark_cmd->add_option("--seed", nexmark_bench.seed, "Generator seed")->capture_default_str();
+  nexmark_cmd->add_option("--event-rate", nexmark_bench.event_rate,
+                          "Throughput runs: events per second of event time, which spaces dateTimes and so sets "
+                          "how many windows the events span (default: the generator's 10M/s, as Flink's Nexmark)");
+  nexmark_cmd->add_option("--rate", nexmark_bench.rate, "Latency mode: pace the generator at R events/s of wall time");
+  nexmark_cmd->add_option("--duration", nexmark_bench.duration_s, "Latency mode: run for S seconds (R x S events)");
+  nexmark_cmd->add_option("--repetitions", nexmark_bench.repetitions,
+                          "Throughput runs: measure engine, baseline and generator this many times each and "
+                          "report the best")
+      ->capture_default_str();
+  nexmark_cmd->add_flag("--json", nexmark_bench.json, "One JSON object per query on stdout instead of the table");
+  nexmark_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
+
+  bench::KafkaBenchOptions kafka_bench;
+  auto* kafka_bench_cmd = bench_cmd->add_subcommand(
+      "kafka",
+      "Kafka -> nexmark-q0 -> Kafka beside a hand-written raw librdkafka loop (consume every input message, "
+      "produce q0's row for every bid with an idempotent producer, flush), and a replay beside a live run, in one "
+      "process. N Nexmark events are produced as JSON into an input topic first. Replay: the job reads the filled "
+      "topic bounded (start=earliest&end=end). Live: the job follows an empty topic while a producer thread writes "
+      "the same events at full speed, timed until the output topic holds every row. The rows of all three must "
+      "agree (counts, and once the values, compared as multisets). Runs against librdkafka's mock cluster in this "
+      "process (~5 MiB per partition: keep events / partitions small enough), or a real cluster with --kafka, "
+      "where the topics kappa-bench-in and kappa-bench-out must exist.");
+  kafka_bench_cmd->add_option("--events,-n", kafka_bench.events, "Nexmark events in the input")->capture_default_str();
+  kafka_bench_cmd->add_option("--partitions", kafka_bench.partitions,
+                              "Partitions of the input topic the embedded cluster creates (output topics: 8 times as "
+                              "many)")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--parallelism,-p", kafka_bench.parallelism, "Parallel instances of the job")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--workers", kafka_bench.workers, "Worker threads (default: number of cores)");
+  kafka_bench_cmd->add_option("--repetitions", kafka_bench.repetitions,
+                              "Run replay, baseline and live this many times each and report the best")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--kafka", kafka_bench.kafka,
+                              "Bootstrap servers of a real cluster (default: librdkafka's mock, in this process); "
+                              "create kappa-bench-in and kappa-bench-out first");
+  kafka_bench_cmd->add_option("--seed", kafka_bench.seed, "Generator seed")->capture_default_str();
+  kafka_bench_cmd->add_flag("--json", kafka_bench.json, "One JSON object on stdout instead of the table");
+  kafka_bench_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
+
+  std::string savepoint_dir, savepoint_name;
+  auto* savepoint_cmd = app.add_subcommand(
+      "savepoint", "Keep the newest checkpoint as a named savepoint (restore it with run --from-savepoint PATH)");
+  savepoint_cmd->add_option("--checkpoint-dir", savepoint_dir, "The job's --checkpoint-dir")->required();
+  savepoint_cmd->add_option("--name", savepoint_name, "Savepoint name (a directory under DIR/savepoints/)")->required();
+  bool savepoint_running = false;
+  int savepoint_timeout = 60;
+  savepoint_cmd->add_flag("--running", savepoint_running,
+                          "Ask the job running with this --checkpoint-dir to checkpoint now and keep it (instead of "
+                          "keeping the newest existing checkpoint)");
+  savepoint_cmd->add_option("--timeout", savepoint_timeout, "Seconds to wait for the running job")->capture_default_str();
+
+  connectors::DiffOptions diff;
+  std::string diff_key;
+  auto* diff_cmd = app.add_subcommand(
+      "diff", "Compare two outputs as multisets of JSON rows (exit 0 equal, 1 different, 2 unreadable)");
+  diff_cmd->add_option("A", diff.a, "Output A: file:PATH, file:DIR/ (its part-*.jsonl files), a path, or kafka://BOOTSTRAP/TOPIC "
+                       "(the messages in it now)")->required();
+  diff_cmd->add_option("B", diff.b, "Output B, in the same forms")->required();
+  auto* diff_key_opt = diff_cmd->add_option(
+      "--key", diff_key, "Comma-separated top-level fields: group rows by key and list the keys that differ");
+  diff_cmd->add_flag("--upsert", diff.upsert, "Keep only the last row per key of each output (needs --key)")
+      ->needs(diff_key_opt);
+  diff_cmd->add_option("--max-diffs", diff.max_diffs, "Differences to list")->capture_default_str();
+  diff_cmd->add_option("--kafka", diff.kafka.bootstrap, "Kafka bootstrap servers for kafka:TOPIC outputs");
+  std::vector<std::string> diff_kafka_config;
+  diff_cmd->add_option("--kafka-config", diff_kafka_config, "librdkafka setting key=value (repeatable)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      // CLI11 reports a misspelt command as "A subcommand is required"; name it instead.
+      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, replay, savepoint, diff, broker, demo, bench (see kappa --help)\n";
+      return 2;
+    }
+    std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
+    return 2;
+  }
+
+  if (savepoint_cmd->parsed() && savepoint_running) {
+    checkpoint::CheckpointStorage storage(savepoint_dir);
+    if (absl::Status s = storage.RequestSavepoint(savepoint_name); !s.ok()) {
+      std::cerr << "kappa: " << s.message() << "\n";
+      return 1;
+    }
+    std::string manifest = absl::StrCat(savepoint_dir, "/savepoints/", savepoint_name, "/MANIFEST");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(savepoint_timeout);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (std::filesystem::exists(manifest)) {
+        std::cout << savepoint_dir << "/savepoints/" << savepoint_name << "\n";
+        return 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    storage.CancelSavepointRequest(savepoint_name);
+    std::cerr << "kappa: no running job took the savepoint within " << savepoint_timeout
+              << " s; is a job running with --checkpoint-dir " << savepoint_dir << "?\n";
+    return 1;
+  }
+  if (savepoint_cmd->parsed()) {
+    checkpoint::CheckpointStorage storage(savepoint_dir);
+    auto path = storage.CreateSavepoint(savepoint_name);
+    if (!path.ok()) {
+      std::cerr << "kappa: " << path.status().message() << "\n";
+      return 1;
+    }
+    std::cout << *path << "\n";
+    return 0;
+  }
+  if (jobs->parsed()) {
+    for (const JobDefinition* d : registry.List()) std::cout << absl::StrFormat("%-16s %s\n", d->name, d->description);
+    return 0;
+  }
+  if (run_cmd->parsed()) return RunJob(registry, run);
+  if (replay_cmd->parsed()) return RunJob(registry, replay);
+  if (broker_cmd->parsed()) return RunBroker(broker_topics, broker_count);
+  if (diff_cmd->parsed()) {
+    if (!diff_key.empty()) diff.key = absl::StrSplit(diff_key, ',');
+    for (const auto& kv : diff_kafka_config) {
+      std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+      diff.kafka.config.push_back(p);
+    }
+    return connectors::RunDiff(diff, std::cout, std::cerr);
+  }
+  if (demo->parsed()) return RunDemo(registry, demo_events, demo_dir, demo_parallelism);
+  if (nexmark_cmd->parsed()) {
+    nexmark_bench.progress = !no_progress;
+    return bench::RunNexmarkBench(registry, nexmark_bench, std::cout, std::cerr);
+  }
+  if (kafka_bench_cmd->parsed()) {
+    kafka_bench.progress = !no_progress;
+    return bench::RunKafkaBench(registry, kafka_bench, std::cout, std::cerr);
+  }
+  return 0;
+}
+
+}  // namespace kappa::cli

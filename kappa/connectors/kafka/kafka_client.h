@@ -1,0 +1,196 @@
+// The Kafka side of the Kafka connectors, without record types: URIs, librdkafka
+// clients, offset lookups, the per-instance consumer, the producer and the transactional
+// committer of staged sink output, and the embedded (mock) cluster.
+//
+//   kafka://BOOTSTRAP/TOPIC?start=...&end=...&group=G&key=F1,F2&header.N=V
+//   kafka:TOPIC           the bootstrap given by `--kafka BOOTSTRAP|embedded`
+//
+// Offsets belong to checkpoints: a source reads the partitions it is assigned from the
+// offsets a checkpoint recorded (or from `start=`), never from the consumer group. With
+// `group=G` the consumer commits what it has read to G so that the usual tools show lag;
+// `start=committed` reads those offsets back.
+//
+// librdkafka settings pass through: `--kafka-config key=value` (every client of the run)
+// and `kafka.KEY=VALUE` URI parameters (one connector), e.g. security.protocol=SASL_SSL.
+#ifndef KAPPA_CONNECTORS_KAFKA_KAFKA_CLIENT_H_
+#define KAPPA_CONNECTORS_KAFKA_KAFKA_CLIENT_H_
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kappa/connectors/uri.h"
+
+typedef struct rd_kafka_mock_cluster_s rd_kafka_mock_cluster_t;
+
+namespace kappa::connectors::kafka {
+
+// Settings the command line gives every Kafka connector of a run.
+struct KafkaSettings {
+  std::string bootstrap;  // for kafka:TOPIC URIs (--kafka)
+  std::vector<std::pair<std::string, std::string>> config;  // --kafka-config key=value
+  int timeout_ms = 10000;  // how long to wait for the cluster when a connector starts
+};
+
+// A parsed kafka URI.
+struct KafkaEndpoint {
+  std::string bootstrap;
+  std::string topic;
+  std::map<std::string, std::string> params;  // Kappa's parameters (start, end, group, key, ...)
+  std::vector<std::pair<std::string, std::string>> config;  // librdkafka settings
+  std::string text;                                         // the URI as given
+  int timeout_ms = 10000;
+  std::string Describe() const;                             // kafka://BOOTSTRAP/TOPIC
+};
+
+// Parses kafka://BOOTSTRAP/TOPIC or kafka:TOPIC; `allowed` lists the Kappa parameters this
+// connector understands (others are an error naming them).
+absl::StatusOr<KafkaEndpoint> ParseEndpoint(const Uri& uri, const KafkaSettings& settings,
+                                            const std::vector<std::string>& allowed);
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const;
+};
+using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+
+// A client of `type` for `endpoint` with the extra settings (applied after the
+// endpoint's, so a connector can insist on what correctness needs). `conf_hook` may set
+// callbacks on the configuration before the client is created.
+absl::StatusOr<Handle> NewClient(rd_kafka_type_t type, const KafkaEndpoint& endpoint,
+                                 const std::vector<std::pair<std::string, std::string>>& extra,
+                                 void (*conf_hook)(rd_kafka_conf_t*, void*) = nullptr, void* hook_arg = nullptr);
+
+// Partitions of the endpoint's topic; NotFound names the topic, Unavailable says the
+// brokers cannot be reached.
+absl::StatusOr<int> PartitionCount(rd_kafka_t* rk, const KafkaEndpoint& endpoint, int timeout_ms = 10000);
+
+struct Watermarks {
+  int64_t low = 0;   // first offset still in the log
+  int64_t high = 0;  // offset the next message will get
+};
+absl::StatusOr<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int partition,
+                                           int timeout_ms = 10000);
+
+// The timestamp of the message at `offset` (CreateTime or LogAppendTime), read with a
+// consumer `rk` that has no other assignment.
+absl::StatusOr<int64_t> MessageTimestamp(rd_kafka_t* rk, const std::string& topic, int partition, int64_t offset,
+                                         int timeout_ms = 10000);
+
+// The first offset whose message timestamp is ≥ ts: offsets_for_times when the broker
+// answers, else (librdkafka's mock cluster answers -1 for every real timestamp, and old
+// brokers have no time index) a binary search over [low, high) reading one message per
+// step. The search assumes timestamps that are non-decreasing up to a bounded disorder;
+// callers that need exactness ask for ts − bound and filter by event time.
+absl::StatusOr<int64_t> OffsetForTime(rd_kafka_t* rk, const std::string& topic, int partition, int64_t ts,
+                                      int timeout_ms = 10000);
+// For tests: the same search without asking the broker first.
+absl::StatusOr<int64_t> OffsetForTimeBySearch(rd_kafka_t* rk, const std::string& topic, int partition, int64_t ts,
+                                              int timeout_ms = 10000);
+
+// Resolves a start or end Position to an offset for one partition. kNoOffset: the
+// position does not bound this partition (an `offsets:` list that does not name it).
+inline constexpr int64_t kNoOffset = -1;
+absl::StatusOr<int64_t> ResolvePosition(rd_kafka_t* rk, const KafkaEndpoint& endpoint, const Position& pos,
+                                        int partition, bool is_end);
+
+// One consumer per source instance: its partitions are assigned explicitly at their
+// offsets, each with its own queue so every partition is read (and its watermark
+// tracked) on its own.
+class Consumer {
+ public:
+  static absl::StatusOr<std::shared_ptr<Consumer>> Open(const KafkaEndpoint& endpoint,
+                                                        const std::vector<std::pair<int, int64_t>>& partitions);
+  ~Consumer();
+
+  // Up to `max` messages of `partition` without waiting; the caller destroys them.
+  // A consumer-wide fatal error (e.g. an offset that retention removed) is returned.
+  absl::StatusOr<size_t> Poll(int partition, rd_kafka_message_t** out, size_t max);
+  const KafkaEndpoint& endpoint() const { return endpoint_; }
+
+ private:
+  Consumer() = default;
+  absl::Status CheckErrors();
+
+  KafkaEndpoint endpoint_;
+  Handle rk_;
+  std::map<int, rd_kafka_queue_t*> queues_;
+  uint64_t polls_ = 0;
+};
+
+// A producer for a sink instance (idempotent), or a transactional one for committing
+// staged output. Produce() blocks while librdkafka's queue is full (backpressure), and
+// delivery failures surface on the next call: nothing is dropped silently.
+class Producer {
+ public:
+  // transactional_id empty: idempotent producer.
+  static absl::StatusOr<std::unique_ptr<Producer>> Open(const KafkaEndpoint& endpoint,
+                                                        const std::string& transactional_id);
+  ~Producer();
+
+  absl::Status Produce(std::string_view value, std::string_view key, int64_t timestamp_ms);
+  // Serves delivery reports without waiting.
+  absl::Status Poll();
+  // Waits until every produced message is acknowledged (or failed).
+  absl::Status Flush(int timeout_ms);
+
+  // Transactions (transactional producers only).
+  absl::Status Begin();
+  absl::Status Commit(int timeout_ms);
+  absl::Status Abort(int timeout_ms);
+
+  int64_t delivered() const { return delivered_.load(); }
+
+ private:
+  Producer() = default;
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque);
+  absl::Status DeliveryStatus();
+
+  KafkaEndpoint endpoint_;
+  Handle rk_;
+  rd_kafka_topic_t* topic_ = nullptr;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  bool transactional_ = false;
+  std::atomic<int64_t> delivered_{0};
+  std::mutex mu_;
+  std::string delivery_error_;  // first failed delivery
+};
+
+// librdkafka's mock cluster (rdkafka_mock.h): real Kafka protocol on loopback, in this
+// process. For demos and tests only: it keeps about 5 MiB per partition, does not enforce
+// read_committed and cannot look up offsets by time (see docs/operations.md).
+class EmbeddedCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(int brokers = 3);
+  ~EmbeddedCluster();
+  const std::string& bootstrap() const { return bootstrap_; }
+  absl::Status CreateTopic(const std::string& topic, int partitions);
+  absl::Status SetBrokerDown(int broker_id, bool down);
+  rd_kafka_mock_cluster_t* mock() const { return mock_; }
+
+ private:
+  Handle rk_;
+  rd_kafka_mock_cluster_t* mock_ = nullptr;
+  std::string bootstrap_;
+};
+
+// Reads every message of the endpoint's topic that exists now (from the low to the high
+// watermark of each partition), as values in partition and offset order. For `kappa diff`.
+absl::StatusOr<std::vector<std::string>> ReadTopic(const KafkaEndpoint& endpoint, int timeout_ms = 30000);
+
+// The value of field `name` in the top-level JSON object `json`, as its JSON text.
+absl::StatusOr<std::string> JsonFieldText(std::string_view json, const std::string& name);
+
+}  // namespace kappa::connectors::kafka
+
+#endif  // KAPPA_CONNECTORS_KAFKA_KAFKA_CLIENT_H_

@@ -1,0 +1,275 @@
+// KeyedProcessFunction: per-record logic with keyed state and timers.
+//
+//   class Dedup : public kappa::KeyedProcessFunction<int64_t, Bid, Bid> {
+//    public:
+//     void Open(kappa::RuntimeContext& ctx) override { seen_ = ctx.GetValueState<bool>("seen"); }
+//     void ProcessElement(const Bid& b, Context& ctx, kappa::Collector<Bid>& out) override {
+//       if (seen_.Value()) return;
+//       seen_.Update(true);
+//       ctx.RegisterEventTimeTimer(ctx.timestamp() + 60'000);  // forget after a minute
+//       out.Collect(b);
+//     }
+//     void OnTimer(kappa::Timestamp t, Context& ctx, kappa::Collector<Bid>& out) override { seen_.Clear(); }
+//    private:
+//     kappa::ValueState<bool> seen_;
+//   };
+//
+// State handles are scoped to the current key. Event-time timers fire when the watermark
+// reaches them, processing-time timers when the clock does; both are part of every
+// checkpoint and survive restarts. ctx.IsLate() tells whether the record is behind its partition's
+// watermark (r.ts < pwm(r), deterministic across replays). Called on the task's thread.
+#ifndef KAPPA_OPERATORS_PROCESS_H_
+#define KAPPA_OPERATORS_PROCESS_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "kappa/runtime/exchange.h"
+#include "kappa/runtime/operator.h"
+#include "kappa/operators/keyed.h"
+#include "kappa/operators/timer_service.h"
+
+namespace kappa {
+
+// What keyed process functions see of the record or timer being handled.
+template <typename K>
+class KeyedContext {
+ public:
+  virtual ~KeyedContext() = default;
+  // Event time of the record being processed, or of the timer firing.
+  virtual Timestamp timestamp() const = 0;
+  virtual const K& current_key() const = 0;
+  virtual bool IsLate() const = 0;
+  virtual Timestamp current_watermark() const = 0;
+  virtual Timestamp current_processing_time() const = 0;
+  virtual void RegisterEventTimeTimer(Timestamp t) = 0;
+  virtual void DeleteEventTimeTimer(Timestamp t) = 0;
+  virtual void RegisterProcessingTimeTimer(Timestamp t) = 0;
+  virtual void DeleteProcessingTimeTimer(Timestamp t) = 0;
+  // True inside OnTimer for a processing-time timer.
+  virtual bool processing_time_timer() const = 0;
+};
+
+template <typename K, typename In, typename Out>
+class KeyedProcessFunction {
+ public:
+  using Context = KeyedContext<K>;
+  using OutputType = Out;
+  virtual ~KeyedProcessFunction() = default;
+  virtual void Open(RuntimeContext& ctx) {}
+  virtual void ProcessElement(const In& value, Context& ctx, Collector<Out>& out) = 0;
+  virtual void OnTimer(Timestamp time, Context& ctx, Collector<Out>& out) {}
+};
+
+namespace operators {
+
+template <typename K, typename In, typename Out>
+class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
+                                   public runtime::WithOutput<Out>,
+                                   private KeyedContext<K> {
+ public:
+  using Function = KeyedProcessFunction<K, In, Out>;
+
+  KeyedProcessOperator(std::function<K(const In&)> key_fn, std::unique_ptr<Function> fn, std::string uid)
+      : key_fn_(std::move(key_fn)), fn_(std::move(fn)), uid_(std::move(uid)) {}
+
+  void ConnectOutput(int, runtime::OutputPtr out) override { this->SetMainOutput(out); }
+
+  absl::Status Open(runtime::OperatorContext* ctx) override {
+    this->ctx_ = ctx;
+    if (!this->out_) this->out_ = runtime::Discard<Out>::Instance();
+    runtime_ctx_.emplace(ctx, &key_.context(), uid_);
+    KAPPA_RETURN_IF_ERROR(timers_.Init(ctx->backend(), uid_));
+    try {
+      fn_->Open(*runtime_ctx_);
+    } catch (const StateError& e) {
+      return e.status();
+    } catch (const std::exception& e) {
+      return absl::FailedPreconditionError(std::string("Open() threw: ") + e.what());
+    }
+    return absl::OkStatus();
+  }
+
+  void Emit(Record<In>&& r) override {
+    if (!runtime::RunGuarded(this->ctx_, r.ts, [&] { current_key_ = key_fn_(r.value); },
+                             [&] { return DescribeRecord(r.value); })) {
+      return;
+    }
+    key_.SetFromKey(current_key_, this->ctx_->max_parallelism());
+    ts_ = r.ts;
+    late_ = r.ts < r.pwm;
+    proc_timer_ = false;
+    collector_.Reset(this->out_, r.ts, r.pwm);
+    runtime::RunGuarded(this->ctx_, r.ts, [&] { fn_->ProcessElement(r.value, *this, collector_); },
+                        [&] { return DescribeRecord(r.value); });
+  }
+
+  bool AdvanceWatermark(Timestamp wm) override {
+    return timers_.FireEventTimers(
+        wm, [&](const FiredTimer& t) { OnTimer(t, false); }, [&] { return this->ctx_->ShouldYield(); });
+  }
+  Timestamp NextProcessingTimer() override { return timers_.next_processing_timer(); }
+  bool AdvanceProcessingTime(Timestamp now) override {
+    return timers_.FireProcessingTimers(
+        now, [&](const FiredTimer& t) { OnTimer(t, true); }, [&] { return this->ctx_->ShouldYield(); });
+  }
+  // The barrier: timers go to the backend before it is snapshotted.
+  absl::Status SnapshotState(int64_t, checkpoint::TaskSnapshot*) override {
+    try {
+      timers_.Flush();
+    } catch (const StateError& e) {
+      return e.status();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  void OnTimer(const FiredTimer& t, bool processing) {
+    key_.SetFromBytes(t.key_bytes, t.key_group);
+    current_key_ = key_.DecodeKey();
+    ts_ = t.time;
+    late_ = false;
+    proc_timer_ = processing;
+    collector_.Reset(this->out_, processing ? this->ctx_->current_watermark() : t.time, kMinTimestamp);
+    runtime::RunGuarded(this->ctx_, t.time, [&] { fn_->OnTimer(t.time, *this, collector_); },
+                        [] { return std::string("timer"); });
+  }
+
+  // Context
+  Timestamp timestamp() const override { return ts_; }
+  const K& current_key() const override { return current_key_; }
+  bool IsLate() const override { return late_; }
+  Timestamp current_watermark() const override { return this->ctx_->current_watermark(); }
+  Timestamp current_processing_time() const override { return this->ctx_->clock()->NowMillis(); }
+  void RegisterEventTimeTimer(Timestamp t) override { timers_.RegisterEventTimer(key_.context(), {}, t); }
+  void DeleteEventTimeTimer(Timestamp t) override { timers_.DeleteEventTimer(key_.context(), {}, t); }
+  void RegisterProcessingTimeTimer(Timestamp t) override { timers_.RegisterProcessingTimer(key_.context(), {}, t); }
+  void DeleteProcessingTimeTimer(Timestamp t) override { timers_.DeleteProcessingTimer(key_.context(), {}, t); }
+  bool processing_time_timer() const override { return proc_timer_; }
+
+  std::function<K(const In&)> key_fn_;
+  std::unique_ptr<Function> fn_;
+  std::string uid_;
+  KeyScope<K> key_;
+  std::optional<RuntimeContext> runtime_ctx_;
+  TimerService timers_;
+  Collector<Out> collector_;
+  K current_key_{};
+  Timestamp ts_ = 0;
+  bool late_ = false;
+  bool proc_timer_ = false;
+};
+
+}  // namespace operators
+}  // namespace kappa
+
+#include "kappa/operators/join.h"
+
+namespace kappa {
+
+// Two keyed streams with the same key type, processed together with shared keyed state
+// and timers (Flink's KeyedCoProcessFunction): incremental joins, enrichment, state
+// machines fed by two inputs. Either input may arrive first.
+template <typename K, typename A, typename B, typename Out>
+class KeyedCoProcessFunction {
+ public:
+  using Context = KeyedContext<K>;
+  using OutputType = Out;
+  using FirstType = A;
+  using SecondType = B;
+  virtual ~KeyedCoProcessFunction() = default;
+  virtual void Open(RuntimeContext& ctx) {}
+  virtual void ProcessElement1(const A& value, Context& ctx, Collector<Out>& out) = 0;
+  virtual void ProcessElement2(const B& value, Context& ctx, Collector<Out>& out) = 0;
+  virtual void OnTimer(Timestamp time, Context& ctx, Collector<Out>& out) {}
+};
+
+namespace operators {
+
+template <typename K, typename A, typename B, typename Out>
+class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>, private KeyedContext<K> {
+ public:
+  using Function = KeyedCoProcessFunction<K, A, B, Out>;
+  KeyedCoProcessOperator(std::function<K(const A&)> ka, std::function<K(const B&)> kb, std::unique_ptr<Function> fn,
+                         std::string uid)
+      : TwoInputKeyedOperator<K, A, B, Out>(std::move(ka), std::move(kb), std::move(uid)), fn_(std::move(fn)) {}
+
+  Timestamp NextProcessingTimer() override { return this->timers_.next_processing_timer(); }
+  bool AdvanceProcessingTime(Timestamp now) override {
+    return this->timers_.FireProcessingTimers(
+        now,
+        [&](const FiredTimer& t) {
+          this->key_.SetFromBytes(t.key_bytes, t.key_group);
+          Fire(t, true);
+        },
+        [&] { return this->ctx_->ShouldYield(); });
+  }
+
+ protected:
+  void InitState(RuntimeContext& ctx) override {
+    try {
+      fn_->Open(ctx);
+    } catch (const StateError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw StateError(absl::FailedPreconditionError(std::string("Open() threw: ") + e.what()));
+    }
+  }
+  void ProcessLeft(const K& key, Record<A>&& r) override {
+    Begin(key, r.ts, r.pwm);
+    runtime::RunGuarded(this->ctx_, r.ts, [&] { fn_->ProcessElement1(r.value, *this, this->collector_); },
+                        [&] { return DescribeRecord(r.value); });
+  }
+  void ProcessRight(const K& key, Record<B>&& r) override {
+    Begin(key, r.ts, r.pwm);
+    runtime::RunGuarded(this->ctx_, r.ts, [&] { fn_->ProcessElement2(r.value, *this, this->collector_); },
+                        [&] { return DescribeRecord(r.value); });
+  }
+  void OnTimer(const FiredTimer& t) override { Fire(t, false); }
+
+ private:
+  void Begin(const K& key, Timestamp ts, Timestamp pwm) {
+    key_value_ = key;
+    ts_ = ts;
+    late_ = ts < pwm;
+    proc_timer_ = false;
+    this->collector_.Reset(this->out_, ts, pwm);
+  }
+  void Fire(const FiredTimer& t, bool processing) {
+    key_value_ = this->key_.DecodeKey();
+    ts_ = t.time;
+    late_ = false;
+    proc_timer_ = processing;
+    this->collector_.Reset(this->out_, processing ? this->ctx_->current_watermark() : t.time, kMinTimestamp);
+    runtime::RunGuarded(this->ctx_, t.time, [&] { fn_->OnTimer(t.time, *this, this->collector_); },
+                        [] { return std::string("timer"); });
+  }
+
+  Timestamp timestamp() const override { return ts_; }
+  const K& current_key() const override { return key_value_; }
+  bool IsLate() const override { return late_; }
+  Timestamp current_watermark() const override { return this->ctx_->current_watermark(); }
+  Timestamp current_processing_time() const override { return this->ctx_->clock()->NowMillis(); }
+  void RegisterEventTimeTimer(Timestamp t) override { this->timers_.RegisterEventTimer(this->key_.context(), {}, t); }
+  void DeleteEventTimeTimer(Timestamp t) override { this->timers_.DeleteEventTimer(this->key_.context(), {}, t); }
+  void RegisterProcessingTimeTimer(Timestamp t) override {
+    this->timers_.RegisterProcessingTimer(this->key_.context(), {}, t);
+  }
+  void DeleteProcessingTimeTimer(Timestamp t) override {
+    this->timers_.DeleteProcessingTimer(this->key_.context(), {}, t);
+  }
+  bool processing_time_timer() const override { return proc_timer_; }
+
+  std::unique_ptr<Function> fn_;
+  K key_value_{};
+  Timestamp ts_ = 0;
+  bool late_ = false;
+  bool proc_timer_ = false;
+};
+
+}  // namespace operators
+}  // namespace kappa
+
+#endif  // KAPPA_OPERATORS_PROCESS_H_

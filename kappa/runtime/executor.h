@@ -1,0 +1,84 @@
+// Runs a job graph: plans fused chains, creates tasks and channels, runs them on the
+// worker pool and reports what happened.
+//
+// Chaining rule: a node joins its producer's task when the edge between them is a
+// forward edge, both have the same parallelism and the node has no other input. Every
+// other edge becomes channels: one per (producer instance, consumer instance) pair, or one
+// per instance pair i→i for a forward edge between equal parallelisms.
+#ifndef KAPPA_RUNTIME_EXECUTOR_H_
+#define KAPPA_RUNTIME_EXECUTOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kappa/runtime/errors.h"
+#include "kappa/runtime/graph.h"
+#include "kappa/base/time.h"
+
+namespace kappa {
+
+enum class StateBackendKind { kHeap, kRocksDb };
+
+struct ExecutionOptions {
+  int parallelism = 1;
+  int workers = 0;  // 0: number of cores
+  int max_parallelism = 128;
+  size_t channel_capacity = 8;  // batches per channel
+  Clock* clock = nullptr;       // null: the system clock
+  ErrorSink* errors = nullptr;  // null: count only
+  // Set (e.g. by a SIGINT handler) to stop sources; the run then drains and ends.
+  const std::atomic<bool>* stop_requested = nullptr;
+  // Where keyed state lives. RocksDB (the default) keeps each stateful task's state under
+  // state_dir/<job>/<task> (a fresh temporary directory when state_dir is empty); the
+  // working state of a run is removed when the run ends. In front of each RocksDB instance
+  // sits a write-back cache of hot keys (state/caching_backend.h), written back on every
+  // checkpoint barrier and when full; state_cache_bytes is shared evenly by the stateful
+  // tasks of the run (0: no cache).
+  StateBackendKind state_backend = StateBackendKind::kRocksDb;
+  std::string state_dir;
+  size_t rocksdb_cache_bytes = size_t{256} << 20;
+  size_t state_cache_bytes = size_t{256} << 20;
+
+  // Checkpoints (DESIGN §4): with a checkpoint_dir, a checkpoint is taken every
+  // checkpoint_interval_ms, the newest `checkpoints_retained` are kept, sinks write
+  // exactly once, and a start restores the newest complete checkpoint (restore = kLatest),
+  // a given one (kPath: restore_path), or none (kFresh).
+  std::string checkpoint_dir;
+  int64_t checkpoint_interval_ms = 1000;
+  int checkpoints_retained = 3;
+  enum class Restore { kLatest, kFresh, kPath };
+  Restore restore = Restore::kLatest;
+  std::string restore_path;
+};
+
+struct NodeMetrics {
+  std::string name;
+  int64_t records_in = 0;
+  int64_t records_out = 0;
+};
+
+struct ExecutionResult {
+  std::vector<NodeMetrics> nodes;  // per chain head: records in and out of its tasks
+  int tasks = 0;
+  double seconds = 0;
+  int64_t restored_checkpoint = -1;           // the checkpoint this run started from
+  std::vector<std::string> skipped_checkpoints;  // newer ones that were broken, and why
+  int64_t checkpoints_completed = 0;
+  bool already_finished = false;  // the restored checkpoint was final: nothing was run
+  absl::Status checkpoint_status;  // the first checkpoint that could not be completed, if any
+};
+
+absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& graph, const ExecutionOptions& options);
+
+// Describes the planned tasks (chains and parallelism), one line per chain.
+std::string DescribePlan(const runtime::JobGraph& graph, const ExecutionOptions& options);
+
+}  // namespace kappa
+
+#endif  // KAPPA_RUNTIME_EXECUTOR_H_

@@ -1,0 +1,236 @@
+// Operators as the runtime sees them.
+//
+// An operator turns input records (and the passage of event and processing time) into
+// output records. Operators of a task form a fused chain: each one pushes records
+// directly into the next one's Output<T> — no queue, no copy. A task drives its chain:
+//
+//   Open(ctx) once → ProcessBatch(input, batch)* interleaved with AdvanceWatermark(wm),
+//   AdvanceProcessingTime(now) and SnapshotState(id) → EndOfInput() → Close().
+//
+// Implementation rules (which thread calls what):
+// - All calls for one operator instance come from its task's current worker thread, one
+//   at a time. Operators need no locks.
+// - ProcessBatch is called only on the chain's head operator (the one fed by channels);
+//   chained operators receive records through their Output<In>.
+// - AdvanceWatermark(wm) fires event-time timers ≤ wm in timestamp order. It may stop
+//   early when ctx->ShouldYield() (downstream is full) and return false; the task calls it
+//   again with the same wm once output drained. Operators downstream in the chain receive
+//   the watermark only after this operator returned true.
+// - User code runs inside a guard: an exception from a user function becomes an error
+//   record on the job's `errors` output (RunGuarded) and the record is skipped; a
+//   StateError (the backend failed) propagates and fails the task.
+#ifndef KAPPA_RUNTIME_OPERATOR_H_
+#define KAPPA_RUNTIME_OPERATOR_H_
+
+#include <atomic>
+#include <exception>
+#include <stdexcept>
+#include <memory>
+#include <string>
+#include <typeindex>
+#include <typeinfo>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "kappa/checkpoint/checkpointing.h"
+#include "kappa/runtime/errors.h"
+#include "kappa/base/json_fwd.h"
+#include "kappa/runtime/record.h"
+#include "kappa/base/time.h"
+#include "kappa/state/backend.h"
+#include "kappa/state/keyed_state.h"
+
+namespace kappa {
+
+
+namespace internal {
+template <typename T>
+concept HasJsonEncode = requires(JsonCodec<T> c, const T& v, std::string* out) { c.Encode(v, out); };
+}  // namespace internal
+
+// Best-effort text of a record for error and late outputs: JSON if a codec exists.
+template <typename T>
+std::string DescribeRecord(const T& v) {
+  if constexpr (internal::HasJsonEncode<T>) {
+    std::string out;
+    JsonCodec<T>().Encode(v, &out);
+    return out;
+  } else {
+    return std::string("<") + typeid(T).name() + ">";
+  }
+}
+
+// Thrown by runtime parts (sinks, sources) for failures that must stop the job with a
+// clear message rather than drop a record: disk full, unwritable output. Like
+// StateError, never treated as a user error.
+class TaskError : public std::runtime_error {
+ public:
+  explicit TaskError(absl::Status status)
+      : std::runtime_error(std::string(status.message())), status_(std::move(status)) {}
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+// Per-task counters, read by the summary at the end of a run and by tests.
+struct TaskMetrics {
+  std::atomic<int64_t> records_in{0};
+  std::atomic<int64_t> records_out{0};
+};
+
+namespace runtime {
+
+// Services a task gives to each of its operators. Owned by the task.
+class OperatorContext {
+ public:
+  virtual ~OperatorContext() = default;
+  virtual const std::string& operator_name() const = 0;
+  virtual int subtask() const = 0;
+  virtual int parallelism() const = 0;
+  virtual int max_parallelism() const = 0;
+  // The task's keyed state backend; null in tasks without keyed operators.
+  virtual state::KeyedStateBackend* backend() = 0;
+  virtual Clock* clock() = 0;
+  virtual ErrorSink* errors() = 0;
+  // True when downstream channels are full: stop firing timers and return false.
+  virtual bool ShouldYield() const = 0;
+  // The task's current (combined) event-time watermark.
+  virtual Timestamp current_watermark() const = 0;
+  // Sources: a stop (Ctrl-C) was requested; end the stream.
+  virtual bool stop_requested() const = 0;
+  // The operator's stable id (names its state and its entries in checkpoints).
+  virtual const std::string& uid() const = 0;
+  // The checkpoint this run restores, or null for a fresh start.
+  virtual const checkpoint::Manifest* restored() const = 0;
+};
+
+// Type-erased pointer to an Output<T>, checked against T when unwrapped.
+struct OutputPtr {
+  std::type_index type = typeid(void);
+  void* ptr = nullptr;
+
+  template <typename T>
+  static OutputPtr Of(Output<T>* out) {
+    return {typeid(T), static_cast<void*>(out)};
+  }
+  template <typename T>
+  Output<T>* As() const {
+    if (type != typeid(T)) std::terminate();  // a graph wiring bug, caught by tests
+    return static_cast<Output<T>*>(ptr);
+  }
+};
+
+// Something a task owns for its chain (exchange writers, fan-outs).
+class Owned {
+ public:
+  virtual ~Owned() = default;
+};
+
+class OperatorBase {
+ public:
+  virtual ~OperatorBase() = default;
+
+  virtual absl::Status Open(OperatorContext* ctx) {
+    ctx_ = ctx;
+    return absl::OkStatus();
+  }
+  // Head operators only: records that arrived on `input` (0, or 1 for two-input operators).
+  virtual void ProcessBatch(int input, BatchBase* batch) = 0;
+  // Fires event-time timers ≤ wm; false = yielded, call again.
+  virtual bool AdvanceWatermark(Timestamp wm) { return true; }
+  // Earliest pending processing-time timer, or kMaxTimestamp.
+  virtual Timestamp NextProcessingTimer() { return kMaxTimestamp; }
+  // Fires processing-time timers ≤ now; false = yielded, call again.
+  virtual bool AdvanceProcessingTime(Timestamp now) { return true; }
+  // Called on a barrier after alignment, before the barrier moves on: add what the
+  // checkpoint needs beyond keyed state (source offsets, pre-committed sink files).
+  virtual absl::Status SnapshotState(int64_t checkpoint_id, checkpoint::TaskSnapshot* out) { return absl::OkStatus(); }
+  // All inputs ended (after the final watermark, if any).
+  virtual void EndOfInput() {}
+  virtual absl::Status Close() { return absl::OkStatus(); }
+
+  // Wiring, done once by the executor before Open.
+  // The operator's typed input, for a chained producer to emit into.
+  virtual OutputPtr InputAt(int input) = 0;
+  // Connects output `port` (0 = main, 1.. = side outputs / split outputs).
+  virtual void ConnectOutput(int port, OutputPtr out) = 0;
+
+ protected:
+  OperatorContext* ctx_ = nullptr;
+};
+
+// Runs fn(); converts an exception from user code into an error record. Returns false
+// when fn threw (the record is skipped). StateError is not user error: it propagates.
+template <typename Fn, typename DescribeFn>
+bool RunGuarded(OperatorContext* ctx, Timestamp ts, Fn&& fn, DescribeFn&& describe) {
+  try {
+    fn();
+    return true;
+  } catch (const StateError&) {
+    throw;
+  } catch (const TaskError&) {
+    throw;
+  } catch (const std::exception& e) {
+    ErrorEvent ev{.kind = "user", .operator_name = ctx->operator_name(), .has_ts = true, .ts = ts,
+                  .error = e.what(), .record = describe()};
+    ctx->errors()->Report(ev);
+  } catch (...) {
+    ErrorEvent ev{.kind = "user", .operator_name = ctx->operator_name(), .has_ts = true, .ts = ts,
+                  .error = "unknown exception", .record = describe()};
+    ctx->errors()->Report(ev);
+  }
+  return false;
+}
+
+// Base for operators with one input of type In: they are the Output<In> their producer
+// emits into.
+template <typename In>
+class OneInputOperator : public OperatorBase, public Output<In> {
+ public:
+  void ProcessBatch(int, BatchBase* batch) override {
+    for (Record<In>& r : static_cast<Batch<In>*>(batch)->records) this->Emit(std::move(r));
+  }
+  OutputPtr InputAt(int) override { return OutputPtr::Of<In>(this); }
+};
+
+// Mixin holding the main output of type Out.
+template <typename Out>
+class WithOutput {
+ public:
+  void SetMainOutput(OutputPtr out) { out_ = out.As<Out>(); }
+
+ protected:
+  Output<Out>* out_ = nullptr;
+};
+
+}  // namespace runtime
+
+// What user functions emit into (FlatMap, Process, window functions). Collect() stamps
+// the record with the timestamp of the input being processed (or of the firing timer).
+template <typename T>
+class Collector {
+ public:
+  Collector() = default;
+  Collector(Output<T>* out, Timestamp ts, Timestamp pwm) : out_(out), ts_(ts), pwm_(pwm) {}
+
+  void Collect(T value) { out_->Emit(Record<T>{std::move(value), ts_, pwm_}); }
+  void CollectWithTimestamp(T value, Timestamp ts) { out_->Emit(Record<T>{std::move(value), ts, pwm_}); }
+
+  // Internal: re-targets the collector for the next input.
+  void Reset(Output<T>* out, Timestamp ts, Timestamp pwm) {
+    out_ = out;
+    ts_ = ts;
+    pwm_ = pwm;
+  }
+  Timestamp timestamp() const { return ts_; }
+
+ private:
+  Output<T>* out_ = nullptr;
+  Timestamp ts_ = 0;
+  Timestamp pwm_ = kMinTimestamp;
+};
+
+}  // namespace kappa
+
+#endif  // KAPPA_RUNTIME_OPERATOR_H_

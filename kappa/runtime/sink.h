@@ -1,0 +1,134 @@
+// Sinks: where a job's results leave the engine.
+//
+// A SinkConnector<T> creates one SinkWriter<T> per parallel sink instance. Writers are
+// called on their task's thread only; Flush() is called when the task runs out of input
+// (so results show up promptly) and Close() at the end. A failing write (disk full, closed
+// pipe) fails the job with the writer's message; it is never ignored.
+#ifndef KAPPA_RUNTIME_SINK_H_
+#define KAPPA_RUNTIME_SINK_H_
+
+#include <memory>
+#include <string>
+
+#include "kappa/checkpoint/checkpointing.h"
+#include "kappa/runtime/exchange.h"
+#include "kappa/runtime/operator.h"
+#include "kappa/base/status.h"
+#include "absl/strings/str_cat.h"
+#include <vector>
+
+namespace kappa {
+
+using checkpoint::PendingFile;
+
+template <typename T>
+class SinkWriter {
+ public:
+  virtual ~SinkWriter() = default;
+  virtual absl::Status Write(const Record<T>& record) = 0;
+  virtual absl::Status Flush() = 0;
+  virtual absl::Status Close() = 0;
+  // Checkpoint barrier `id`: make everything written so far durable and return the files
+  // to publish when checkpoint `id` completes. Non-transactional writers just flush.
+  virtual absl::StatusOr<std::vector<checkpoint::PendingFile>> PreCommit(int64_t id) {
+    KAPPA_RETURN_IF_ERROR(Flush());
+    return std::vector<checkpoint::PendingFile>{};
+  }
+};
+
+// What a sink learns when its job runs with checkpoints.
+struct ExactlyOnceContext {
+  std::string job_name;
+  std::string checkpoint_dir;  // durable; sinks may stage pre-committed output under it
+};
+
+template <typename T>
+class SinkConnector {
+ public:
+  virtual ~SinkConnector() = default;
+  virtual absl::StatusOr<std::unique_ptr<SinkWriter<T>>> CreateWriter(int subtask, int parallelism) = 0;
+  virtual std::string description() const = 0;
+
+  // Called before any writer exists when the job runs with checkpoints: switch to
+  // exactly-once output (write hidden files, publish on checkpoint completion), or fail
+  // when the sink cannot.
+  virtual absl::Status EnableExactlyOnce(const ExactlyOnceContext& context) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(description(), " cannot write exactly once; with checkpoints use a directory sink file:DIR/"));
+  }
+  // Before a (re)start with checkpoints: publish `pending` (what the restored checkpoint
+  // pre-committed; may be empty), remove files of epochs that never completed, and, when
+  // restoring checkpoint `restored` (-1: none), withdraw output published by checkpoints
+  // after it — the rewound sources produce it again.
+  virtual absl::Status Recover(const std::vector<checkpoint::PendingFile>& pending, int64_t restored) {
+    return absl::OkStatus();
+  }
+  // After a successful run with checkpoints: the files writers closed at end of input,
+  // to publish once the final manifest is written.
+  virtual std::vector<checkpoint::PendingFile> TakeFinalPending() { return {}; }
+  // Checkpoint completed (its manifest is durable): make what writers pre-committed for it
+  // visible. Files are renamed into place; a Kafka sink commits a transaction. Must be
+  // idempotent: after a crash the same pending output is committed again on recovery.
+  virtual absl::Status Commit(const std::vector<checkpoint::PendingFile>& pending) { return checkpoint::PublishPending(pending); }
+};
+
+namespace runtime {
+
+template <typename T>
+class SinkOperator final : public OneInputOperator<T>, public BatchFlusher {
+ public:
+  SinkOperator(std::shared_ptr<SinkConnector<T>> connector, TaskMetrics* metrics)
+      : connector_(std::move(connector)), metrics_(metrics) {}
+
+  absl::Status Open(OperatorContext* ctx) override {
+    this->ctx_ = ctx;
+    auto w = connector_->CreateWriter(ctx->subtask(), ctx->parallelism());
+    if (!w.ok()) return w.status();
+    writer_ = std::move(*w);
+    return absl::OkStatus();
+  }
+  void ConnectOutput(int, OutputPtr) override {}
+
+  void Emit(Record<T>&& r) override {
+    Check(writer_->Write(r));
+    ++unflushed_;
+  }
+  absl::Status SnapshotState(int64_t id, checkpoint::TaskSnapshot* out) override {
+    FlushBatches();
+    KAPPA_ASSIGN_OR_RETURN(std::vector<checkpoint::PendingFile> files, writer_->PreCommit(id));
+    if (files.empty()) return absl::OkStatus();
+    checkpoint::SinkPending pending;
+    pending.set_operator_uid(this->ctx_->uid());
+    pending.set_subtask(this->ctx_->subtask());
+    for (const auto& f : files) {
+      pending.add_files(f.hidden);
+      pending.add_published_names(f.published);
+    }
+    out->sinks.push_back(std::move(pending));
+    return absl::OkStatus();
+  }
+  void FlushBatches() override {
+    if (unflushed_ == 0) return;
+    metrics_->records_out.fetch_add(unflushed_, std::memory_order_relaxed);
+    unflushed_ = 0;
+    Check(writer_->Flush());
+  }
+  absl::Status Close() override {
+    FlushBatches();
+    return writer_->Close();
+  }
+
+ private:
+  void Check(const absl::Status& s) {
+    if (!s.ok()) throw TaskError(s);
+  }
+  std::shared_ptr<SinkConnector<T>> connector_;
+  TaskMetrics* metrics_;
+  std::unique_ptr<SinkWriter<T>> writer_;
+  int64_t unflushed_ = 0;
+};
+
+}  // namespace runtime
+}  // namespace kappa
+
+#endif  // KAPPA_RUNTIME_SINK_H_

@@ -1,0 +1,324 @@
+// Sources: connectors that read partitions, and the operator that turns what they read
+// into timestamped records with per-partition watermarks.
+//
+// A SourceConnector<T> describes partitioned input (files of a file log, Kafka
+// partitions, generator shards) and opens a PartitionReader<T> at any offset, which is
+// what makes every source rewindable: recovery and replay open readers at stored or
+// requested offsets. Readers decode into T; a line that fails to decode is reported to
+// the job's `errors` output with its partition and offset, and reading continues.
+//
+// SourceOperator<T> assigns partitions round-robin to the source's parallel instances
+// (partition p → instance p % parallelism), keeps one watermark per partition
+// (W_p = max event time seen in p − out-of-orderness) and stamps each record with
+// pwm = W_p just before it, the value every lateness decision uses (DESIGN §3).
+// An instance's watermark is the minimum over its partitions that have not ended and are
+// not idle; a partition is idle after `idle_timeout` of processing time without records.
+#ifndef KAPPA_RUNTIME_SOURCE_H_
+#define KAPPA_RUNTIME_SOURCE_H_
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "kappa/runtime/exchange.h"
+#include "kappa/runtime/operator.h"
+#include "kappa/runtime/progress.h"
+#include "kappa/base/status.h"
+#include "kappa/runtime/task.h"
+
+namespace kappa {
+
+// How a source derives event time and watermarks from its records.
+template <typename T>
+struct WatermarkStrategy {
+  Timestamp out_of_orderness_ms = 0;
+  Timestamp idle_timeout_ms = 0;  // 0: partitions never go idle
+  std::function<Timestamp(const T&)> timestamp;
+  // Event-time range (replay by time): records with timestamps outside [from, to) are
+  // skipped at the source. A partition ends at its first record at or after
+  // to + out_of_orderness: no record of the range can follow it within the bound.
+  Timestamp range_from = kMinTimestamp;
+  Timestamp range_to = kMaxTimestamp;
+
+  static WatermarkStrategy BoundedOutOfOrderness(Timestamp ms) {
+    WatermarkStrategy s;
+    s.out_of_orderness_ms = ms;
+    return s;
+  }
+  WatermarkStrategy WithIdleness(Timestamp ms) && {
+    idle_timeout_ms = ms;
+    return std::move(*this);
+  }
+  WatermarkStrategy WithTimestamp(std::function<Timestamp(const T&)> fn) && {
+    timestamp = std::move(fn);
+    return std::move(*this);
+  }
+};
+
+// What a partition reader emits into.
+template <typename T>
+class SourceContext {
+ public:
+  virtual ~SourceContext() = default;
+  virtual void Emit(T&& value) = 0;
+  // A record at `offset` could not be decoded; it is skipped.
+  virtual void ReportBadRecord(int64_t offset, std::string_view error, std::string_view raw) = 0;
+};
+
+enum class ReadStatus { kRecords, kWouldBlock, kEnd };
+
+template <typename T>
+class PartitionReader {
+ public:
+  virtual ~PartitionReader() = default;
+  // Emits up to max_records records into ctx.
+  virtual absl::StatusOr<ReadStatus> Read(size_t max_records, SourceContext<T>& ctx) = 0;
+  // Resume position after the last record read (what a checkpoint stores).
+  virtual int64_t offset() const = 0;
+  // Where a bounded reader stops (exclusive), or kNoEnd. The end is resolved once, when a
+  // run first opens the partition (e.g. Kafka high watermarks at start), and is kept in
+  // checkpoints so that a restarted replay stops exactly where the first run would have.
+  virtual int64_t end_offset() const { return kNoEnd; }
+  virtual void RestoreEndOffset(int64_t end) {}
+
+  static constexpr int64_t kNoEnd = -1;
+};
+
+template <typename T>
+class SourceConnector {
+ public:
+  virtual ~SourceConnector() = default;
+  // Number of partitions; called once per source instance at start.
+  virtual absl::StatusOr<int> NumPartitions() = 0;
+  virtual absl::StatusOr<std::unique_ptr<PartitionReader<T>>> Open(int partition, int64_t offset) = 0;
+  virtual std::string description() const = 0;
+
+  // Where a partition starts when no checkpoint names an offset: the connector's
+  // configured start (the beginning of a file; earliest, latest, committed, a timestamp
+  // or an explicit offset for Kafka).
+  virtual absl::StatusOr<int64_t> StartOffset(int partition) { return 0; }
+  // Opens all partitions one source instance reads, each at its offset. Connectors that
+  // share a client between partitions (one Kafka consumer per instance) override this.
+  virtual absl::StatusOr<std::vector<std::unique_ptr<PartitionReader<T>>>> OpenAll(
+      const std::vector<std::pair<int, int64_t>>& partitions) {
+    std::vector<std::unique_ptr<PartitionReader<T>>> readers;
+    for (const auto& [partition, offset] : partitions) {
+      auto reader = Open(partition, offset);
+      if (!reader.ok()) {
+        return absl::Status(reader.status().code(), absl::StrCat("partition ", partition, " at offset ", offset,
+                                                                 ": ", reader.status().message()));
+      }
+      readers.push_back(std::move(*reader));
+    }
+    return readers;
+  }
+};
+
+namespace runtime {
+
+template <typename T>
+class SourceOperator final : public OperatorBase, public SourceDriver, public WithOutput<T> {
+ public:
+  SourceOperator(std::shared_ptr<SourceConnector<T>> connector, WatermarkStrategy<T> strategy)
+      : connector_(std::move(connector)), strategy_(std::move(strategy)) {}
+
+  absl::Status Open(OperatorContext* ctx) override {
+    ctx_ = ctx;
+    KAPPA_ASSIGN_OR_RETURN(int n, connector_->NumPartitions());
+    // On restore, every partition resumes at the offset the checkpoint recorded (and keeps
+    // the end the first run resolved); others start where the connector is configured to.
+    std::map<int, checkpoint::PartitionOffset> restored;
+    if (const checkpoint::Manifest* m = ctx->restored()) {
+      for (const auto& s : m->sources()) {
+        if (s.operator_uid() != ctx->uid()) continue;
+        for (const auto& p : s.partitions()) restored[p.partition()] = p;
+      }
+    }
+    std::vector<std::pair<int, int64_t>> opens;
+    for (int p = ctx->subtask(); p < n; p += ctx->parallelism()) {
+      auto at = restored.find(p);
+      int64_t offset;
+      if (at != restored.end()) {
+        offset = at->second.offset();
+      } else {
+        auto start = connector_->StartOffset(p);
+        if (!start.ok()) {
+          return absl::Status(start.status().code(), absl::StrCat(connector_->description(), " partition ", p, ": ",
+                                                                  start.status().message()));
+        }
+        offset = *start;
+      }
+      opens.emplace_back(p, offset);
+    }
+    auto readers = connector_->OpenAll(opens);
+    if (!readers.ok()) {
+      return absl::Status(readers.status().code(),
+                          absl::StrCat(connector_->description(), ": ", readers.status().message()));
+    }
+    for (size_t i = 0; i < opens.size(); ++i) {
+      Partition part{opens[i].first, std::move((*readers)[i])};
+      auto at = restored.find(part.id);
+      if (at != restored.end() && at->second.has_end_offset()) {
+        part.reader->RestoreEndOffset(at->second.end_offset());
+        part.ended = at->second.end_offset() != PartitionReader<T>::kNoEnd &&
+                     at->second.offset() >= at->second.end_offset();
+      }
+      part.last_active = ctx->clock()->NowMillis();
+      part.progress = SourceProgress::Global().Register(connector_->description(), part.id, part.reader->offset(),
+                                                        part.reader->end_offset());
+      part.progress->finished = part.ended;
+      parts_.push_back(std::move(part));
+    }
+    if (!this->out_) this->out_ = Discard<T>::Instance();
+    return absl::OkStatus();
+  }
+
+  void ProcessBatch(int, BatchBase*) override {}
+  OutputPtr InputAt(int) override { return {}; }
+  void ConnectOutput(int port, OutputPtr out) override { this->SetMainOutput(out); }
+
+  absl::StatusOr<SourcePoll> Poll(size_t max_records) override {
+    SourcePoll poll;
+    if (ctx_->stop_requested()) {
+      poll.finished = true;
+      poll.stopped = true;
+      return poll;
+    }
+    Timestamp now = ctx_->clock()->NowMillis();
+    size_t live = 0;
+    size_t seen = 0;  // records read, including those outside the event-time range
+    for (size_t n = 0; n < parts_.size() && poll.records < max_records; ++n) {
+      Partition& p = parts_[(next_ + n) % parts_.size()];
+      if (p.ended) continue;
+      emitter_.Reset(this, &p);
+      KAPPA_ASSIGN_OR_RETURN(ReadStatus rs, p.reader->Read(max_records - poll.records, emitter_));
+      poll.records += emitter_.emitted;
+      seen += emitter_.seen;
+      if (emitter_.seen > 0) {
+        p.last_active = now;
+        p.idle = false;
+      }
+      if (rs == ReadStatus::kEnd) p.ended = true;
+      p.progress->offset.store(p.reader->offset(), std::memory_order_relaxed);
+      p.progress->records.fetch_add(emitter_.emitted, std::memory_order_relaxed);
+      if (p.ended) p.progress->finished.store(true, std::memory_order_relaxed);
+    }
+    next_ = parts_.empty() ? 0 : (next_ + 1) % parts_.size();
+
+    Timestamp wm = kMaxTimestamp;
+    bool any_active = false;
+    for (Partition& p : parts_) {
+      if (p.ended) continue;
+      ++live;
+      if (!p.idle && strategy_.idle_timeout_ms > 0 && now - p.last_active >= strategy_.idle_timeout_ms) {
+        p.idle = true;
+      }
+      if (p.idle) continue;
+      any_active = true;
+      wm = std::min(wm, p.watermark);
+    }
+    if (live == 0) {
+      poll.finished = true;
+      return poll;
+    }
+    poll.idle = !any_active;
+    poll.watermark = any_active ? wm : kMinTimestamp;
+    poll.would_block = seen == 0;
+    return poll;
+  }
+
+  absl::Status SnapshotState(int64_t, checkpoint::TaskSnapshot* out) override {
+    checkpoint::SourceOffsets offsets;
+    offsets.set_operator_uid(ctx_->uid());
+    for (const Partition& p : parts_) {
+      auto* po = offsets.add_partitions();
+      po->set_partition(p.id);
+      po->set_offset(p.reader->offset());
+      // A partition the event-time range ended is finished: its end is where it stopped.
+      int64_t end = p.ended_by_time ? po->offset() : p.reader->end_offset();
+      if (end != PartitionReader<T>::kNoEnd) po->set_end_offset(end);
+    }
+    out->sources.push_back(std::move(offsets));
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Partition {
+    int id;
+    std::unique_ptr<PartitionReader<T>> reader;
+    Timestamp watermark = kMinTimestamp;
+    Timestamp max_ts = kMinTimestamp;
+    Timestamp last_active = 0;
+    bool ended = false;
+    bool ended_by_time = false;
+    bool idle = false;
+    SourceProgress::Partition* progress = nullptr;
+  };
+
+  class Emitter final : public SourceContext<T> {
+   public:
+    void Reset(SourceOperator* op, Partition* p) {
+      op_ = op;
+      p_ = p;
+      emitted = 0;
+      seen = 0;
+    }
+    void Emit(T&& value) override {
+      ++seen;
+      Timestamp ts;
+      try {
+        ts = op_->strategy_.timestamp(value);
+      } catch (const std::exception& e) {
+        ReportBadRecord(p_->reader->offset(), absl::StrCat("timestamp extractor failed: ", e.what()),
+                        DescribeRecord(value));
+        return;
+      }
+      if (ts < op_->strategy_.range_from || p_->ended) return;  // outside the replayed range
+      if (ts >= op_->strategy_.range_to) {
+        Timestamp b = op_->strategy_.out_of_orderness_ms;
+        if (ts - b >= op_->strategy_.range_to) {
+          p_->ended = true;
+          p_->ended_by_time = true;
+        }
+        return;
+      }
+      Timestamp pwm = p_->watermark;
+      if (ts > p_->max_ts) {
+        p_->max_ts = ts;
+        Timestamp b = op_->strategy_.out_of_orderness_ms;
+        p_->watermark = ts < kMinTimestamp + b ? kMinTimestamp : ts - b;
+      }
+      ++emitted;
+      op_->out_->Emit(Record<T>{std::move(value), ts, pwm});
+    }
+    void ReportBadRecord(int64_t offset, std::string_view error, std::string_view raw) override {
+      ErrorEvent e{.kind = "decode", .operator_name = op_->ctx_->operator_name(), .partition = p_->id,
+                   .offset = offset, .error = std::string(error),
+                   .record = std::string(raw.substr(0, 4096))};
+      op_->ctx_->errors()->Report(e);
+    }
+    size_t emitted = 0;
+    size_t seen = 0;
+
+   private:
+    SourceOperator* op_ = nullptr;
+    Partition* p_ = nullptr;
+  };
+
+  std::shared_ptr<SourceConnector<T>> connector_;
+  WatermarkStrategy<T> strategy_;
+  std::vector<Partition> parts_;
+  size_t next_ = 0;
+  Emitter emitter_;
+};
+
+}  // namespace runtime
+}  // namespace kappa
+
+#endif  // KAPPA_RUNTIME_SOURCE_H_

@@ -1,0 +1,407 @@
+#include "kappa/runtime/task.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "kappa/checkpoint/coordinator.h"
+
+namespace kappa::runtime {
+namespace {
+// Messages (or source polls) a task handles before it lets another task run.
+constexpr int kStepBudget = 16;
+constexpr size_t kSourcePollRecords = 1024;
+}  // namespace
+
+class StreamTask::Context : public OperatorContext {
+ public:
+  Context(StreamTask* task, std::string name, std::string uid)
+      : task_(task), name_(std::move(name)), uid_(std::move(uid)) {}
+  const std::string& operator_name() const override { return name_; }
+  int subtask() const override { return task_->config_.subtask; }
+  int parallelism() const override { return task_->config_.parallelism; }
+  int max_parallelism() const override { return task_->config_.max_parallelism; }
+  state::KeyedStateBackend* backend() override { return task_->config_.backend.get(); }
+  Clock* clock() override { return task_->config_.clock; }
+  ErrorSink* errors() override { return task_->config_.errors; }
+  bool ShouldYield() const override { return task_->OutputsBacklogged(); }
+  Timestamp current_watermark() const override { return task_->current_wm_; }
+  const std::string& uid() const override { return uid_; }
+  const checkpoint::Manifest* restored() const override { return task_->config_.restored; }
+  bool stop_requested() const override {
+    return task_->config_.stop_requested != nullptr && task_->config_.stop_requested->load(std::memory_order_relaxed);
+  }
+
+ private:
+  StreamTask* task_;
+  std::string name_;
+  std::string uid_;
+};
+
+StreamTask::StreamTask(TaskConfig config) : Task(config.name), config_(std::move(config)) {}
+StreamTask::~StreamTask() = default;
+
+void StreamTask::AddInput(Channel* channel, int input_index) {
+  inputs_.push_back(InputState{channel, input_index});
+  ++live_inputs_;
+}
+
+OutputChannel* StreamTask::AddOutput(Channel* channel) {
+  outputs_.push_back(std::make_unique<OutputChannel>(channel));
+  return outputs_.back().get();
+}
+
+void StreamTask::AddOperator(std::unique_ptr<OperatorBase> op, std::string name, std::string uid) {
+  ops_.push_back(std::move(op));
+  contexts_.push_back(std::make_unique<Context>(this, std::move(name), std::move(uid)));
+}
+
+absl::Status StreamTask::Open() {
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    absl::Status s = ops_[i]->Open(contexts_[i].get());
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(), ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+bool StreamTask::OutputsBacklogged() const {
+  for (const auto& o : outputs_) {
+    if (o->has_pending()) return true;
+  }
+  return false;
+}
+
+void StreamTask::EnableCheckpoints(CheckpointCoordinator* c) {
+  std::string task = name();
+  config_.snapshot_dir = [c, task](int64_t id) { return c->SnapshotDir(id, task); };
+  config_.on_checkpoint = [c](int64_t id, checkpoint::TaskAck ack) { c->OnAck(id, std::move(ack)); };
+  config_.on_finish = [c](checkpoint::TaskSnapshot s) { c->OnTaskFinished(std::move(s)); };
+}
+
+void StreamTask::TriggerCheckpoint(int64_t id) {
+  int64_t cur = requested_checkpoint_.load();
+  while (cur < id && !requested_checkpoint_.compare_exchange_weak(cur, id)) {
+  }
+  Notify();
+}
+
+Task::StepResult StreamTask::Step() {
+  try {
+    return StepImpl();
+  } catch (const StateError& e) {
+    scheduler()->Fail(absl::Status(e.status().code(), absl::StrCat(name(), ": state backend failed: ", e.what())));
+  } catch (const TaskError& e) {
+    scheduler()->Fail(e.status());
+  } catch (const std::exception& e) {
+    scheduler()->Fail(absl::InternalError(absl::StrCat(name(), ": ", e.what())));
+  }
+  return StepResult::kFinished;
+}
+
+Task::StepResult StreamTask::StepImpl() {
+  int budget = kStepBudget;
+  while (true) {
+    if (!FlushOutputs()) return StepResult::kBlocked;
+    if (advancing_) {
+      if (!ContinueAdvance()) continue;  // output backlog: the flush above decides
+      MaybeAdvance();
+      continue;
+    }
+    if (proc_firing_ || (config_.clock->NowMillis() >= proc_wake_at_)) {
+      proc_wake_at_ = kMaxTimestamp;
+      if (!FireProcessingTimers()) continue;
+    }
+    if (phase_ == Phase::kFinishing) {
+      for (auto& op : ops_) op->EndOfInput();
+      FlushBatches();
+      Broadcast(MessageKind::kEndOfStream, 0);
+      phase_ = Phase::kDraining;
+      continue;
+    }
+    if (phase_ == Phase::kDraining) {
+      for (size_t i = 0; i < ops_.size(); ++i) {
+        absl::Status s = ops_[i]->Close();
+        if (!s.ok()) {
+          scheduler()->Fail(absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(), ": ", s.message())));
+          break;
+        }
+      }
+      phase_ = Phase::kDone;
+      if (config_.on_finish) {
+        checkpoint::TaskSnapshot final_offsets;
+        for (auto& op : ops_) {
+          if (dynamic_cast<SourceDriver*>(op.get()) != nullptr) (void)op->SnapshotState(-1, &final_offsets);
+        }
+        config_.on_finish(std::move(final_offsets));
+      }
+      return StepResult::kFinished;
+    }
+    if (budget-- <= 0) {
+      FlushBatches();
+      ScheduleProcessingWake();
+      return StepResult::kYield;
+    }
+    if (source_ != nullptr) {
+      int64_t want = requested_checkpoint_.load(std::memory_order_acquire);
+      if (want > last_checkpoint_) {
+        CompleteCheckpoint(want);
+        continue;
+      }
+      if (!PollSource()) {
+        FlushBatches();
+        if (!FlushOutputs()) return StepResult::kBlocked;
+        ScheduleProcessingWake();
+        // Back off from 1 ms to the source's interval while nothing arrives, so a record
+        // that shows up soon after waits about a millisecond, and an idle source costs
+        // little.
+        int wait = std::min(source_->poll_interval_ms(), 1 << std::min(empty_polls_, 10));
+        ++empty_polls_;
+        scheduler()->WakeAfter(this, std::chrono::milliseconds(wait));
+        return StepResult::kIdle;
+      }
+      empty_polls_ = 0;
+      continue;
+    }
+    // Next input message, round-robin over channels not held by alignment.
+    bool got = false;
+    for (size_t n = 0; n < inputs_.size(); ++n) {
+      size_t i = (next_input_ + n) % inputs_.size();
+      InputState& in = inputs_[i];
+      if (in.ended || in.held) continue;
+      std::optional<Message> m = in.channel->TryPop();
+      if (!m) continue;
+      next_input_ = i + 1;
+      HandleMessage(i, std::move(*m));
+      got = true;
+      break;
+    }
+    if (!got) {
+      FlushBatches();
+      if (!FlushOutputs()) return StepResult::kBlocked;
+      ScheduleProcessingWake();
+      return StepResult::kIdle;
+    }
+  }
+}
+
+bool StreamTask::PollSource() {
+  if (source_finished_) return true;
+  absl::StatusOr<SourcePoll> poll = source_->Poll(kSourcePollRecords);
+  if (!poll.ok()) {
+    scheduler()->Fail(poll.status());
+    source_finished_ = true;
+    return true;
+  }
+  metrics_.records_in.fetch_add(static_cast<int64_t>(poll->records), std::memory_order_relaxed);
+  if (poll->idle != idle_sent_) {
+    FlushBatches();
+    Broadcast(poll->idle ? MessageKind::kIdle : MessageKind::kActive, 0);
+    idle_sent_ = poll->idle;
+  }
+  if (poll->finished) {
+    source_finished_ = true;
+    if (!poll->stopped && current_wm_ < kMaxTimestamp) StartAdvance(kMaxTimestamp);
+    phase_ = Phase::kFinishing;
+    return true;
+  }
+  if (poll->watermark > current_wm_) StartAdvance(poll->watermark);
+  return !poll->would_block || poll->records > 0;
+}
+
+bool StreamTask::FlushOutputs() {
+  bool all = true;
+  for (auto& o : outputs_) all &= o->Flush();
+  return all;
+}
+
+void StreamTask::FlushBatches() {
+  for (BatchFlusher* f : flushers_) f->FlushBatches();
+}
+
+void StreamTask::Broadcast(MessageKind kind, int64_t value) {
+  for (auto& o : outputs_) o->Send(Message::Control(kind, value));
+}
+
+void StreamTask::HandleMessage(size_t i, Message&& m) {
+  InputState& in = inputs_[i];
+  switch (m.kind) {
+    case MessageKind::kBatch:
+      metrics_.records_in.fetch_add(static_cast<int64_t>(m.batch->size()), std::memory_order_relaxed);
+      ops_.front()->ProcessBatch(in.input_index, m.batch.get());
+      break;
+    case MessageKind::kWatermark:
+      in.watermark = std::max(in.watermark, m.value);
+      in.idle = false;
+      UpdateIdle();
+      MaybeAdvance();
+      break;
+    case MessageKind::kIdle:
+      in.idle = true;
+      UpdateIdle();
+      MaybeAdvance();
+      break;
+    case MessageKind::kActive:
+      in.idle = false;
+      UpdateIdle();
+      break;
+    case MessageKind::kBarrier:
+      OnBarrier(i, m.value);
+      break;
+    case MessageKind::kEndOfStream:
+      in.ended = true;
+      --live_inputs_;
+      MaybeCompleteAlignment();
+      if (live_inputs_ == 0) {
+        // Inputs that ended with a final watermark have already advanced us; a stopped
+        // run ends without firing what is still open.
+        phase_ = Phase::kFinishing;
+      } else {
+        UpdateIdle();
+        MaybeAdvance();
+      }
+      break;
+  }
+}
+
+void StreamTask::MaybeAdvance() {
+  if (advancing_ || phase_ != Phase::kRunning) return;
+  Timestamp combined = kMaxTimestamp;
+  bool any = false;
+  for (const InputState& in : inputs_) {
+    if (in.ended || in.idle) continue;
+    combined = std::min(combined, in.watermark);
+    any = true;
+  }
+  if (!any) return;
+  if (combined > current_wm_) StartAdvance(combined);
+}
+
+void StreamTask::StartAdvance(Timestamp wm) {
+  advancing_ = true;
+  target_wm_ = wm;
+  advance_index_ = 0;
+}
+
+bool StreamTask::ContinueAdvance() {
+  // Operators see the new watermark as current while they fire timers for it.
+  Timestamp previous = current_wm_;
+  current_wm_ = target_wm_;
+  for (; advance_index_ < ops_.size(); ++advance_index_) {
+    if (!ops_[advance_index_]->AdvanceWatermark(target_wm_)) {
+      current_wm_ = previous;
+      return false;
+    }
+  }
+  advancing_ = false;
+  FlushBatches();
+  Broadcast(MessageKind::kWatermark, target_wm_);
+  return true;
+}
+
+void StreamTask::UpdateIdle() {
+  if (inputs_.empty()) return;
+  bool all_idle = true;
+  for (const InputState& in : inputs_) {
+    if (!in.ended && !in.idle) all_idle = false;
+  }
+  if (live_inputs_ == 0) all_idle = false;
+  if (all_idle != idle_sent_) {
+    FlushBatches();
+    Broadcast(all_idle ? MessageKind::kIdle : MessageKind::kActive, 0);
+    idle_sent_ = all_idle;
+  }
+}
+
+void StreamTask::OnBarrier(size_t i, int64_t id) {
+  if (id > aligning_id_) {
+    aligning_id_ = id;
+    held_count_ = 0;
+    for (InputState& in : inputs_) in.held = false;
+  } else if (id < aligning_id_) {
+    return;  // a barrier of a checkpoint that was superseded
+  }
+  if (!inputs_[i].held) {
+    inputs_[i].held = true;
+    ++held_count_;
+  }
+  MaybeCompleteAlignment();
+}
+
+void StreamTask::MaybeCompleteAlignment() {
+  if (aligning_id_ <= last_checkpoint_) return;
+  size_t needed = 0;
+  size_t have = 0;
+  for (const InputState& in : inputs_) {
+    if (in.ended && !in.held) continue;
+    ++needed;
+    if (in.held) ++have;
+  }
+  if (have < needed || have == 0) return;
+  CompleteCheckpoint(aligning_id_);
+  for (InputState& in : inputs_) in.held = false;
+  held_count_ = 0;
+}
+
+void StreamTask::CompleteCheckpoint(int64_t id) {
+  last_checkpoint_ = id;
+  checkpoint::TaskAck ack;
+  ack.task = name();
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    absl::Status s = ops_[i]->SnapshotState(id, &ack.snapshot);
+    if (!s.ok()) {
+      scheduler()->Fail(absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(),
+                                                             ": snapshot failed: ", s.message())));
+      return;
+    }
+  }
+  if (config_.backend && config_.snapshot_dir) {
+    std::string dir = config_.snapshot_dir(id);
+    auto files = config_.backend->Snapshot(dir);
+    if (!files.ok()) {
+      scheduler()->Fail(absl::Status(files.status().code(),
+                                     absl::StrCat(name(), ": state snapshot failed: ", files.status().message())));
+      return;
+    }
+    checkpoint::TaskState state;
+    state.set_operator_uid(config_.state_uid);
+    state.set_subtask(config_.subtask);
+    state.set_parallelism(config_.parallelism);
+    state.set_key_group_first(config_.key_group_first);
+    state.set_key_group_last(config_.key_group_last);
+    state.set_backend(std::string(config_.backend->name()));
+    state.set_dir(dir);  // absolute for now; the coordinator makes it relative
+    for (const std::string& f : *files) state.add_files()->set_path(f);
+    for (const auto& t : config_.backend->Tables()) {
+      auto* e = state.add_tables();
+      e->set_name(t.name);
+      e->set_kind(static_cast<int>(t.kind));
+    }
+    ack.state = std::move(state);
+  }
+  FlushBatches();
+  Broadcast(MessageKind::kBarrier, id);
+  if (config_.on_checkpoint) config_.on_checkpoint(id, std::move(ack));
+}
+
+bool StreamTask::FireProcessingTimers() {
+  Timestamp now = config_.clock->NowMillis();
+  if (!proc_firing_) {
+    proc_firing_ = true;
+    proc_index_ = 0;
+  }
+  for (; proc_index_ < ops_.size(); ++proc_index_) {
+    if (!ops_[proc_index_]->AdvanceProcessingTime(now)) return false;
+  }
+  proc_firing_ = false;
+  return true;
+}
+
+void StreamTask::ScheduleProcessingWake() {
+  Timestamp next = kMaxTimestamp;
+  for (auto& op : ops_) next = std::min(next, op->NextProcessingTimer());
+  if (next == kMaxTimestamp || next >= proc_wake_at_) return;
+  proc_wake_at_ = next;
+  Timestamp delay = std::max<Timestamp>(0, next - config_.clock->NowMillis());
+  scheduler()->WakeAfter(this, std::chrono::milliseconds(delay));
+}
+
+}  // namespace kappa::runtime

@@ -1,0 +1,177 @@
+// StreamTask: one parallel instance of a fused operator chain.
+//
+// A task owns its operators (head first, in topological order), its keyed state backend
+// (if any operator is keyed), the producer ends of its output channels and the exchange
+// writers that fill them. It is driven by the Scheduler through Step(), which does:
+//
+//   1. flush pending output messages; if a channel is still full → kBlocked
+//   2. continue an unfinished watermark advance (timers may fire in many slices)
+//   3. fire due processing-time timers
+//   4. take the next input: a source poll, or one message from an input channel
+//      (round-robin over channels not held back by barrier alignment)
+//   5. after the budget, flush partial batches and → kYield; with no input → kIdle
+//
+// Watermarks: each input channel keeps the last watermark and idle flag it received; the
+// task's watermark is the minimum over inputs that are neither idle nor ended. When all
+// remaining inputs are idle the task tells downstream it is idle too.
+// Barriers: a barrier on one input holds that input back until the same barrier arrived
+// on every other live input (aligned checkpoints); then operators snapshot, the barrier
+// is forwarded to every output, and the inputs are released.
+// End: when every input ended, operators get EndOfInput(), partial batches are flushed,
+// end-of-stream is sent to every output and the task finishes once it has been delivered.
+#ifndef KAPPA_RUNTIME_TASK_H_
+#define KAPPA_RUNTIME_TASK_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kappa/runtime/channel.h"
+#include "kappa/runtime/errors.h"
+#include "kappa/runtime/operator.h"
+#include "kappa/runtime/scheduler.h"
+
+namespace kappa::checkpoint {
+class CheckpointCoordinator;
+}  // namespace kappa::checkpoint
+
+namespace kappa::runtime {
+
+using checkpoint::CheckpointCoordinator;
+
+// Partial-batch flushing, implemented by exchange writers and sinks.
+class BatchFlusher {
+ public:
+  virtual ~BatchFlusher() = default;
+  virtual void FlushBatches() = 0;
+};
+
+struct SourcePoll {
+  size_t records = 0;
+  bool would_block = false;  // nothing to read right now; poll again later
+  bool finished = false;     // every partition ended, or a stop was requested
+  bool stopped = false;      // finished because of a stop: no final watermark
+  bool idle = false;         // every live partition is idle
+  Timestamp watermark = kMinTimestamp;
+};
+
+// The reading side of a source task, implemented by the typed source operator.
+class SourceDriver {
+ public:
+  virtual ~SourceDriver() = default;
+  virtual absl::StatusOr<SourcePoll> Poll(size_t max_records) = 0;
+  // Milliseconds to wait after a poll that would block.
+  virtual int poll_interval_ms() const { return 20; }
+};
+
+struct TaskConfig {
+  std::string name;
+  int subtask = 0;
+  int parallelism = 1;
+  int max_parallelism = 128;
+  Clock* clock = nullptr;
+  ErrorSink* errors = nullptr;
+  std::unique_ptr<state::KeyedStateBackend> backend;
+  const std::atomic<bool>* stop_requested = nullptr;
+  // Checkpointing (null when off): where barrier `id`'s state snapshot goes, and who is
+  // told once the task snapshotted and forwarded the barrier.
+  std::function<std::string(int64_t id)> snapshot_dir;
+  std::function<void(int64_t id, checkpoint::TaskAck ack)> on_checkpoint;
+  std::string state_uid;  // uid of the keyed operator whose state the backend holds
+  int key_group_first = 0;
+  int key_group_last = -1;
+  const checkpoint::Manifest* restored = nullptr;
+  // Called when the task finished, with its sources' final offsets.
+  std::function<void(checkpoint::TaskSnapshot)> on_finish;
+};
+
+class StreamTask : public Task {
+ public:
+  explicit StreamTask(TaskConfig config);
+  ~StreamTask() override;
+
+  // Wiring, before Open().
+  void AddInput(Channel* channel, int input_index);
+  OutputChannel* AddOutput(Channel* channel);
+  // Operators in topological order; the first is the head.
+  void AddOperator(std::unique_ptr<OperatorBase> op, std::string name, std::string uid);
+  void AddFlusher(BatchFlusher* flusher) { flushers_.push_back(flusher); }
+  void AddOwned(std::unique_ptr<Owned> owned) { owned_.push_back(std::move(owned)); }
+  void SetSource(SourceDriver* source) { source_ = source; }
+
+  absl::Status Open();
+  StepResult Step() override;
+
+  // Thread-safe: asks a source task to inject barrier `id` at its next step.
+  void TriggerCheckpoint(int64_t id);
+  // Wires the task to a checkpoint coordinator (before Open).
+  void EnableCheckpoints(CheckpointCoordinator* coordinator);
+
+  bool is_source() const { return source_ != nullptr; }
+  const TaskConfig& config() const { return config_; }
+  Timestamp current_watermark() const { return current_wm_; }
+  bool OutputsBacklogged() const;
+  TaskMetrics& metrics() { return metrics_; }
+
+ private:
+  class Context;
+  struct InputState {
+    Channel* channel;
+    int input_index;
+    Timestamp watermark = kMinTimestamp;
+    bool idle = false;
+    bool ended = false;
+    bool held = false;  // received the barrier being aligned
+  };
+  enum class Phase { kRunning, kFinishing, kDraining, kDone };
+
+  StepResult StepImpl();
+  bool FlushOutputs();
+  void FlushBatches();
+  void Broadcast(MessageKind kind, int64_t value);
+  void HandleMessage(size_t input, Message&& m);
+  void MaybeAdvance();
+  void StartAdvance(Timestamp wm);
+  bool ContinueAdvance();
+  void UpdateIdle();
+  void OnBarrier(size_t input, int64_t id);
+  void MaybeCompleteAlignment();
+  void CompleteCheckpoint(int64_t id);
+  bool FireProcessingTimers();
+  void ScheduleProcessingWake();
+  bool PollSource();
+
+  TaskConfig config_;
+  std::vector<InputState> inputs_;
+  std::vector<std::unique_ptr<OutputChannel>> outputs_;
+  std::vector<std::unique_ptr<OperatorBase>> ops_;
+  std::vector<std::unique_ptr<Context>> contexts_;
+  std::vector<BatchFlusher*> flushers_;
+  std::vector<std::unique_ptr<Owned>> owned_;
+  SourceDriver* source_ = nullptr;
+  TaskMetrics metrics_;
+
+  Phase phase_ = Phase::kRunning;
+  size_t next_input_ = 0;
+  size_t live_inputs_ = 0;
+  Timestamp current_wm_ = kMinTimestamp;
+  bool advancing_ = false;
+  Timestamp target_wm_ = kMinTimestamp;
+  size_t advance_index_ = 0;
+  bool idle_sent_ = false;
+  int64_t aligning_id_ = -1;
+  size_t held_count_ = 0;
+  std::atomic<int64_t> requested_checkpoint_{-1};
+  int64_t last_checkpoint_ = -1;
+  Timestamp proc_wake_at_ = kMaxTimestamp;
+  bool proc_firing_ = false;
+  size_t proc_index_ = 0;
+  bool source_finished_ = false;
+  int empty_polls_ = 0;
+};
+
+}  // namespace kappa::runtime
+
+#endif  // KAPPA_RUNTIME_TASK_H_

@@ -1,0 +1,56 @@
+// In-memory state backend: hash maps and ordered maps on the heap.
+//
+// For tests and small jobs. It implements the same byte-level contract as the RocksDB
+// backend (ordering, prefixes, list append), so operators cannot tell them apart. Point
+// tables are hash maps (one probe per access); ordered tables are B-trees. A scan of a
+// point table sorts the matching keys first.
+//
+//   auto backend = kappa::state::HeapBackend::Create();
+//   TableId t = *backend->RegisterTable("counts");
+//   backend->Put(t, "k", "v");
+#ifndef KAPPA_STATE_HEAP_BACKEND_H_
+#define KAPPA_STATE_HEAP_BACKEND_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "kappa/state/backend.h"
+
+namespace kappa::state {
+
+class HeapBackend : public KeyedStateBackend {
+ public:
+  static std::unique_ptr<HeapBackend> Create();
+
+  absl::StatusOr<TableId> RegisterTable(const std::string& name, TableKind kind = TableKind::kOrdered) override;
+  absl::Status Get(TableId table, std::string_view key, std::string* value) override;
+  absl::Status Put(TableId table, std::string_view key, std::string_view value) override;
+  absl::Status Append(TableId table, std::string_view key, std::string_view element) override;
+  absl::Status AppendEncoded(TableId table, std::string_view key, std::string_view elements) override;
+  absl::Status Delete(TableId table, std::string_view key) override;
+  std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) override;
+  int64_t ApproximateKeys(TableId table) override;
+  std::vector<TableInfo> Tables() const override;
+  absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) override;
+  std::string_view name() const override { return "heap"; }
+
+ private:
+  struct Table {
+    std::string name;
+    TableKind kind;
+    absl::btree_map<std::string, std::string, std::less<>> ordered;
+    absl::flat_hash_map<std::string, std::string> point;
+  };
+  HeapBackend() = default;
+  std::string* Find(Table& t, std::string_view key);
+  std::string* FindOrAdd(Table& t, std::string_view key);
+  std::vector<std::unique_ptr<Table>> tables_;
+  absl::flat_hash_map<std::string, TableId> ids_;
+};
+
+}  // namespace kappa::state
+
+#endif  // KAPPA_STATE_HEAP_BACKEND_H_
