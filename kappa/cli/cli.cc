@@ -95,10 +95,11 @@ absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text
 }
 
 // The replay's progress line on stderr (a terminal): events/s, offsets per partition and,
-// for bounded sources, the ETA from the remaining offsets and the offset rate.
+// for bounded sources, the ETA from the remaining offsets and the offset rate. Reads the
+// run's board from its own thread; the board outlives it.
 class ReplayProgress {
  public:
-  explicit ReplayProgress(bool enabled) {
+  ReplayProgress(bool enabled, const runtime::SourceProgress* board) : board_(board) {
     if (!enabled) return;
     thread_ = std::thread([this] { Loop(); });
   }
@@ -122,7 +123,7 @@ class ReplayProgress {
       int64_t records = 0, done = 0, remaining = 0;
       bool bounded = true;
       std::string parts;
-      auto views = runtime::SourceProgress::Global().Read();
+      auto views = board_->Read();
       for (const auto& v : views) {
         records += v.records;
         done += v.offset - v.start;
@@ -149,12 +150,12 @@ class ReplayProgress {
       last = now;
     }
   }
+  const runtime::SourceProgress* board_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
 };
 
-void PrintReplaySummary(std::ostream& out) {
-  auto views = runtime::SourceProgress::Global().Read();
+void PrintReplaySummary(const std::vector<runtime::SourceProgress::View>& views, std::ostream& out) {
   out << "kappa: replayed partitions (offsets from..to, events):";
   for (const auto& v : views) {
     std::string name = v.source.substr(v.source.rfind('/') + 1);  // the topic or file
@@ -262,7 +263,9 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  ReplayProgress progress(f.replay && f.progress && isatty(2));
+  runtime::SourceProgress board;
+  options.progress = &board;
+  ReplayProgress progress(f.replay && f.progress && isatty(2), &board);
   absl::StatusOr<ExecutionResult> result = job->Execute(options);
   progress.Stop();
   if (result.ok()) {
@@ -300,7 +303,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
                                    f.errors);
     }
     std::cerr << "\n";
-    if (f.replay) PrintReplaySummary(std::cerr);
+    if (f.replay) PrintReplaySummary(result->sources, std::cerr);
   }
   return g_stop ? 130 : 0;
 }
