@@ -66,6 +66,7 @@ struct RunFlags {
   int64_t idle_timeout = -1;
   std::string kafka;                      // --kafka BOOTSTRAP|embedded
   std::vector<std::string> kafka_config;  // --kafka-config key=value
+  std::vector<std::string> params;        // --param key=value
   // kappa replay
   bool replay = false;
   std::string from, to;
@@ -180,6 +181,12 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   if (f.out_of_orderness >= 0) bindings.out_of_orderness_ms = f.out_of_orderness;
   if (f.idle_timeout >= 0) bindings.idle_timeout_ms = f.idle_timeout;
   bindings.follow = f.follow;
+  auto params = Params::Parse(f.params);
+  if (!params.ok()) {
+    Fail(std::string(params.status().message()));
+    return 2;
+  }
+  bindings.params = params->values();
   for (const auto& kv : f.kafka_config) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -229,6 +236,10 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     return 2;
   }
   if (absl::Status s = ctx.CheckBindings(); !s.ok()) {
+    Fail(std::string(s.message()));
+    return 2;
+  }
+  if (absl::Status s = ctx.CheckParams(); !s.ok()) {
     Fail(std::string(s.message()));
     return 2;
   }
@@ -353,6 +364,9 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--kafka", f.kafka,
                   "Kafka bootstrap servers for kafka:TOPIC URIs, or 'embedded': start librdkafka's mock cluster in "
                   "this process (demos and tests; see docs/operations.md for what it does not do)");
+  cmd->add_option("--param", f.params,
+                  "The job's own parameter key=value (repeatable), read by the job as ctx.params(); a value the job "
+                  "cannot parse, a required one missing or one it does not read is an error before the run starts");
   cmd->add_option("--kafka-config", f.kafka_config,
                   "librdkafka setting key=value for every Kafka client (repeatable), e.g. security.protocol=SASL_SSL");
 }
