@@ -89,7 +89,9 @@ class CoordinatorTest : public ::testing::Test {
     CoordinatorOptions o;
     o.job_name = "job";
     o.interval_ms = 1;
-    o.timeout_ms = 100;  // how long an abandoned checkpoint is waited for
+    // Checkpoints are abandoned here by a task finishing mid-checkpoint, never by the
+    // timeout, so that a slow test machine cannot change what happens.
+    o.timeout_ms = 10 * 60 * 1000;
     o.operator_uids = {"src", "sink"};
     o.commit = [this](const SinkPending& sink) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -117,11 +119,13 @@ class CoordinatorTest : public ::testing::Test {
 };
 
 TEST_F(CoordinatorTest, CheckpointCompletesOnlyOnceEveryLiveTaskAcknowledged) {
-  CheckpointCoordinator c(&storage_, Options(), 2, std::ref(triggers_));
+  CheckpointCoordinator c(&storage_, Options(), 3, std::ref(triggers_));
   c.Start();
   ASSERT_EQ(triggers_.Next(), 1);
   c.OnAck(1, SourceAck("a", "src", 10));
-  // Checkpoint 1 lacks b's ack: it is abandoned and the next one starts.
+  // Checkpoint 1 still lacks b's and c's acks; c finishes instead, so 1 can never
+  // complete: it is abandoned and the next one starts, waiting for a and b.
+  c.OnTaskFinished(TaskSnapshot());
   ASSERT_EQ(triggers_.Next(), 2);
   EXPECT_EQ(c.completed(), 0);
   std::vector<std::string> skipped;
@@ -140,10 +144,11 @@ TEST_F(CoordinatorTest, CheckpointCompletesOnlyOnceEveryLiveTaskAcknowledged) {
 }
 
 TEST_F(CoordinatorTest, LateAckOfAnAbandonedCheckpointHasItsSinkFilesPublishedByTheNext) {
-  CheckpointCoordinator c(&storage_, Options(), 1, std::ref(triggers_));
+  CheckpointCoordinator c(&storage_, Options(), 2, std::ref(triggers_));
   c.Start();
   ASSERT_EQ(triggers_.Next(), 1);
-  ASSERT_EQ(triggers_.Next(), 2);  // 1 timed out without an ack
+  c.OnTaskFinished(TaskSnapshot());  // 1 is abandoned (as after a timeout)
+  ASSERT_EQ(triggers_.Next(), 2);
   c.OnAck(1, SinkAck("s", "/out/.part-1", "/out/part-1"));  // too late for 1
   EXPECT_THAT(committed(), ElementsAre());
   c.OnAck(2, SinkAck("s", "/out/.part-2", "/out/part-2"));
