@@ -11,7 +11,8 @@
 // per instance pair i→i for a forward edge between equal parallelisms.
 //
 // Execute blocks the calling thread until the run ends. Several runs may go on at once in
-// one process (on different threads): they share nothing but what their options point to.
+// one process, on different threads: each has its own tasks, state, checkpoints and source
+// progress board.
 #ifndef KAPPA_RUNTIME_EXECUTOR_H_
 #define KAPPA_RUNTIME_EXECUTOR_H_
 
