@@ -1,8 +1,8 @@
 // hot-auctions: for every tumbling 10-second window, the auctions that received the most
 // bids (all of them on a tie). Two keyed window stages: count bids per auction and
-// window, then pick the maximum per window.
+// window, then pick the maximum per window. The window length is a job parameter.
 //
-//   kappa run hot-auctions --source file:log/ --sink stdout:
+//   kappa run hot-auctions --source file:log/ --sink stdout: [--param window=10s]
 //   {"window_start":1700000000000,"window_end":1700000010000,"auction":1007,"bids":412}
 #include <algorithm>
 
@@ -32,6 +32,7 @@ namespace kappa::examples {
 using nexmark::Event;
 
 void BuildHotAuctions(JobContext& ctx) {
+  const absl::Duration window = ctx.params().GetDuration("window", absl::Seconds(10));
   auto strategy = WatermarkStrategy<Event>::BoundedOutOfOrderness(ctx.out_of_orderness_ms(4000))
                       .WithTimestamp([](const Event& e) { return e.date_time(); });
   Stream<Event> events = ctx.Source<Event>("events", std::move(strategy));
@@ -40,7 +41,7 @@ void BuildHotAuctions(JobContext& ctx) {
       events.Filter([](const Event& e) { return e.is_bid(); }, "bids")
           .Map([](const Event& e) { return e.bid().auction; }, "auction")
           .KeyBy([](const int64_t& auction) { return auction; })
-          .Window(Tumbling(absl::Seconds(10)))
+          .Window(Tumbling(window))
           .Aggregate(
               Count(),
               [](const int64_t& auction, const TimeWindow& w, int64_t&& n) {
@@ -50,7 +51,7 @@ void BuildHotAuctions(JobContext& ctx) {
 
   Stream<AuctionBids> hottest =
       per_auction.KeyBy([](const AuctionBids& a) { return a.window_start; })
-          .Window(Tumbling(absl::Seconds(10)))
+          .Window(Tumbling(window))
           .Process<AuctionBids>(
               [](const int64_t&, const TimeWindow&, std::vector<AuctionBids>& all, Collector<AuctionBids>& out) {
                 int64_t most = 0;
@@ -72,7 +73,8 @@ void BuildNexmarkCopy(JobContext& ctx) {
 }
 
 void RegisterExampleJobs(JobRegistry* registry) {
-  registry->Register({"hot-auctions", "per tumbling 10 s window, the auctions with the most bids", BuildHotAuctions});
+  registry->Register({"hot-auctions", "per tumbling 10 s window (--param window=10s), the auctions with the most bids",
+                      BuildHotAuctions});
   registry->Register({"nexmark-copy", "copies Nexmark events from --source to --sink (e.g. generator to file log)",
                       BuildNexmarkCopy});
   RegisterNexmarkJobs(registry);

@@ -271,6 +271,54 @@ TEST_F(CliTest, ZeroParallelismIsAUsageError) {
       "--parallelism");
 }
 
+TEST_F(CliTest, ParamWithoutEqualsIsAUsageError) {
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?events=10", "--sink", "stdout:",
+                               "--param", "window"}),
+                     2, "--param 'window': use key=value");
+}
+
+TEST_F(CliTest, MalformedParamValueIsAUsageErrorNamingWhatWasExpected) {
+  ExpectOneLineError(RunKappa({"replay", "hot-auctions", "--source", "gen:nexmark?events=10", "--sink", "stdout:",
+                               "--from", "earliest", "--param", "window=abc"}),
+                     2, "--param window=abc: expected a duration");
+}
+
+TEST_F(CliTest, ParamTheJobDoesNotReadIsAUsageErrorListingItsParameters) {
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?events=10", "--sink", "stdout:",
+                               "--param", "windw=5s"}),
+                     2, "job 'hot-auctions' has no parameter 'windw'; its parameters: window");
+  ExpectOneLineError(RunKappa({"run", "nexmark-copy", "--source", "gen:nexmark?events=10", "--sink", "stdout:",
+                               "--param", "window=5s"}),
+                     2, "job 'nexmark-copy' takes no parameters");
+}
+
+TEST_F(CliTest, ParamGivenTwiceIsAUsageError) {
+  ExpectOneLineError(RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?events=10", "--sink", "stdout:",
+                               "--param", "window=5s", "--param", "window=6s"}),
+                     2, "--param window is given twice");
+}
+
+TEST_F(CliTest, ParamSetsTheJobsWindowLength) {
+  const std::string out = Path("hot.jsonl");
+  RunResult r = RunKappa({"run", "hot-auctions", "--source", "gen:nexmark?events=6000&rate=1000", "--sink",
+                          "file:" + out, "--param", "window=2s"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::vector<Hot> got = ParseHot(ReadFileToString(out));
+  std::set<int64_t> windows;
+  for (const Hot& h : got) {
+    EXPECT_EQ(h.window_end - h.window_start, 2000) << h.window_start;
+    EXPECT_EQ(h.window_start % 2000, 0) << h.window_start;
+    windows.insert(h.window_start);
+  }
+  EXPECT_GE(windows.size(), 3u) << "6 s of events in 2 s windows";
+}
+
+TEST_F(CliTest, RunHelpDocumentsParam) {
+  RunResult r = RunKappa({"run", "--help"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_THAT(r.out, HasSubstr("--param")) << Describe(r);
+}
+
 TEST_F(CliTest, JobsListsTheBuiltInJobs) {
   RunResult r = RunKappa({"jobs"});
   EXPECT_EQ(r.exit_code, 0) << Describe(r);

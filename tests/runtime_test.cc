@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "kappa/connectors/collect_sink.h"
 #include "kappa/connectors/file_sink.h"
 #include "kappa/connectors/file_source.h"
@@ -681,6 +682,47 @@ TEST(SavepointTest, StateOfAnOperatorTheNewVersionLacksIsRefusedByName) {
   ASSERT_FALSE(result.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(result.status()));
   EXPECT_THAT(std::string(result.status().message()), ::testing::HasSubstr("operator 'count-v1'"));
+}
+
+// Source progress belongs to a run: two jobs running at once in one process each see
+// exactly their own partitions, whether the caller owns the board or the run does.
+TEST(SourceProgressTest, TwoJobsRunningAtOnceSeeOnlyTheirOwnSourcesProgress) {
+  auto run = [](int partitions, int per_partition, runtime::SourceProgress* board,
+                absl::StatusOr<ExecutionResult>* result) {
+    auto job = Job::Create(absl::StrCat("progress-", partitions));
+    auto src = std::make_shared<VectorSource>(MakeInput(partitions, per_partition, 10, 7));
+    auto out = std::make_shared<CollectSink<Rec>>();
+    job->Source<Rec>("src", src, RecStrategy(10)).SinkTo(out);
+    ExecutionOptions opt;
+    opt.parallelism = 2;
+    opt.workers = 2;
+    opt.progress = board;
+    *result = job->Execute(opt);
+  };
+  runtime::SourceProgress board;
+  absl::StatusOr<ExecutionResult> first, second;
+  std::thread a([&] { run(3, 100, &board, &first); });
+  std::thread b([&] { run(2, 40, nullptr, &second); });
+  a.join();
+  b.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+
+  auto summary = [](const std::vector<runtime::SourceProgress::View>& views) {
+    std::map<int, std::pair<int64_t, int64_t>> by_partition;  // partition -> (offset, records)
+    for (const auto& v : views) {
+      EXPECT_TRUE(v.finished) << v.partition;
+      EXPECT_EQ(v.start, 0);
+      by_partition[v.partition] = {v.offset, v.records};
+    }
+    return by_partition;
+  };
+  using Parts = std::map<int, std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(summary(board.Read()), (Parts{{0, {100, 100}}, {1, {100, 100}}, {2, {100, 100}}}));
+  EXPECT_EQ(board.Read().size(), 3u);
+  EXPECT_EQ(summary(first->sources), summary(board.Read()));
+  EXPECT_EQ(second->sources.size(), 2u);
+  EXPECT_EQ(summary(second->sources), (Parts{{0, {40, 40}}, {1, {40, 40}}}));
 }
 
 }  // namespace

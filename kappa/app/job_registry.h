@@ -28,6 +28,7 @@
 #include "absl/strings/str_join.h"
 #include "kappa/connectors/connectors.h"
 #include "kappa/api/job.h"
+#include "kappa/app/params.h"
 
 namespace kappa {
 
@@ -46,6 +47,9 @@ struct JobBindings {
   // Replay (`kappa replay --from/--to`): positions for every source, overriding their
   // URIs' start=/end=. A ts:MS bound also limits records to event times in [from, to).
   std::optional<std::string> replay_from, replay_to;
+
+  // --param key=value: the job's own parameters (JobContext::params()).
+  std::map<std::string, std::string> params;
 
   // Parses "NAME=URI" or "URI" into the maps above.
   static void Bind(const std::string& arg, std::string* fallback, std::map<std::string, std::string>* named);
@@ -127,6 +131,13 @@ class JobContext {
     return absl::OkStatus();
   }
 
+  // The job's parameters (--param key=value). A malformed or missing value is recorded on
+  // the job, so the run fails before it starts.
+  Params& params() { return params_; }
+
+  // After the job is built: every --param given is one the job reads.
+  absl::Status CheckParams() const { return params_.CheckAllRead(job_->name()); }
+
   // Closes shared sink files after the run; the first error wins.
   absl::Status Finish() {
     absl::Status first;
@@ -196,8 +207,15 @@ class JobContext {
     return p;
   }
 
+  static Params BindParams(Job* job, const JobBindings& bindings) {
+    Params params(bindings.params);
+    params.OnError([job](const absl::Status& s) { job->RecordError(s); });
+    return params;
+  }
+
   Job* job_;
   const JobBindings& bindings_;
+  Params params_ = BindParams(job_, bindings_);
   std::vector<std::string> source_names_, sink_names_, source_uris_, sink_uris_;
   std::vector<std::function<absl::Status()>> finishers_;
 };

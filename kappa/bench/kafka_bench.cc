@@ -396,13 +396,13 @@ absl::Status ProduceEvents(const Cluster& cluster, const std::string& topic, int
   return absl::OkStatus();
 }
 
-// Records read so far by the sources registered on the progress board at index `from` or
-// later for `source` (a connector description).
-int64_t BoardRecords(size_t from, const std::string& source, int* partitions = nullptr) {
-  std::vector<runtime::SourceProgress::View> views = runtime::SourceProgress::Global().Read();
+// Records read so far by the sources registered on the run's progress board for `source`
+// (a connector description).
+int64_t BoardRecords(const runtime::SourceProgress& board, const std::string& source, int* partitions = nullptr) {
+  std::vector<runtime::SourceProgress::View> views = board.Read();
   int64_t records = 0;
   int n = 0;
-  for (size_t i = from; i < views.size(); ++i) {
+  for (size_t i = 0; i < views.size(); ++i) {
     if (views[i].source != source) continue;
     records += views[i].records;
     ++n;
@@ -418,10 +418,11 @@ struct Measured {
 };
 
 // Builds nexmark-q0 from the registry with these URIs and runs it to its end (or until
-// `stop`). Timed from building the job (which connects to the cluster) to the end of
-// Execute (which flushes the sink's producer).
+// `stop`), its sources publishing to `board`. Timed from building the job (which connects
+// to the cluster) to the end of Execute (which flushes the sink's producer).
 absl::StatusOr<Measured> RunJob(const JobRegistry& registry, const KafkaBenchOptions& o, const std::string& source,
-                                const std::string& sink, const std::atomic<bool>* stop) {
+                                const std::string& sink, const std::atomic<bool>* stop,
+                                runtime::SourceProgress* board) {
   const JobDefinition* def = registry.Find(kJob);
   if (def == nullptr) return absl::NotFoundError(absl::StrCat("job ", kJob, " is not registered"));
   Measured m;
@@ -443,6 +444,7 @@ absl::StatusOr<Measured> RunJob(const JobRegistry& registry, const KafkaBenchOpt
   options.errors = &errors;
   options.state_backend = StateBackendKind::kHeap;  // q0 keeps no state
   options.stop_requested = stop;
+  options.progress = board;
   absl::StatusOr<ExecutionResult> result = job->Execute(options);
   m.wall_s = Seconds(Clock::now() - wall0).count();
   m.cpu_s = ClientCpuSeconds() - cpu0;
@@ -707,7 +709,7 @@ struct Timeline {
 struct Watched {
   std::string source;  // the source connector's description
   int partitions = 0;
-  size_t board = 0;  // progress board entries before the job started
+  runtime::SourceProgress board;  // the job's sources' positions
   int64_t events = 0;
   std::string out;
   std::vector<int64_t> out_before;
@@ -780,7 +782,6 @@ absl::Status RunReplay(const JobRegistry& registry, const KafkaBenchOptions& o, 
   KAPPA_ASSIGN_OR_RETURN(w.out_before, cluster.Highs(w.out));
   w.source = cluster.Endpoint(in.topic).Describe();
   w.partitions = static_cast<int>(in.begin.size());
-  w.board = runtime::SourceProgress::Global().Read().size();
   w.events = in.count();
   w.rows = expected;
   const std::string source = BoundedSource(cluster, in);
@@ -790,7 +791,7 @@ absl::Status RunReplay(const JobRegistry& registry, const KafkaBenchOptions& o, 
   {
     Progress progress(o.progress, "replay (engine)", in.count(), [&] { return BoardRecords(w.board, w.source); });
     std::thread job([&] {
-      job_result = RunJob(registry, o, source, cluster.Uri(w.out), nullptr);
+      job_result = RunJob(registry, o, source, cluster.Uri(w.out), nullptr, &w.board);
       job_done = true;
     });
     timeline = Watch(cluster, w, job_done, nullptr, [] { return absl::OkStatus(); });
@@ -841,7 +842,6 @@ absl::Status RunLive(const JobRegistry& registry, const KafkaBenchOptions& o, Cl
   KAPPA_ASSIGN_OR_RETURN(w.out_before, cluster.Highs(w.out));
   w.source = cluster.Endpoint(live).Describe();
   w.partitions = static_cast<int>(live_begin.size());
-  w.board = runtime::SourceProgress::Global().Read().size();
   w.events = o.events;
   w.rows = expected;
   const std::string source =
@@ -860,7 +860,7 @@ absl::Status RunLive(const JobRegistry& registry, const KafkaBenchOptions& o, Cl
     Progress progress(o.progress, "live (engine following a producer)", o.events,
                       [&] { return BoardRecords(w.board, w.source); });
     std::thread job([&] {
-      job_result = RunJob(registry, o, source, cluster.Uri(w.out), &stop);
+      job_result = RunJob(registry, o, source, cluster.Uri(w.out), &stop, &w.board);
       job_done = true;
     });
     timeline = Watch(

@@ -66,6 +66,7 @@ struct RunFlags {
   int64_t idle_timeout = -1;
   std::string kafka;                      // --kafka BOOTSTRAP|embedded
   std::vector<std::string> kafka_config;  // --kafka-config key=value
+  std::vector<std::string> params;        // --param key=value
   // kappa replay
   bool replay = false;
   std::string from, to;
@@ -95,10 +96,11 @@ absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text
 }
 
 // The replay's progress line on stderr (a terminal): events/s, offsets per partition and,
-// for bounded sources, the ETA from the remaining offsets and the offset rate.
+// for bounded sources, the ETA from the remaining offsets and the offset rate. Reads the
+// run's board from its own thread; the board outlives it.
 class ReplayProgress {
  public:
-  explicit ReplayProgress(bool enabled) {
+  ReplayProgress(bool enabled, const runtime::SourceProgress* board) : board_(board) {
     if (!enabled) return;
     thread_ = std::thread([this] { Loop(); });
   }
@@ -122,7 +124,7 @@ class ReplayProgress {
       int64_t records = 0, done = 0, remaining = 0;
       bool bounded = true;
       std::string parts;
-      auto views = runtime::SourceProgress::Global().Read();
+      auto views = board_->Read();
       for (const auto& v : views) {
         records += v.records;
         done += v.offset - v.start;
@@ -149,12 +151,12 @@ class ReplayProgress {
       last = now;
     }
   }
+  const runtime::SourceProgress* board_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
 };
 
-void PrintReplaySummary(std::ostream& out) {
-  auto views = runtime::SourceProgress::Global().Read();
+void PrintReplaySummary(const std::vector<runtime::SourceProgress::View>& views, std::ostream& out) {
   out << "kappa: replayed partitions (offsets from..to, events):";
   for (const auto& v : views) {
     std::string name = v.source.substr(v.source.rfind('/') + 1);  // the topic or file
@@ -179,6 +181,12 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   if (f.out_of_orderness >= 0) bindings.out_of_orderness_ms = f.out_of_orderness;
   if (f.idle_timeout >= 0) bindings.idle_timeout_ms = f.idle_timeout;
   bindings.follow = f.follow;
+  auto params = Params::Parse(f.params);
+  if (!params.ok()) {
+    Fail(std::string(params.status().message()));
+    return 2;
+  }
+  bindings.params = params->values();
   for (const auto& kv : f.kafka_config) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -231,6 +239,10 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     Fail(std::string(s.message()));
     return 2;
   }
+  if (absl::Status s = ctx.CheckParams(); !s.ok()) {
+    Fail(std::string(s.message()));
+    return 2;
+  }
   auto errors = MakeErrorSink(f.errors);
   if (!errors.ok()) {
     Fail(std::string(errors.status().message()));
@@ -262,7 +274,9 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  ReplayProgress progress(f.replay && f.progress && isatty(2));
+  runtime::SourceProgress board;
+  options.progress = &board;
+  ReplayProgress progress(f.replay && f.progress && isatty(2), &board);
   absl::StatusOr<ExecutionResult> result = job->Execute(options);
   progress.Stop();
   if (result.ok()) {
@@ -300,7 +314,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
                                    f.errors);
     }
     std::cerr << "\n";
-    if (f.replay) PrintReplaySummary(std::cerr);
+    if (f.replay) PrintReplaySummary(result->sources, std::cerr);
   }
   return g_stop ? 130 : 0;
 }
@@ -350,6 +364,9 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--kafka", f.kafka,
                   "Kafka bootstrap servers for kafka:TOPIC URIs, or 'embedded': start librdkafka's mock cluster in "
                   "this process (demos and tests; see docs/operations.md for what it does not do)");
+  cmd->add_option("--param", f.params,
+                  "The job's own parameter key=value (repeatable), read by the job as ctx.params(); a value the job "
+                  "cannot parse, a required one missing or one it does not read is an error before the run starts");
   cmd->add_option("--kafka-config", f.kafka_config,
                   "librdkafka setting key=value for every Kafka client (repeatable), e.g. security.protocol=SASL_SSL");
 }

@@ -49,12 +49,7 @@ class TwoInputKeyedOperator : public runtime::OperatorBase, public runtime::With
     if (!this->out_) this->out_ = runtime::Discard<Out>::Instance();
     runtime_ctx_.emplace(ctx, &key_.context(), uid_);
     KAPPA_RETURN_IF_ERROR(timers_.Init(ctx->backend(), uid_));
-    try {
-      InitState(*runtime_ctx_);
-    } catch (const StateError& e) {
-      return e.status();
-    }
-    return absl::OkStatus();
+    return CatchStateError([&] { InitState(*runtime_ctx_); });
   }
 
   bool AdvanceWatermark(Timestamp wm) override {
@@ -68,12 +63,7 @@ class TwoInputKeyedOperator : public runtime::OperatorBase, public runtime::With
   }
   // The barrier: timers go to the backend before it is snapshotted.
   absl::Status SnapshotState(int64_t, checkpoint::TaskSnapshot*) override {
-    try {
-      timers_.Flush();
-    } catch (const StateError& e) {
-      return e.status();
-    }
-    return absl::OkStatus();
+    return CatchStateError([&] { timers_.Flush(); });
   }
 
  protected:

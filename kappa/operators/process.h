@@ -82,14 +82,7 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
     if (!this->out_) this->out_ = runtime::Discard<Out>::Instance();
     runtime_ctx_.emplace(ctx, &key_.context(), uid_);
     KAPPA_RETURN_IF_ERROR(timers_.Init(ctx->backend(), uid_));
-    try {
-      fn_->Open(*runtime_ctx_);
-    } catch (const StateError& e) {
-      return e.status();
-    } catch (const std::exception& e) {
-      return absl::FailedPreconditionError(std::string("Open() threw: ") + e.what());
-    }
-    return absl::OkStatus();
+    return CatchStateError([&] { RunUserOpen([&] { fn_->Open(*runtime_ctx_); }); });
   }
 
   void Emit(Record<In>&& r) override {
@@ -117,12 +110,7 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
   }
   // The barrier: timers go to the backend before it is snapshotted.
   absl::Status SnapshotState(int64_t, checkpoint::TaskSnapshot*) override {
-    try {
-      timers_.Flush();
-    } catch (const StateError& e) {
-      return e.status();
-    }
-    return absl::OkStatus();
+    return CatchStateError([&] { timers_.Flush(); });
   }
 
  private:
@@ -209,13 +197,7 @@ class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>,
 
  protected:
   void InitState(RuntimeContext& ctx) override {
-    try {
-      fn_->Open(ctx);
-    } catch (const StateError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw StateError(absl::FailedPreconditionError(std::string("Open() threw: ") + e.what()));
-    }
+    RunUserOpen([&] { fn_->Open(ctx); });
   }
   void ProcessLeft(const K& key, Record<A>&& r) override {
     Begin(key, r.ts, r.pwm);

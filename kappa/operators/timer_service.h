@@ -32,6 +32,7 @@
 #include "kappa/runtime/operator.h"
 #include "kappa/base/status.h"
 #include "kappa/base/strings.h"
+#include "kappa/operators/state_errors.h"
 #include "kappa/state/backend.h"
 #include "kappa/state/keyed_state.h"
 
@@ -56,13 +57,10 @@ class TimerService {
     KAPPA_ASSIGN_OR_RETURN(event_.table, backend->RegisterTable(prefix + "/timers/event", state::TableKind::kTimers));
     KAPPA_ASSIGN_OR_RETURN(proc_.table,
                            backend->RegisterTable(prefix + "/timers/processing", state::TableKind::kTimers));
-    try {
+    return CatchStateError([&] {
       Load(event_);
       Load(proc_);
-    } catch (const StateError& e) {
-      return e.status();
-    }
-    return absl::OkStatus();
+    });
   }
 
   void RegisterEventTimer(const state::KeyContext& key, std::string_view ns, Timestamp t) {

@@ -365,13 +365,11 @@ class WindowOperator final : public runtime::OneInputOperator<In>, public runtim
     this->ctx_ = ctx;
     if (!this->out_) this->out_ = runtime::Discard<Out>::Instance();
     runtime_ctx_.emplace(ctx, &key_.context(), uid_);
-    try {
+    KAPPA_RETURN_IF_ERROR(CatchStateError([&] {
       contents_.Init(*runtime_ctx_);
       if (assigner_.is_session()) sessions_ = runtime_ctx_->GetValueState<std::vector<TimeWindow>>("sessions");
       if (assigner_.is_count()) count_ = runtime_ctx_->GetValueState<int64_t>("count");
-    } catch (const StateError& e) {
-      return e.status();
-    }
+    }));
     return timers_.Init(ctx->backend(), uid_);
   }
 
@@ -420,13 +418,10 @@ class WindowOperator final : public runtime::OneInputOperator<In>, public runtim
   // The barrier: cached window contents and timers go to the backend before it is
   // snapshotted.
   absl::Status SnapshotState(int64_t, checkpoint::TaskSnapshot*) override {
-    try {
+    return CatchStateError([&] {
       contents_.Flush();
       timers_.Flush();
-    } catch (const StateError& e) {
-      return e.status();
-    }
-    return absl::OkStatus();
+    });
   }
 
  private:

@@ -1,10 +1,18 @@
 // Runs a job graph: plans fused chains, creates tasks and channels, runs them on the
-// worker pool and reports what happened.
+// worker pool and reports what happened. Execute is four steps, each in its own file:
+// planning (plan.h: the chains and their parallelism), restore (internal/restore.h: which
+// checkpoint, and the sinks' recovery), wiring (internal/wiring.h: tasks, channels,
+// operators, the coordinator) and running (internal/running.h: the scheduler, the final
+// checkpoint, the result).
 //
 // Chaining rule: a node joins its producer's task when the edge between them is a
 // forward edge, both have the same parallelism and the node has no other input. Every
 // other edge becomes channels: one per (producer instance, consumer instance) pair, or one
 // per instance pair i→i for a forward edge between equal parallelisms.
+//
+// Execute blocks the calling thread until the run ends. Several runs may go on at once in
+// one process, on different threads: each has its own tasks, state, checkpoints and source
+// progress board.
 #ifndef KAPPA_RUNTIME_EXECUTOR_H_
 #define KAPPA_RUNTIME_EXECUTOR_H_
 
@@ -19,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "kappa/runtime/errors.h"
 #include "kappa/runtime/graph.h"
+#include "kappa/runtime/progress.h"
 #include "kappa/base/time.h"
 
 namespace kappa {
@@ -55,6 +64,12 @@ struct ExecutionOptions {
   enum class Restore { kLatest, kFresh, kPath };
   Restore restore = Restore::kLatest;
   std::string restore_path;
+
+  // Where the sources publish their positions while the run goes on (`kappa replay`'s
+  // progress line reads it from another thread). Owned by the caller, who may read it
+  // during and after the run; null: the run keeps its own board (the result has its
+  // final view either way).
+  runtime::SourceProgress* progress = nullptr;
 };
 
 struct NodeMetrics {
@@ -72,6 +87,8 @@ struct ExecutionResult {
   int64_t checkpoints_completed = 0;
   bool already_finished = false;  // the restored checkpoint was final: nothing was run
   absl::Status checkpoint_status;  // the first checkpoint that could not be completed, if any
+  // Where every source partition of this run ended up: offsets from..to and records read.
+  std::vector<runtime::SourceProgress::View> sources;
 };
 
 absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& graph, const ExecutionOptions& options);

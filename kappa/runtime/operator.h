@@ -81,6 +81,8 @@ struct TaskMetrics {
 
 namespace runtime {
 
+class SourceProgress;
+
 // Services a task gives to each of its operators. Owned by the task.
 class OperatorContext {
  public:
@@ -103,6 +105,9 @@ class OperatorContext {
   virtual const std::string& uid() const = 0;
   // The checkpoint this run restores, or null for a fresh start.
   virtual const checkpoint::Manifest* restored() const = 0;
+  // The run's source progress board, where source operators publish their positions;
+  // null outside a run (e.g. in a test harness).
+  virtual SourceProgress* progress() { return nullptr; }
 };
 
 // Type-erased pointer to an Output<T>, checked against T when unwrapped.

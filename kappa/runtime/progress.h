@@ -1,7 +1,12 @@
-// Where the sources of the running job are: per source partition, the offset it started
-// at, the offset it has read up to, its end (bounded sources) and the records it read.
-// Source operators publish into the process-wide board after every poll (a few atomic
-// stores, not per record); `kappa replay` draws its progress bar and summary from it.
+// Where the sources of one run are: per source partition, the offset it started at, the
+// offset it has read up to, its end (bounded sources) and the records it read.
+//
+// One board per run (ExecutionOptions::progress, or the run's own), so two jobs running in
+// one process never see each other's partitions. Source operators register their
+// partitions when they open and publish after every poll (a few atomic stores, not per
+// record) from their task's worker thread; any thread may Read() at any time, e.g.
+// `kappa replay`'s progress line and summary. The owner keeps it alive until the run
+// ended and every reader is done.
 #ifndef KAPPA_RUNTIME_PROGRESS_H_
 #define KAPPA_RUNTIME_PROGRESS_H_
 
@@ -32,11 +37,11 @@ class SourceProgress {
     bool finished;
   };
 
-  static SourceProgress& Global() {
-    static SourceProgress board;
-    return board;
-  }
+  SourceProgress() = default;
+  SourceProgress(const SourceProgress&) = delete;
+  SourceProgress& operator=(const SourceProgress&) = delete;
 
+  // The returned entry stays valid as long as the board.
   Partition* Register(const std::string& source, int partition, int64_t start, int64_t end) {
     std::lock_guard<std::mutex> lock(mu_);
     Partition& p = parts_.emplace_back();

@@ -140,6 +140,8 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
         for (const auto& p : s.partitions()) restored[p.partition()] = p;
       }
     }
+    // Outside a run (a test harness) the positions go to the operator's own board.
+    SourceProgress* board = ctx->progress() != nullptr ? ctx->progress() : &own_progress_;
     std::vector<std::pair<int, int64_t>> opens;
     for (int p = ctx->subtask(); p < n; p += ctx->parallelism()) {
       auto at = restored.find(p);
@@ -170,8 +172,8 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
                      at->second.offset() >= at->second.end_offset();
       }
       part.last_active = ctx->clock()->NowMillis();
-      part.progress = SourceProgress::Global().Register(connector_->description(), part.id, part.reader->offset(),
-                                                        part.reader->end_offset());
+      part.progress = board->Register(connector_->description(), part.id, part.reader->offset(),
+                                      part.reader->end_offset());
       part.progress->finished = part.ended;
       parts_.push_back(std::move(part));
     }
@@ -313,6 +315,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
 
   std::shared_ptr<SourceConnector<T>> connector_;
   WatermarkStrategy<T> strategy_;
+  SourceProgress own_progress_;
   std::vector<Partition> parts_;
   size_t next_ = 0;
   Emitter emitter_;

@@ -31,6 +31,7 @@
 #include "kappa/runtime/channel.h"
 #include "kappa/runtime/errors.h"
 #include "kappa/runtime/operator.h"
+#include "kappa/runtime/progress.h"
 #include "kappa/runtime/scheduler.h"
 
 namespace kappa::checkpoint {
@@ -75,6 +76,7 @@ struct TaskConfig {
   ErrorSink* errors = nullptr;
   std::unique_ptr<state::KeyedStateBackend> backend;
   const std::atomic<bool>* stop_requested = nullptr;
+  SourceProgress* progress = nullptr;  // the run's board, for its sources (not owned)
   // Checkpointing (null when off): where barrier `id`'s state snapshot goes, and who is
   // told once the task snapshotted and forwarded the barrier.
   std::function<std::string(int64_t id)> snapshot_dir;

@@ -1,0 +1,234 @@
+#include "kappa/checkpoint/coordinator.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
+#include "kappa/base/file_test_util.h"
+
+namespace kappa::checkpoint {
+namespace {
+
+using ::kappa::testing::ScopedTempDir;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+// Stands in for the runtime's source tasks: records the barriers the coordinator asks
+// for. The coordinator calls it on its trigger thread with its lock held, so the test
+// answers (OnAck) from its own thread, after Next() returned the id.
+class Triggers {
+ public:
+  void operator()(int64_t id) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ids_.push_back(id);
+    }
+    cv_.notify_all();
+  }
+  // The next barrier requested; -1 if none came within a minute (the test then fails).
+  int64_t Next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, std::chrono::seconds(60), [this] { return !ids_.empty(); })) return -1;
+    int64_t id = ids_.front();
+    ids_.pop_front();
+    return id;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<int64_t> ids_;
+};
+
+SourceOffsets Offsets(const std::string& uid, int partition, int64_t offset) {
+  SourceOffsets s;
+  s.set_operator_uid(uid);
+  auto* p = s.add_partitions();
+  p->set_partition(partition);
+  p->set_offset(offset);
+  return s;
+}
+
+TaskAck SourceAck(const std::string& task, const std::string& uid, int64_t offset) {
+  TaskAck ack;
+  ack.task = task;
+  ack.snapshot.sources.push_back(Offsets(uid, 0, offset));
+  return ack;
+}
+
+TaskAck SinkAck(const std::string& task, const std::string& hidden, const std::string& published) {
+  TaskAck ack;
+  ack.task = task;
+  SinkPending p;
+  p.set_operator_uid("sink");
+  p.add_files(hidden);
+  p.add_published_names(published);
+  ack.snapshot.sinks.push_back(std::move(p));
+  return ack;
+}
+
+std::vector<std::string> SourceUids(const Manifest& m) {
+  std::vector<std::string> out;
+  for (const auto& s : m.sources()) {
+    for (const auto& p : s.partitions()) out.push_back(absl::StrCat(s.operator_uid(), "/", p.partition(), "@", p.offset()));
+  }
+  return out;
+}
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  CoordinatorOptions Options() {
+    CoordinatorOptions o;
+    o.job_name = "job";
+    o.interval_ms = 1;
+    // Checkpoints are abandoned here by a task finishing mid-checkpoint, never by the
+    // timeout, so that a slow test machine cannot change what happens.
+    o.timeout_ms = 10 * 60 * 1000;
+    o.operator_uids = {"src", "sink"};
+    o.commit = [this](const SinkPending& sink) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& f : sink.published_names()) committed_.push_back(f);
+      return absl::OkStatus();
+    };
+    return o;
+  }
+  std::vector<std::string> committed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return committed_;
+  }
+  Manifest Latest() {
+    std::vector<std::string> skipped;
+    auto loaded = storage_.LatestValid(&skipped);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    return loaded.ok() ? loaded->manifest : Manifest();
+  }
+
+  ScopedTempDir dir_;
+  CheckpointStorage storage_{dir_.path()};
+  Triggers triggers_;
+  std::mutex mu_;
+  std::vector<std::string> committed_;
+};
+
+TEST_F(CoordinatorTest, CheckpointCompletesOnlyOnceEveryLiveTaskAcknowledged) {
+  CheckpointCoordinator c(&storage_, Options(), 3, std::ref(triggers_));
+  c.Start();
+  ASSERT_EQ(triggers_.Next(), 1);
+  c.OnAck(1, SourceAck("a", "src", 10));
+  // Checkpoint 1 still lacks b's and c's acks; c finishes instead, so 1 can never
+  // complete: it is abandoned and the next one starts, waiting for a and b.
+  c.OnTaskFinished(TaskSnapshot());
+  ASSERT_EQ(triggers_.Next(), 2);
+  EXPECT_EQ(c.completed(), 0);
+  std::vector<std::string> skipped;
+  EXPECT_FALSE(storage_.LatestValid(&skipped).ok());
+  c.OnAck(2, SourceAck("a", "src", 20));
+  c.OnAck(2, SourceAck("b", "src2", 30));
+  ASSERT_EQ(triggers_.Next(), 3);  // checkpoint 2 was settled first
+  c.Stop();
+  EXPECT_EQ(c.completed(), 1);
+  EXPECT_EQ(c.last_completed_id(), 2);
+  Manifest m = Latest();
+  EXPECT_EQ(m.checkpoint_id(), 2);
+  EXPECT_EQ(m.job_name(), "job");
+  EXPECT_THAT(SourceUids(m), UnorderedElementsAre("src/0@20", "src2/0@30"));
+  EXPECT_TRUE(c.status().ok()) << c.status();
+}
+
+TEST_F(CoordinatorTest, LateAckOfAnAbandonedCheckpointHasItsSinkFilesPublishedByTheNext) {
+  CheckpointCoordinator c(&storage_, Options(), 2, std::ref(triggers_));
+  c.Start();
+  ASSERT_EQ(triggers_.Next(), 1);
+  c.OnTaskFinished(TaskSnapshot());  // 1 is abandoned (as after a timeout)
+  ASSERT_EQ(triggers_.Next(), 2);
+  c.OnAck(1, SinkAck("s", "/out/.part-1", "/out/part-1"));  // too late for 1
+  EXPECT_THAT(committed(), ElementsAre());
+  c.OnAck(2, SinkAck("s", "/out/.part-2", "/out/part-2"));
+  ASSERT_EQ(triggers_.Next(), 3);
+  c.Stop();
+  EXPECT_THAT(committed(), UnorderedElementsAre("/out/part-1", "/out/part-2"));
+  Manifest m = Latest();
+  EXPECT_EQ(m.checkpoint_id(), 2);
+  EXPECT_EQ(m.sinks_size(), 2);
+}
+
+TEST_F(CoordinatorTest, KeepsTheNewestRetainedCheckpoints) {
+  CoordinatorOptions o = Options();
+  o.retained = 2;
+  CheckpointCoordinator c(&storage_, o, 1, std::ref(triggers_));
+  c.Start();
+  for (int64_t id = 1; id <= 4; ++id) {
+    ASSERT_EQ(triggers_.Next(), id);
+    c.OnAck(id, SourceAck("a", "src", id * 100));
+  }
+  ASSERT_EQ(triggers_.Next(), 5);  // 4 completed and older ones were removed before 5 began
+  c.Stop();
+  EXPECT_EQ(c.completed(), 4);
+  EXPECT_THAT(storage_.ListIds(), ElementsAre(3, 4, 5));  // 5 begun, never completed
+  EXPECT_EQ(Latest().checkpoint_id(), 4);
+}
+
+TEST_F(CoordinatorTest, FinishedTasksOffsetsStayInEveryLaterManifest) {
+  CheckpointCoordinator c(&storage_, Options(), 2, std::ref(triggers_));
+  TaskSnapshot finished;
+  finished.sources.push_back(Offsets("src", 3, 99));
+  c.OnTaskFinished(std::move(finished));  // from now on only one task acknowledges
+  c.Start();
+  ASSERT_EQ(triggers_.Next(), 1);
+  c.OnAck(1, SourceAck("b", "other", 5));
+  ASSERT_EQ(triggers_.Next(), 2);
+  EXPECT_THAT(SourceUids(Latest()), UnorderedElementsAre("src/3@99", "other/0@5"));
+  c.OnAck(2, SourceAck("b", "other", 6));
+  ASSERT_EQ(triggers_.Next(), 3);
+  c.Stop();
+  Manifest m = Latest();
+  EXPECT_EQ(m.checkpoint_id(), 2);
+  EXPECT_THAT(SourceUids(m), UnorderedElementsAre("src/3@99", "other/0@6"));
+}
+
+TEST_F(CoordinatorTest, SavepointRequestCheckpointsAtOnceAndKeepsItUnderItsName) {
+  CoordinatorOptions o = Options();
+  o.interval_ms = 3600 * 1000;  // no checkpoint would be due within the test
+  ASSERT_TRUE(storage_.RequestSavepoint("before-upgrade").ok());
+  CheckpointCoordinator c(&storage_, o, 1, std::ref(triggers_));
+  c.Start();
+  ASSERT_EQ(triggers_.Next(), 1);
+  c.OnAck(1, SourceAck("a", "src", 7));
+  const std::string manifest = dir_.path() + "/savepoints/before-upgrade/MANIFEST";
+  for (int i = 0; i < 6000 && !std::filesystem::exists(manifest); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  c.Stop();
+  ASSERT_TRUE(std::filesystem::exists(manifest));
+  auto sp = storage_.Load(dir_.path() + "/savepoints/before-upgrade");
+  ASSERT_TRUE(sp.ok()) << sp.status();
+  EXPECT_THAT(SourceUids(sp->manifest), ElementsAre("src/0@7"));
+  EXPECT_TRUE(storage_.TakeSavepointRequests().empty());
+}
+
+TEST_F(CoordinatorTest, FinalizeWritesAFinalManifestAndPublishesTheLastFiles) {
+  CheckpointCoordinator c(&storage_, Options(), 1, std::ref(triggers_));
+  TaskSnapshot finished;
+  finished.sources.push_back(Offsets("src", 0, 1234));
+  c.OnTaskFinished(std::move(finished));
+  SinkPending last;
+  last.set_operator_uid("sink");
+  last.add_files("/out/.part-final");
+  last.add_published_names("/out/part-final");
+  ASSERT_TRUE(c.Finalize({last}).ok());
+  Manifest m = Latest();
+  EXPECT_TRUE(m.final());
+  EXPECT_THAT(SourceUids(m), ElementsAre("src/0@1234"));
+  EXPECT_THAT(committed(), ElementsAre("/out/part-final"));
+}
+
+}  // namespace
+}  // namespace kappa::checkpoint

@@ -1,0 +1,102 @@
+#include "kappa/runtime/internal/restore.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "kappa/base/status.h"
+
+namespace kappa::runtime::internal {
+
+absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointStorage(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot create checkpoint directory ", dir, ": ", ec.message()));
+  }
+  std::string probe = absl::StrCat(dir, "/.write-probe-", getpid());
+  FILE* f = std::fopen(probe.c_str(), "w");
+  if (f == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("checkpoint directory ", dir, " is not writable: ", std::strerror(errno)));
+  }
+  std::fclose(f);
+  std::filesystem::remove(probe, ec);
+  return std::make_unique<checkpoint::CheckpointStorage>(dir);
+}
+
+absl::StatusOr<RestorePoint> ChooseCheckpoint(const JobGraph& g, const ExecutionOptions& opt,
+                                              const checkpoint::CheckpointStorage& storage) {
+  RestorePoint from;
+  if (opt.restore == ExecutionOptions::Restore::kPath) {
+    auto loaded = storage.Load(opt.restore_path);
+    if (!loaded.ok()) {
+      return absl::Status(loaded.status().code(),
+                          absl::StrCat("cannot restore ", opt.restore_path, ": ", loaded.status().message()));
+    }
+    from.checkpoint = std::move(*loaded);
+  } else if (opt.restore == ExecutionOptions::Restore::kLatest) {
+    auto loaded = storage.LatestValid(&from.skipped);
+    if (loaded.ok()) {
+      from.checkpoint = std::move(*loaded);
+    } else if (!storage.ListIds().empty()) {
+      bool any_broken = false;
+      for (const auto& why : from.skipped) any_broken |= why.find("never completed") == std::string::npos;
+      if (any_broken) {
+        return absl::DataLossError(absl::StrCat("no usable checkpoint in ", opt.checkpoint_dir, " (",
+                                                from.skipped.front(),
+                                                "); fix or remove it, or use --fresh to start over"));
+      }
+    }
+  }
+  if (from.checkpoint) KAPPA_RETURN_IF_ERROR(CheckCompatible(g, from.checkpoint->manifest, opt));
+  return from;
+}
+
+absl::Status CheckCompatible(const JobGraph& g, const checkpoint::Manifest& m, const ExecutionOptions& opt) {
+  if (m.job_name() != g.name) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", m.checkpoint_id(), " belongs to job '",
+                                                      m.job_name(), "', not '", g.name, "'"));
+  }
+  if (m.max_parallelism() != opt.max_parallelism) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint ", m.checkpoint_id(), " has ", m.max_parallelism(),
+                                                      " key groups, this run ", opt.max_parallelism));
+  }
+  for (const auto& ts : m.tasks()) {
+    bool found = false;
+    for (const auto& node : g.nodes) found |= node.keyed && node.uid == ts.operator_uid();
+    if (!found) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint ", m.checkpoint_id(), " holds state of operator '", ts.operator_uid(),
+          "', which this job does not have (operator uids must stay the same to restore; use --fresh to start over)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RecoverSinks(const JobGraph& g, const std::string& checkpoint_dir, const RestorePoint& from) {
+  std::map<std::string, std::vector<checkpoint::PendingFile>> pending;
+  if (from.checkpoint) {
+    for (const auto& s : from.checkpoint->manifest.sinks()) {
+      for (int i = 0; i < s.files_size() && i < s.published_names_size(); ++i) {
+        pending[s.operator_uid()].push_back({s.files(i), s.published_names(i)});
+      }
+    }
+  }
+  // Output published after the restored checkpoint is withdrawn (it is produced again),
+  // except after a final checkpoint: then everything published is the finished result.
+  const int64_t withdraw_after = from.checkpoint && !from.already_finished() ? from.checkpoint->id : -1;
+  for (const auto& node : g.nodes) {
+    if (!node.enable_exactly_once) continue;
+    KAPPA_RETURN_IF_ERROR(node.enable_exactly_once(g.name, checkpoint_dir));
+    KAPPA_RETURN_IF_ERROR(node.recover(pending[node.uid], withdraw_after));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kappa::runtime::internal

@@ -1,0 +1,60 @@
+// Restore, the second step of a run (after planning): where the checkpoint directory is,
+// which checkpoint the run starts from, and what the exactly-once sinks recover from it.
+//
+//   Newest complete (Restore::kLatest): checkpoints that never completed are skipped
+//   quietly; broken ones (a missing or corrupt file) are skipped with the reason, which
+//   the run reports. When checkpoints exist but none is usable and one of them is broken,
+//   the run fails instead of silently starting over.
+//   Named (kPath): that one or an error. Fresh (kFresh): none.
+//
+// A checkpoint fits this job only if it was taken of the same job name, with the same
+// key-group count, and every operator with state in it still exists (by uid).
+//
+// Called by Execute on the caller's thread, before any task exists.
+#ifndef KAPPA_RUNTIME_INTERNAL_RESTORE_H_
+#define KAPPA_RUNTIME_INTERNAL_RESTORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kappa/checkpoint/storage.h"
+#include "kappa/runtime/executor.h"
+#include "kappa/runtime/graph.h"
+
+namespace kappa::runtime::internal {
+
+// What a run starts from.
+struct RestorePoint {
+  std::optional<checkpoint::LoadedCheckpoint> checkpoint;  // empty: a fresh start
+  std::vector<std::string> skipped;                        // newer checkpoints that were broken, and why
+
+  // The restored checkpoint is a run's final one: its output is complete, nothing to run.
+  bool already_finished() const { return checkpoint && checkpoint->manifest.final(); }
+};
+
+// Creates the checkpoint directory and fails at once when it is not writable (a
+// read-only remount, no permission): a run that cannot checkpoint cannot publish
+// exactly-once output either.
+absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointStorage(const std::string& dir);
+
+// Chooses the checkpoint to restore as options.restore says and checks that it fits.
+absl::StatusOr<RestorePoint> ChooseCheckpoint(const JobGraph& graph, const ExecutionOptions& options,
+                                              const checkpoint::CheckpointStorage& storage);
+
+// Whether checkpoint `manifest` can be restored into `graph` run with `options`.
+absl::Status CheckCompatible(const JobGraph& graph, const checkpoint::Manifest& manifest,
+                             const ExecutionOptions& options);
+
+// Turns on exactly-once output for every sink that supports it and recovers their
+// pre-committed files: published if the restored checkpoint listed them, and output
+// published after that checkpoint withdrawn (it is produced again) unless the checkpoint
+// was final.
+absl::Status RecoverSinks(const JobGraph& graph, const std::string& checkpoint_dir, const RestorePoint& from);
+
+}  // namespace kappa::runtime::internal
+
+#endif  // KAPPA_RUNTIME_INTERNAL_RESTORE_H_

@@ -1,0 +1,62 @@
+#include "kappa/runtime/internal/running.h"
+
+#include <chrono>
+
+#include "kappa/base/status.h"
+#include "kappa/runtime/scheduler.h"
+
+namespace kappa::runtime::internal {
+namespace {
+
+// The run finished: a final manifest, then the sinks' last files become visible.
+absl::Status FinalCheckpoint(const JobGraph& g, checkpoint::CheckpointCoordinator* coordinator) {
+  std::vector<checkpoint::SinkPending> final_files;
+  for (const auto& node : g.nodes) {
+    if (!node.take_final_pending) continue;
+    checkpoint::SinkPending p;
+    p.set_operator_uid(node.uid);
+    for (const auto& f : node.take_final_pending()) {
+      p.add_files(f.hidden);
+      p.add_published_names(f.published);
+    }
+    if (p.files_size() > 0) final_files.push_back(std::move(p));
+  }
+  return coordinator->Finalize(final_files);
+}
+
+}  // namespace
+
+absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOptions& opt, WiredJob& job,
+                      ExecutionResult* result) {
+  Scheduler scheduler(opt.workers);
+  for (StreamTask* t : job.all_tasks()) {
+    KAPPA_RETURN_IF_ERROR(t->Open());
+    scheduler.Add(t);
+    ++result->tasks;
+  }
+  auto start = std::chrono::steady_clock::now();
+  scheduler.Start();
+  if (job.coordinator) job.coordinator->Start();
+  absl::Status status = scheduler.Wait();
+  if (job.coordinator) job.coordinator->Stop();
+  result->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  KAPPA_RETURN_IF_ERROR(status);
+  if (job.coordinator) {
+    result->checkpoints_completed = job.coordinator->completed();
+    result->checkpoint_status = job.coordinator->status();
+    const bool stopped = opt.stop_requested != nullptr && opt.stop_requested->load();
+    if (!stopped) KAPPA_RETURN_IF_ERROR(FinalCheckpoint(g, job.coordinator.get()));
+  }
+  for (int h : plan.heads()) {
+    NodeMetrics m;
+    m.name = plan.ChainName(g, h);
+    for (auto& t : job.tasks[h]) {
+      m.records_in += t->metrics().records_in.load();
+      m.records_out += t->metrics().records_out.load();
+    }
+    result->nodes.push_back(m);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kappa::runtime::internal

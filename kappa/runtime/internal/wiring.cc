@@ -1,0 +1,252 @@
+#include "kappa/runtime/internal/wiring.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "kappa/base/status.h"
+#include "kappa/state/caching_backend.h"
+#include "kappa/state/heap_backend.h"
+
+namespace kappa::runtime::internal {
+namespace {
+
+// The run's RocksDB working directory: state_dir/<job> (emptied first), or a fresh
+// temporary directory. Only when some operator is keyed.
+absl::Status CreateStateRoot(const JobGraph& g, const ExecutionOptions& opt, WiredJob* job) {
+  if (opt.state_backend != StateBackendKind::kRocksDb) return absl::OkStatus();
+  bool any_keyed = false;
+  for (const auto& node : g.nodes) any_keyed |= node.keyed;
+  if (!any_keyed) return absl::OkStatus();
+  job->rocks = state::RocksDbResources::Create(
+      {.block_cache_bytes = opt.rocksdb_cache_bytes, .write_buffer_bytes = opt.rocksdb_cache_bytes / 2});
+  std::error_code ec;
+  if (opt.state_dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path(ec) / "kappa-state-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot create a state directory in /tmp: ", strerror(errno)));
+    }
+    job->state_root.dir = tmpl;
+  } else {
+    job->state_root.dir = absl::StrCat(opt.state_dir, "/", SafeName(g.name));
+    std::filesystem::remove_all(job->state_root.dir, ec);
+  }
+  return absl::OkStatus();
+}
+
+// Tasks: one per chain head and instance. Stateful ones share the write-back cache budget.
+absl::Status CreateTasks(const JobGraph& g, const Plan& plan, const ExecutionOptions& opt, const RestorePoint& from,
+                         SourceProgress* progress, WiredJob* job) {
+  const int n = static_cast<int>(g.nodes.size());
+  auto chain_keyed = [&](int h) {
+    bool keyed = false;
+    for (int i : plan.chain[h]) keyed |= g.nodes[i].keyed;
+    return keyed;
+  };
+  size_t stateful_tasks = 0;
+  for (int h : plan.heads()) {
+    if (chain_keyed(h)) stateful_tasks += plan.parallelism[h];
+  }
+  const size_t cache_bytes = opt.state_cache_bytes / std::max<size_t>(stateful_tasks, 1);
+  const checkpoint::LoadedCheckpoint* restored = from.checkpoint ? &*from.checkpoint : nullptr;
+  job->tasks.resize(n);
+  for (int h : plan.heads()) {
+    const bool keyed = chain_keyed(h);
+    for (int s = 0; s < plan.parallelism[h]; ++s) {
+      TaskConfig cfg;
+      cfg.name = absl::StrCat(g.nodes[h].name, "[", s, "]");
+      cfg.subtask = s;
+      cfg.parallelism = plan.parallelism[h];
+      cfg.max_parallelism = opt.max_parallelism;
+      cfg.clock = opt.clock;
+      cfg.errors = opt.errors;
+      cfg.stop_requested = opt.stop_requested;
+      cfg.progress = progress;
+      if (keyed && job->rocks) {
+        auto backend =
+            state::RocksDbBackend::Open(absl::StrCat(job->state_root.dir, "/", SafeName(cfg.name)), job->rocks);
+        if (!backend.ok()) return backend.status();
+        if (cache_bytes > 0) {
+          cfg.backend = state::CachingBackend::Create(std::move(*backend), cache_bytes);
+        } else {
+          cfg.backend = std::move(*backend);
+        }
+      } else if (keyed) {
+        cfg.backend = state::HeapBackend::Create();
+      }
+      if (keyed) {
+        for (int i : plan.chain[h]) {
+          if (g.nodes[i].keyed && cfg.state_uid.empty()) cfg.state_uid = g.nodes[i].uid;
+        }
+        auto range = state::KeyGroupRange::ForOperator(opt.max_parallelism, cfg.parallelism, s);
+        cfg.key_group_first = range.first;
+        cfg.key_group_last = range.last;
+        if (restored) {
+          for (const auto& ts : restored->manifest.tasks()) {
+            if (ts.operator_uid() != cfg.state_uid) continue;
+            int first = std::max(range.first, ts.key_group_first());
+            int last = std::min(range.last, ts.key_group_last());
+            if (first > last) continue;
+            absl::Status rs = state::RestoreSnapshot(absl::StrCat(restored->path, "/", ts.dir()), ts.backend(), first,
+                                                     last, cfg.backend.get());
+            if (!rs.ok()) {
+              return absl::Status(rs.code(), absl::StrCat("restoring ", cfg.name, " from checkpoint ", restored->id,
+                                                          ": ", rs.message()));
+            }
+          }
+        }
+      }
+      if (restored) cfg.restored = &restored->manifest;
+      job->tasks[h].push_back(std::make_unique<StreamTask>(std::move(cfg)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Channels for every edge that crosses tasks; returns outs[edge][producer instance]: the
+// producer ends of that instance's channels, one per consumer instance it feeds.
+std::vector<std::vector<std::vector<OutputChannel*>>> CreateChannels(const JobGraph& g, const Plan& plan,
+                                                                     const ExecutionOptions& opt, WiredJob* job) {
+  std::vector<std::vector<std::vector<OutputChannel*>>> outs(g.edges.size());
+  for (int e = 0; e < static_cast<int>(g.edges.size()); ++e) {
+    if (plan.chained[e]) continue;
+    const EdgeSpec& edge = g.edges[e];
+    const int pp = plan.parallelism[edge.from], cp = plan.parallelism[edge.to];
+    auto& producers = job->tasks[plan.head[edge.from]];
+    auto& consumers = job->tasks[plan.head[edge.to]];
+    outs[e].resize(pp);
+    const bool pointwise = edge.partitioning == Partitioning::kForward && pp == cp;
+    for (int i = 0; i < pp; ++i) {
+      for (int j = 0; j < cp; ++j) {
+        if (pointwise && i != j) continue;
+        job->channels.push_back(std::make_unique<Channel>(opt.channel_capacity, producers[i].get(), consumers[j].get()));
+        outs[e][i].push_back(producers[i]->AddOutput(job->channels.back().get()));
+        consumers[j]->AddInput(job->channels.back().get(), edge.to_input);
+      }
+    }
+  }
+  return outs;
+}
+
+// Operators, wired from the end of each chain backwards so that every consumer's input
+// exists when its producer is connected.
+void CreateOperators(const JobGraph& g, const Plan& plan, const ExecutionOptions& opt,
+                     const std::vector<std::vector<std::vector<OutputChannel*>>>& outs, WiredJob* job) {
+  const int n = static_cast<int>(g.nodes.size());
+  for (int h : plan.heads()) {
+    for (int s = 0; s < plan.parallelism[h]; ++s) {
+      StreamTask* task = job->tasks[h][s].get();
+      std::vector<std::unique_ptr<OperatorBase>> ops(n);
+      for (int i : plan.chain[h]) ops[i] = g.nodes[i].make_operator(g.nodes[i], &task->metrics());
+      for (auto it = plan.chain[h].rbegin(); it != plan.chain[h].rend(); ++it) {
+        const int i = *it;
+        const NodeSpec& node = g.nodes[i];
+        for (int port = 0; port < static_cast<int>(node.ports.size()); ++port) {
+          std::vector<OutputPtr> targets;
+          for (int e : plan.out_edges[i]) {
+            const EdgeSpec& edge = g.edges[e];
+            if (edge.from_port != port) continue;
+            if (plan.chained[e]) {
+              targets.push_back(ops[edge.to]->InputAt(edge.to_input));
+              continue;
+            }
+            Partitioning part = edge.partitioning;
+            if (part == Partitioning::kForward && outs[e][s].size() > 1) part = Partitioning::kRebalance;
+            std::unique_ptr<OutputNode> w =
+                edge.make_writer(part, outs[e][s], opt.max_parallelism, s, &task->metrics(), opt.errors,
+                                 absl::StrCat("key-by(", g.nodes[edge.to].name, ")"));
+            targets.push_back(w->output());
+            task->AddFlusher(w.get());
+            task->AddOwned(std::move(w));
+          }
+          if (targets.empty()) continue;
+          if (targets.size() == 1) {
+            ops[i]->ConnectOutput(port, targets[0]);
+          } else {
+            std::unique_ptr<OutputNode> f = node.ports[port].make_fanout(targets);
+            ops[i]->ConnectOutput(port, f->output());
+            task->AddOwned(std::move(f));
+          }
+        }
+      }
+      for (int i : plan.chain[h]) {
+        if (auto* src = dynamic_cast<SourceDriver*>(ops[i].get())) task->SetSource(src);
+        if (auto* fl = dynamic_cast<BatchFlusher*>(ops[i].get())) task->AddFlusher(fl);
+        task->AddOperator(std::move(ops[i]), g.nodes[i].name, g.nodes[i].uid);
+      }
+    }
+  }
+}
+
+// The coordinator, wired to every task.
+void CreateCoordinator(const JobGraph& g, const ExecutionOptions& opt, const RestorePoint& from,
+                       checkpoint::CheckpointStorage* storage, WiredJob* job) {
+  checkpoint::CoordinatorOptions co;
+  co.job_name = g.name;
+  co.max_parallelism = opt.max_parallelism;
+  co.retained = std::max(1, opt.checkpoints_retained);
+  co.interval_ms = opt.checkpoint_interval_ms;
+  co.timeout_ms = std::max<int64_t>(10000, 10 * opt.checkpoint_interval_ms);
+  // Ids (and so part-file names) continue after the restored checkpoint, also when it
+  // came from another directory (a savepoint): published output is never renamed over.
+  std::vector<int64_t> ids = storage->ListIds();
+  const int64_t restored_id = from.checkpoint ? from.checkpoint->id : -1;
+  co.first_id = std::max<int64_t>(ids.empty() ? 1 : ids.back() + 1, restored_id >= 0 ? restored_id + 1 : 1);
+  for (const auto& node : g.nodes) co.operator_uids.push_back(node.uid);
+  co.commit = [&g](const checkpoint::SinkPending& sink) -> absl::Status {
+    std::vector<checkpoint::PendingFile> files;
+    for (int i = 0; i < sink.files_size() && i < sink.published_names_size(); ++i) {
+      files.push_back({sink.files(i), sink.published_names(i)});
+    }
+    for (const auto& node : g.nodes) {
+      if (node.uid == sink.operator_uid() && node.commit) return node.commit(files);
+    }
+    return checkpoint::PublishPending(files);
+  };
+  std::vector<StreamTask*> all = job->all_tasks();
+  job->coordinator = std::make_unique<checkpoint::CheckpointCoordinator>(
+      storage, co, static_cast<int>(all.size()), [all](int64_t id) {
+        for (StreamTask* t : all) {
+          if (t->is_source()) t->TriggerCheckpoint(id);
+        }
+      });
+  for (StreamTask* t : all) t->EnableCheckpoints(job->coordinator.get());
+}
+
+}  // namespace
+
+RemoveOnExit::~RemoveOnExit() {
+  std::error_code ec;
+  if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+}
+
+std::vector<StreamTask*> WiredJob::all_tasks() const {
+  std::vector<StreamTask*> all;
+  for (const auto& instances : tasks) {
+    for (const auto& t : instances) all.push_back(t.get());
+  }
+  return all;
+}
+
+std::string SafeName(const std::string& name) {
+  std::string out;
+  for (char c : name) out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<WiredJob>> Wire(const JobGraph& g, const Plan& plan, const ExecutionOptions& opt,
+                                               const RestorePoint& from, checkpoint::CheckpointStorage* storage,
+                                               SourceProgress* progress) {
+  auto job = std::make_unique<WiredJob>();
+  KAPPA_RETURN_IF_ERROR(CreateStateRoot(g, opt, job.get()));
+  KAPPA_RETURN_IF_ERROR(CreateTasks(g, plan, opt, from, progress, job.get()));
+  auto outs = CreateChannels(g, plan, opt, job.get());
+  CreateOperators(g, plan, opt, outs, job.get());
+  if (storage != nullptr) CreateCoordinator(g, opt, from, storage, job.get());
+  return job;
+}
+
+}  // namespace kappa::runtime::internal

@@ -1,0 +1,195 @@
+#include "kappa/runtime/scheduler.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kappa::runtime {
+namespace {
+
+
+// Fails a run that hangs (a lost wake-up) instead of hanging the test binary.
+class Watchdog {
+ public:
+  explicit Watchdog(Scheduler* s)
+      : thread_([this, s] {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (!cv_.wait_for(lock, std::chrono::minutes(1), [this] { return done_; })) {
+            s->Fail(absl::DeadlineExceededError("the run hung"));
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// Yields `steps` - 1 times, then finishes; flags any Step that overlaps another of its own.
+class CountingTask : public Task {
+ public:
+  CountingTask(int steps, std::vector<Task*>* peers = nullptr) : Task("counting"), steps_(steps), peers_(peers) {}
+  StepResult Step() override {
+    if (running_.exchange(true)) overlapped = true;
+    ++count;
+    // Notify ourselves and others while running: the scheduler must run us again
+    // afterwards, never concurrently.
+    if (peers_ != nullptr) {
+      for (Task* t : *peers_) t->Notify();
+    }
+    running_ = false;
+    return count >= steps_ ? StepResult::kFinished : StepResult::kYield;
+  }
+  std::atomic<int> count{0};
+  std::atomic<bool> overlapped{false};
+
+ private:
+  const int steps_;
+  std::vector<Task*>* peers_;
+  std::atomic<bool> running_{false};
+};
+
+TEST(SchedulerTest, RunsEveryTaskUntilItFinishesResumingThoseThatYield) {
+  Scheduler scheduler(3);
+  std::vector<std::unique_ptr<CountingTask>> tasks;
+  for (int i = 0; i < 20; ++i) {
+    tasks.push_back(std::make_unique<CountingTask>(1 + i * 10));
+    scheduler.Add(tasks.back().get());
+  }
+  Watchdog watchdog(&scheduler);
+  scheduler.Start();
+  absl::Status status = scheduler.Wait();
+  ASSERT_TRUE(status.ok()) << status;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(tasks[i]->count, 1 + i * 10) << "task " << i;
+}
+
+TEST(SchedulerTest, NoTaskStepsOnTwoWorkersAtOnceEvenWhenNotifiedWhileRunning) {
+  Scheduler scheduler(4);
+  std::vector<Task*> all;
+  std::vector<std::unique_ptr<CountingTask>> tasks;
+  for (int i = 0; i < 8; ++i) {
+    tasks.push_back(std::make_unique<CountingTask>(2000, &all));
+    all.push_back(tasks.back().get());
+    scheduler.Add(all.back());
+  }
+  Watchdog watchdog(&scheduler);
+  scheduler.Start();
+  absl::Status status = scheduler.Wait();
+  ASSERT_TRUE(status.ok()) << status;
+  for (const auto& t : tasks) {
+    EXPECT_FALSE(t->overlapped);
+    EXPECT_EQ(t->count, 2000);
+  }
+}
+
+// Idle until notified from outside, then finishes.
+class WaitingTask : public Task {
+ public:
+  WaitingTask() : Task("waiting") {}
+  StepResult Step() override {
+    ++steps;
+    if (!go) {
+      idle = true;
+      return StepResult::kIdle;
+    }
+    return StepResult::kFinished;
+  }
+  std::atomic<bool> go{false};
+  std::atomic<bool> idle{false};
+  std::atomic<int> steps{0};
+};
+
+TEST(SchedulerTest, IdleTaskRunsAgainWhenNotified) {
+  Scheduler scheduler(2);
+  WaitingTask task;
+  scheduler.Add(&task);
+  Watchdog watchdog(&scheduler);
+  scheduler.Start();
+  while (!task.idle) std::this_thread::yield();  // its first step went idle
+  task.go = true;
+  task.Notify();
+  absl::Status status = scheduler.Wait();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_GE(task.steps, 2);
+}
+
+// Goes idle once with a timer set, then finishes when the timer wakes it.
+class TimerTask : public Task {
+ public:
+  TimerTask() : Task("timer") {}
+  StepResult Step() override {
+    if (++steps == 1) {
+      scheduler()->WakeAfter(this, std::chrono::milliseconds(1));
+      return StepResult::kIdle;
+    }
+    return StepResult::kFinished;
+  }
+  std::atomic<int> steps{0};
+};
+
+TEST(SchedulerTest, WakeAfterRunsAnIdleTaskAgain) {
+  Scheduler scheduler(1);
+  TimerTask task;
+  scheduler.Add(&task);
+  Watchdog watchdog(&scheduler);
+  scheduler.Start();
+  absl::Status status = scheduler.Wait();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(task.steps, 2);
+}
+
+class FailingTask : public Task {
+ public:
+  FailingTask() : Task("failing") {}
+  StepResult Step() override {
+    scheduler()->Fail(absl::DataLossError("disk gone"));
+    return StepResult::kFinished;
+  }
+};
+
+TEST(SchedulerTest, FirstFailureStopsTheRunAndWaitReturnsIt) {
+  Scheduler scheduler(2);
+  WaitingTask never_done;  // would keep the run alive forever
+  FailingTask failing;
+  scheduler.Add(&never_done);
+  scheduler.Add(&failing);
+  scheduler.Start();
+  absl::Status status = scheduler.Wait();
+  EXPECT_EQ(status, absl::DataLossError("disk gone"));
+  EXPECT_TRUE(scheduler.stopping());
+}
+
+TEST(SchedulerTest, CancelEndsTheRunWithoutAnError) {
+  Scheduler scheduler(2);
+  WaitingTask never_done;
+  scheduler.Add(&never_done);
+  scheduler.Start();
+  scheduler.Cancel();
+  EXPECT_EQ(scheduler.Wait(), absl::OkStatus());
+  EXPECT_FALSE(never_done.go);
+}
+
+TEST(SchedulerTest, RunWithoutTasksEndsAtOnce) {
+  Scheduler scheduler(2);
+  scheduler.Start();
+  EXPECT_EQ(scheduler.Wait(), absl::OkStatus());
+}
+
+}  // namespace
+}  // namespace kappa::runtime
