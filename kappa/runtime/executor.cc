@@ -19,6 +19,7 @@
 #include "kappa/runtime/task.h"
 #include "kappa/checkpoint/storage.h"
 #include "kappa/checkpoint/coordinator.h"
+#include "kappa/checkpoint/manifest_convert.h"
 #include "kappa/base/status.h"
 #include "kappa/state/caching_backend.h"
 #include "kappa/state/heap_backend.h"
@@ -148,6 +149,7 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
   ExecutionResult result;
   std::optional<checkpoint::CheckpointStorage> storage;
   std::optional<checkpoint::LoadedCheckpoint> restored;
+  checkpoint::RestoredState restored_state;  // what operators read of `restored`
   if (!opt.checkpoint_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(opt.checkpoint_dir, ec);
@@ -192,6 +194,7 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
     if (restored) {
       KAPPA_RETURN_IF_ERROR(CheckCompatible(g, plan, restored->manifest, opt));
       result.restored_checkpoint = restored->id;
+      restored_state = checkpoint::RestoredStateOf(restored->manifest);
     }
     std::map<std::string, std::vector<checkpoint::PendingFile>> pending;
     if (restored) {
@@ -302,7 +305,7 @@ absl::StatusOr<ExecutionResult> Execute(const JobGraph& g, const ExecutionOption
           }
         }
       }
-      if (restored) cfg.restored = &restored->manifest;
+      if (restored) cfg.restored = &restored_state;
       tasks[h].push_back(std::make_unique<StreamTask>(std::move(cfg)));
     }
   }

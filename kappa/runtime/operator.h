@@ -101,8 +101,9 @@ class OperatorContext {
   virtual bool stop_requested() const = 0;
   // The operator's stable id (names its state and its entries in checkpoints).
   virtual const std::string& uid() const = 0;
-  // The checkpoint this run restores, or null for a fresh start.
-  virtual const checkpoint::Manifest* restored() const = 0;
+  // What the checkpoint this run restores recorded (source positions), or null for a
+  // fresh start.
+  virtual const checkpoint::RestoredState* restored() const = 0;
 };
 
 // Type-erased pointer to an Output<T>, checked against T when unwrapped.
