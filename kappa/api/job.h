@@ -185,6 +185,7 @@ class Stream {
   // out of the record (the operator owns it; nothing else sees it afterwards).
   template <typename Fn>
   auto Map(Fn fn, std::string name = "map") {
+    static_assert(std::invocable<Fn&, T&&>, "Map takes fn(const T&) -> U (or fn(T&&) -> U)");
     using U = std::remove_cvref_t<std::invoke_result_t<Fn&, T&&>>;
     return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::MapOperator<T, U, Fn>>(fn);
@@ -194,6 +195,7 @@ class Stream {
   // Keeps records for which fn(const T&) is true.
   template <typename Fn>
   Stream<T> Filter(Fn fn, std::string name = "filter") {
+    static_assert(std::predicate<Fn&, const T&>, "Filter takes fn(const T&) -> bool");
     return Then<T>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::FilterOperator<T, Fn>>(fn);
     });
@@ -203,6 +205,8 @@ class Stream {
   // to move out of the record.
   template <typename U, typename Fn>
   Stream<U> FlatMap(Fn fn, std::string name = "flat_map") {
+    static_assert(std::invocable<Fn&, T&&, Collector<U>&>,
+                  "FlatMap<U> takes fn(const T&, kappa::Collector<U>&) (or fn(T&&, ...))");
     return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::FlatMapOperator<T, U, Fn>>(fn);
     });
@@ -212,6 +216,7 @@ class Stream {
   // where K has a Serializer (integers, strings, tuples, KAPPA_SERIALIZABLE structs).
   template <typename Fn>
   auto KeyBy(Fn fn) {
+    static_assert(std::invocable<Fn&, const T&>, "KeyBy takes fn(const T&) -> K");
     using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
     return KeyedStream<K, T>(*this, std::function<K(const T&)>(fn));
   }
@@ -248,6 +253,7 @@ class Stream {
   };
   template <typename Fn>
   SplitStreams Split(std::vector<std::string> names, Fn fn, std::string name = "split") {
+    static_assert(std::invocable<Fn&, const T&>, "Split takes fn(const T&) -> the index of an output");
     runtime::NodeSpec n;
     n.name = std::move(name);
     for (const auto& out : names) n.ports.push_back(internal::MakePort<T>(out));
@@ -268,6 +274,7 @@ class Stream {
   // without keyed state.
   template <typename Fn>
   Stream<T> PartitionBy(Fn fn, int parallelism = 0, std::string name = "partition") {
+    static_assert(std::invocable<Fn&, const T&>, "PartitionBy takes fn(const T&) -> K");
     using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
     return Exchange(runtime::Partitioning::kHash, parallelism, std::move(name),
                     [fn](const T& v) { return operators::HashKey<K>(fn(v)); });
@@ -496,11 +503,14 @@ class WindowedStream {
   // Rolling reduction fn(const T&, const T&) -> T; emits the reduced value.
   template <typename Fn>
   Stream<T> Reduce(Fn fn, std::string name = "window") {
+    static_assert(std::is_invocable_r_v<T, Fn&, const T&, const T&>, "Reduce takes fn(const T&, const T&) -> T");
     return Build<T>(std::move(name), operators::ReduceContents<K, T, Fn>(std::move(fn)));
   }
   // All contents at once: fn(const K&, const TimeWindow&, std::vector<T>& elements, Collector<Out>&).
   template <typename Out, typename Fn>
   Stream<Out> Process(Fn fn, std::string name = "window") {
+    static_assert(std::invocable<Fn&, const K&, const TimeWindow&, std::vector<T>&, Collector<Out>&>,
+                  "Window(...).Process<Out> takes fn(const K&, const TimeWindow&, std::vector<T>&, kappa::Collector<Out>&)");
     return Build<Out>(std::move(name), operators::ProcessContents<K, T, Fn, Out>(std::move(fn)));
   }
 
@@ -555,6 +565,7 @@ class JoinedStreams {
     // fn(const A&, const B&) -> Out for every pair in a window.
     template <typename Fn>
     auto Apply(Fn fn, std::string name = "window-join") {
+      static_assert(std::invocable<Fn&, const A&, const B&>, "Join(...).Window(...).Apply takes fn(const A&, const B&) -> Out");
       using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const A&, const B&>>;
       Job* job = a_.input().job();
       if (assigner_.is_session() || assigner_.is_count()) {
@@ -599,6 +610,8 @@ class IntervalJoinedStreams {
   // fn(const A&, const B&, Collector<Out>&) for every matching pair.
   template <typename Out, typename Fn>
   Stream<Out> Process(Fn fn, std::string name = "interval-join") {
+    static_assert(std::invocable<Fn&, const A&, const B&, Collector<Out>&>,
+                  "IntervalJoin(...).Process<Out> takes fn(const A&, const B&, kappa::Collector<Out>&)");
     auto ka = a_.key();
     auto kb = b_.key();
     Timestamp lower = lower_, upper = upper_;
@@ -609,6 +622,7 @@ class IntervalJoinedStreams {
   // fn(const A&, const B&) -> Out for every matching pair.
   template <typename Fn>
   auto Apply(Fn fn, std::string name = "interval-join") {
+    static_assert(std::invocable<Fn&, const A&, const B&>, "IntervalJoin(...).Apply takes fn(const A&, const B&) -> Out");
     using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const A&, const B&>>;
     return Process<Out>([fn](const A& a, const B& b, Collector<Out>& out) { out.Collect(fn(a, b)); },
                         std::move(name));
