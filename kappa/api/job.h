@@ -19,7 +19,9 @@
 #ifndef KAPPA_API_JOB_H_
 #define KAPPA_API_JOB_H_
 
+#include <concepts>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -46,6 +48,12 @@ template <typename T>
 class Stream;
 template <typename K, typename T>
 class KeyedStream;
+template <typename K, typename T>
+class WindowedStream;
+
+namespace internal {
+class JobBuilder;
+}  // namespace internal
 
 class Job {
  public:
@@ -67,10 +75,14 @@ class Job {
   }
 
   const std::string& name() const { return graph_.name; }
+  // The first mistake made while building the job (OK when none); Execute returns it.
   const absl::Status& status() const { return status_; }
 
-  // For the typed API; not for users.
-  runtime::JobGraph& graph() { return graph_; }
+ private:
+  // Only the typed API changes the graph: Stream and friends reach it through JobBuilder.
+  friend class internal::JobBuilder;
+
+  explicit Job(std::string name) { graph_.name = std::move(name); }
   int AddNode(runtime::NodeSpec node) {
     node.id = static_cast<int>(graph_.nodes.size());
     graph_.nodes.push_back(std::move(node));
@@ -80,9 +92,6 @@ class Job {
   void RecordError(absl::Status s) {
     if (status_.ok()) status_ = std::move(s);
   }
-
- private:
-  explicit Job(std::string name) { graph_.name = std::move(name); }
   // Default uids: the name, made unique.
   void Finalize() {
     std::map<std::string, int> seen;
@@ -98,6 +107,33 @@ class Job {
 };
 
 namespace internal {
+
+// How the typed API (Stream, KeyedStream, WindowedStream, the joins) and the job context
+// of the command line (kappa/app) add nodes and edges to a job and record building
+// mistakes. Not for users: a job's graph changes only through the fluent API.
+class JobBuilder {
+ public:
+  static runtime::JobGraph& Graph(Job& job) { return job.graph_; }
+  static int AddNode(Job& job, runtime::NodeSpec node) { return job.AddNode(std::move(node)); }
+  static void AddEdge(Job& job, runtime::EdgeSpec edge) { job.AddEdge(std::move(edge)); }
+  static void RecordError(Job& job, absl::Status status) { job.RecordError(std::move(status)); }
+
+  // A keyed node with two inputs, each hash-partitioned by its stream's key. make(uid)
+  // creates one operator instance.
+  template <typename Out, typename K, typename A, typename B, typename Make>
+  static Stream<Out> AddTwoInputKeyed(const KeyedStream<K, A>& a, const KeyedStream<K, B>& b, std::string name,
+                                      Make make);
+};
+
+// The result type R of an aggregate (Create() -> Acc, Result(const Acc&) -> R).
+template <typename Agg>
+using AggregateResult = std::remove_cvref_t<decltype(std::declval<Agg&>().Result(
+    std::declval<const std::remove_cvref_t<decltype(std::declval<Agg&>().Create())>&>()))>;
+
+// A window result function fn(const K&, const TimeWindow&, R&&) -> Out. The constraint
+// keeps Aggregate(agg, "name") from taking the name for a function.
+template <typename Fn, typename K, typename Agg>
+concept WindowResultFunction = std::invocable<Fn&, const K&, const TimeWindow&, AggregateResult<Agg>&&>;
 
 template <typename T>
 runtime::PortSpec MakePort(std::string name = "") {
@@ -149,6 +185,7 @@ class Stream {
   // out of the record (the operator owns it; nothing else sees it afterwards).
   template <typename Fn>
   auto Map(Fn fn, std::string name = "map") {
+    static_assert(std::invocable<Fn&, T&&>, "Map takes fn(const T&) -> U (or fn(T&&) -> U)");
     using U = std::remove_cvref_t<std::invoke_result_t<Fn&, T&&>>;
     return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::MapOperator<T, U, Fn>>(fn);
@@ -158,6 +195,7 @@ class Stream {
   // Keeps records for which fn(const T&) is true.
   template <typename Fn>
   Stream<T> Filter(Fn fn, std::string name = "filter") {
+    static_assert(std::predicate<Fn&, const T&>, "Filter takes fn(const T&) -> bool");
     return Then<T>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::FilterOperator<T, Fn>>(fn);
     });
@@ -167,6 +205,8 @@ class Stream {
   // to move out of the record.
   template <typename U, typename Fn>
   Stream<U> FlatMap(Fn fn, std::string name = "flat_map") {
+    static_assert(std::invocable<Fn&, T&&, Collector<U>&>,
+                  "FlatMap<U> takes fn(const T&, kappa::Collector<U>&) (or fn(T&&, ...))");
     return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::FlatMapOperator<T, U, Fn>>(fn);
     });
@@ -176,16 +216,17 @@ class Stream {
   // where K has a Serializer (integers, strings, tuples, KAPPA_SERIALIZABLE structs).
   template <typename Fn>
   auto KeyBy(Fn fn) {
+    static_assert(std::invocable<Fn&, const T&>, "KeyBy takes fn(const T&) -> K");
     using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
     return KeyedStream<K, T>(*this, std::function<K(const T&)>(fn));
   }
 
   // Merger: one stream of the records of this and the other streams.
   Stream<T> Union(std::vector<Stream<T>> others, std::string name = "union") {
-    int id = job_->AddNode(IdentityNode(std::move(name)));
-    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
+    int id = internal::JobBuilder::AddNode(*job_, IdentityNode(std::move(name)));
+    internal::JobBuilder::AddEdge(*job_, internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
     for (const Stream<T>& o : others) {
-      job_->AddEdge(internal::MakeEdge<T>(o.node_, o.port_, id, 0, runtime::Partitioning::kForward));
+      internal::JobBuilder::AddEdge(*job_, internal::MakeEdge<T>(o.node_, o.port_, id, 0, runtime::Partitioning::kForward));
     }
     return Stream<T>(job_, id);
   }
@@ -198,7 +239,7 @@ class Stream {
       for (size_t i = 0; i < names_.size(); ++i) {
         if (names_[i] == name) return Stream<T>(job_, node_, static_cast<int>(i));
       }
-      job_->RecordError(absl::InvalidArgumentError(absl::StrCat("split has no output named '", name, "'")));
+      internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(absl::StrCat("split has no output named '", name, "'")));
       return Stream<T>(job_, node_, 0);
     }
 
@@ -212,6 +253,7 @@ class Stream {
   };
   template <typename Fn>
   SplitStreams Split(std::vector<std::string> names, Fn fn, std::string name = "split") {
+    static_assert(std::invocable<Fn&, const T&>, "Split takes fn(const T&) -> the index of an output");
     runtime::NodeSpec n;
     n.name = std::move(name);
     for (const auto& out : names) n.ports.push_back(internal::MakePort<T>(out));
@@ -219,8 +261,8 @@ class Stream {
     n.make_operator = [fn, count](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::SplitOperator<T, Fn>>(fn, count);
     };
-    int id = job_->AddNode(std::move(n));
-    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
+    int id = internal::JobBuilder::AddNode(*job_, std::move(n));
+    internal::JobBuilder::AddEdge(*job_, internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
     return SplitStreams(job_, id, std::move(names));
   }
 
@@ -232,6 +274,7 @@ class Stream {
   // without keyed state.
   template <typename Fn>
   Stream<T> PartitionBy(Fn fn, int parallelism = 0, std::string name = "partition") {
+    static_assert(std::invocable<Fn&, const T&>, "PartitionBy takes fn(const T&) -> K");
     using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
     return Exchange(runtime::Partitioning::kHash, parallelism, std::move(name),
                     [fn](const T& v) { return operators::HashKey<K>(fn(v)); });
@@ -255,40 +298,40 @@ class Stream {
       return sink->Recover(p, restored);
     };
     n.take_final_pending = [sink] { return sink->TakeFinalPending(); };
-    int id = job_->AddNode(std::move(n));
-    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
+    int id = internal::JobBuilder::AddNode(*job_, std::move(n));
+    internal::JobBuilder::AddEdge(*job_, internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
   }
 
   // A named side output of this stream's operator, e.g. "late" of a window.
   template <typename U>
   Stream<U> SideOutput(const std::string& name) const {
-    const auto& ports = job_->graph().nodes[node_].ports;
+    const auto& ports = internal::JobBuilder::Graph(*job_).nodes[node_].ports;
     for (size_t i = 0; i < ports.size(); ++i) {
       if (ports[i].name != name) continue;
       if (ports[i].type != typeid(U)) {
-        job_->RecordError(absl::InvalidArgumentError(
-            absl::StrCat("side output '", name, "' of '", job_->graph().nodes[node_].name, "' has another type")));
+        internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(
+            absl::StrCat("side output '", name, "' of '", internal::JobBuilder::Graph(*job_).nodes[node_].name, "' has another type")));
       }
       return Stream<U>(job_, node_, static_cast<int>(i));
     }
-    job_->RecordError(absl::InvalidArgumentError(
-        absl::StrCat("'", job_->graph().nodes[node_].name, "' has no side output named '", name, "'")));
+    internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(
+        absl::StrCat("'", internal::JobBuilder::Graph(*job_).nodes[node_].name, "' has no side output named '", name, "'")));
     return Stream<U>(job_, node_, 0);
   }
 
   // Sets the operator's name (shown in plans and errors; default uid of its state).
   Stream<T>& Name(std::string name) {
-    job_->graph().nodes[node_].name = std::move(name);
+    internal::JobBuilder::Graph(*job_).nodes[node_].name = std::move(name);
     return *this;
   }
   // Stable id of the operator's state across job versions (savepoints).
   Stream<T>& Uid(std::string uid) {
-    job_->graph().nodes[node_].uid = std::move(uid);
+    internal::JobBuilder::Graph(*job_).nodes[node_].uid = std::move(uid);
     return *this;
   }
   Stream<T>& Parallelism(int p) {
-    if (p < 1) job_->RecordError(absl::InvalidArgumentError("parallelism must be at least 1"));
-    job_->graph().nodes[node_].parallelism = p;
+    if (p < 1) internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError("parallelism must be at least 1"));
+    internal::JobBuilder::Graph(*job_).nodes[node_].parallelism = p;
     return *this;
   }
 
@@ -296,7 +339,8 @@ class Stream {
   int node() const { return node_; }
   int port() const { return port_; }
 
-  // Internal: a new node fed from this stream by a forward edge.
+ private:
+  // A new node fed from this stream by a forward edge.
   template <typename U, typename Make>
   Stream<U> Then(std::string name, Make make) {
     runtime::NodeSpec n;
@@ -305,12 +349,11 @@ class Stream {
     n.make_operator = [make](const runtime::NodeSpec& spec, TaskMetrics* m) -> std::unique_ptr<runtime::OperatorBase> {
       return make(spec, m);
     };
-    int id = job_->AddNode(std::move(n));
-    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
+    int id = internal::JobBuilder::AddNode(*job_, std::move(n));
+    internal::JobBuilder::AddEdge(*job_, internal::MakeEdge<T>(node_, port_, id, 0, runtime::Partitioning::kForward));
     return Stream<U>(job_, id);
   }
 
- private:
   runtime::NodeSpec IdentityNode(std::string name) {
     runtime::NodeSpec n;
     n.name = std::move(name);
@@ -324,8 +367,8 @@ class Stream {
                      std::function<uint64_t(const T&)> hash) {
     runtime::NodeSpec n = IdentityNode(std::move(name));
     n.parallelism = parallelism;
-    int id = job_->AddNode(std::move(n));
-    job_->AddEdge(internal::MakeEdge<T>(node_, port_, id, 0, part, std::move(hash)));
+    int id = internal::JobBuilder::AddNode(*job_, std::move(n));
+    internal::JobBuilder::AddEdge(*job_, internal::MakeEdge<T>(node_, port_, id, 0, part, std::move(hash)));
     return Stream<T>(job_, id);
   }
 
@@ -381,7 +424,12 @@ class KeyedStream {
   const Stream<T>& input() const { return input_; }
   const std::function<K(const T&)>& key() const { return key_; }
 
-  // Internal: a keyed operator node fed through a hash exchange on the key.
+ private:
+  template <typename, typename>
+  friend class WindowedStream;
+  friend class internal::JobBuilder;
+
+  // A keyed operator node fed through a hash exchange on the key.
   template <typename Out, typename Make>
   Stream<Out> Keyed(std::string name, Make make, std::vector<runtime::PortSpec> side_ports = {}) const {
     Job* job = input_.job();
@@ -393,8 +441,8 @@ class KeyedStream {
     n.make_operator = [make](const runtime::NodeSpec& spec, TaskMetrics* m) -> std::unique_ptr<runtime::OperatorBase> {
       return make(spec, m);
     };
-    int id = job->AddNode(std::move(n));
-    job->AddEdge(HashEdge(id, 0));
+    int id = internal::JobBuilder::AddNode(*job, std::move(n));
+    internal::JobBuilder::AddEdge(*job, HashEdge(id, 0));
     return Stream<Out>(job, id);
   }
   runtime::EdgeSpec HashEdge(int to, int input) const {
@@ -403,7 +451,6 @@ class KeyedStream {
                                  [key](const T& v) { return operators::HashKey<K>(key(v)); });
   }
 
- private:
   Stream<T> input_;
   std::function<K(const T&)> key_;
 };
@@ -413,7 +460,7 @@ class WindowedStream {
  public:
   WindowedStream(KeyedStream<K, T> keyed, WindowAssigner assigner) : keyed_(std::move(keyed)), assigner_(assigner) {
     std::string err = assigner.Validate();
-    if (!err.empty()) keyed_.input().job()->RecordError(absl::InvalidArgumentError(err));
+    if (!err.empty()) internal::JobBuilder::RecordError(*keyed_.input().job(), absl::InvalidArgumentError(err));
   }
 
   // Keeps window state until end − 1 + lateness; records in that span update the result.
@@ -436,13 +483,14 @@ class WindowedStream {
   }
   // Incremental aggregation with a result function fn(const K&, const TimeWindow&, R&&) -> Out.
   template <typename Agg, typename Fn>
+    requires internal::WindowResultFunction<Fn, K, Agg>
   auto Aggregate(Agg agg, Fn fn, std::string name = "window") {
     using Acc = std::remove_cvref_t<decltype(agg.Create())>;
     using R = std::remove_cvref_t<decltype(agg.Result(std::declval<const Acc&>()))>;
     using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const K&, const TimeWindow&, R&&>>;
     if constexpr (!requires(Acc& a, const Acc& b) { agg.Merge(a, b); }) {
       if (assigner_.is_session()) {
-        keyed_.input().job()->RecordError(
+        internal::JobBuilder::RecordError(*keyed_.input().job(), 
             absl::InvalidArgumentError("session windows need an aggregate with Merge(Acc&, const Acc&)"));
       }
     }
@@ -455,11 +503,14 @@ class WindowedStream {
   // Rolling reduction fn(const T&, const T&) -> T; emits the reduced value.
   template <typename Fn>
   Stream<T> Reduce(Fn fn, std::string name = "window") {
+    static_assert(std::is_invocable_r_v<T, Fn&, const T&, const T&>, "Reduce takes fn(const T&, const T&) -> T");
     return Build<T>(std::move(name), operators::ReduceContents<K, T, Fn>(std::move(fn)));
   }
   // All contents at once: fn(const K&, const TimeWindow&, std::vector<T>& elements, Collector<Out>&).
   template <typename Out, typename Fn>
   Stream<Out> Process(Fn fn, std::string name = "window") {
+    static_assert(std::invocable<Fn&, const K&, const TimeWindow&, std::vector<T>&, Collector<Out>&>,
+                  "Window(...).Process<Out> takes fn(const K&, const TimeWindow&, std::vector<T>&, kappa::Collector<Out>&)");
     return Build<Out>(std::move(name), operators::ProcessContents<K, T, Fn, Out>(std::move(fn)));
   }
 
@@ -485,10 +536,9 @@ class WindowedStream {
 
 namespace internal {
 
-// A keyed node with two inputs, each hash-partitioned by its stream's key. make(uid)
-// creates one operator instance.
 template <typename Out, typename K, typename A, typename B, typename Make>
-Stream<Out> AddTwoInputKeyed(const KeyedStream<K, A>& a, const KeyedStream<K, B>& b, std::string name, Make make) {
+Stream<Out> JobBuilder::AddTwoInputKeyed(const KeyedStream<K, A>& a, const KeyedStream<K, B>& b, std::string name,
+                                         Make make) {
   Job* job = a.input().job();
   runtime::NodeSpec n;
   n.name = std::move(name);
@@ -497,9 +547,9 @@ Stream<Out> AddTwoInputKeyed(const KeyedStream<K, A>& a, const KeyedStream<K, B>
   n.make_operator = [make](const runtime::NodeSpec& spec, TaskMetrics*) -> std::unique_ptr<runtime::OperatorBase> {
     return make(spec.uid);
   };
-  int id = job->AddNode(std::move(n));
-  job->AddEdge(a.HashEdge(id, 0));
-  job->AddEdge(b.HashEdge(id, 1));
+  int id = internal::JobBuilder::AddNode(*job, std::move(n));
+  internal::JobBuilder::AddEdge(*job, a.HashEdge(id, 0));
+  internal::JobBuilder::AddEdge(*job, b.HashEdge(id, 1));
   return Stream<Out>(job, id);
 }
 
@@ -515,15 +565,16 @@ class JoinedStreams {
     // fn(const A&, const B&) -> Out for every pair in a window.
     template <typename Fn>
     auto Apply(Fn fn, std::string name = "window-join") {
+      static_assert(std::invocable<Fn&, const A&, const B&>, "Join(...).Window(...).Apply takes fn(const A&, const B&) -> Out");
       using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const A&, const B&>>;
       Job* job = a_.input().job();
       if (assigner_.is_session() || assigner_.is_count()) {
-        job->RecordError(absl::InvalidArgumentError("window joins support tumbling and sliding windows"));
+        internal::JobBuilder::RecordError(*job, absl::InvalidArgumentError("window joins support tumbling and sliding windows"));
       }
       auto ka = a_.key();
       auto kb = b_.key();
       WindowAssigner assigner = assigner_;
-      return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+      return internal::JobBuilder::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
         return std::make_unique<operators::WindowJoinOperator<K, A, B, Out, Fn>>(ka, kb, assigner, fn, uid);
       });
     }
@@ -552,23 +603,26 @@ class IntervalJoinedStreams {
   IntervalJoinedStreams& Between(absl::Duration lower, absl::Duration upper) {
     lower_ = absl::ToInt64Milliseconds(lower);
     upper_ = absl::ToInt64Milliseconds(upper);
-    if (lower_ > upper_) a_.input().job()->RecordError(absl::InvalidArgumentError("interval join: lower > upper"));
+    if (lower_ > upper_) internal::JobBuilder::RecordError(*a_.input().job(), absl::InvalidArgumentError("interval join: lower > upper"));
     return *this;
   }
 
   // fn(const A&, const B&, Collector<Out>&) for every matching pair.
   template <typename Out, typename Fn>
   Stream<Out> Process(Fn fn, std::string name = "interval-join") {
+    static_assert(std::invocable<Fn&, const A&, const B&, Collector<Out>&>,
+                  "IntervalJoin(...).Process<Out> takes fn(const A&, const B&, kappa::Collector<Out>&)");
     auto ka = a_.key();
     auto kb = b_.key();
     Timestamp lower = lower_, upper = upper_;
-    return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+    return internal::JobBuilder::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
       return std::make_unique<operators::IntervalJoinOperator<K, A, B, Out, Fn>>(ka, kb, lower, upper, fn, uid);
     });
   }
   // fn(const A&, const B&) -> Out for every matching pair.
   template <typename Fn>
   auto Apply(Fn fn, std::string name = "interval-join") {
+    static_assert(std::invocable<Fn&, const A&, const B&>, "IntervalJoin(...).Apply takes fn(const A&, const B&) -> Out");
     using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const A&, const B&>>;
     return Process<Out>([fn](const A& a, const B& b, Collector<Out>& out) { out.Collect(fn(a, b)); },
                         std::move(name));
@@ -594,7 +648,7 @@ class ConnectedStreams {
     auto ka = a_.key();
     auto kb = b_.key();
     std::shared_ptr<F> proto(std::move(fn));
-    return internal::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+    return internal::JobBuilder::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
       return std::make_unique<operators::KeyedCoProcessOperator<K, A, B, Out>>(ka, kb, std::make_unique<F>(*proto), uid);
     });
   }

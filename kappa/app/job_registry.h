@@ -74,13 +74,13 @@ class JobContext {
     connectors::SourceOptions options{.follow = bindings_.follow, .kafka = bindings_.kafka};
     if (bindings_.idle_timeout_ms) strategy.idle_timeout_ms = *bindings_.idle_timeout_ms;
     if (absl::Status s = ApplyReplayBounds(&strategy, &options); !s.ok()) {
-      job_->RecordError(s);
+      internal::JobBuilder::RecordError(*job_, s);
       uri.clear();
     }
     auto src = uri.empty() ? absl::StatusOr<std::shared_ptr<SourceConnector<T>>>(absl::InvalidArgumentError(""))
                            : connectors::MakeSource<T>(uri, options);
     if (!src.ok()) {
-      if (!uri.empty()) job_->RecordError(src.status());
+      if (!uri.empty()) internal::JobBuilder::RecordError(*job_, src.status());
       src = std::shared_ptr<SourceConnector<T>>(std::make_shared<EmptySource<T>>());
     }
     return job_->Source<T>(name, *src, std::move(strategy));
@@ -94,7 +94,7 @@ class JobContext {
     sink_uris_.push_back(uri);
     auto sink = connectors::MakeSink<T>(uri, {.kafka = bindings_.kafka});
     if (!sink.ok()) {
-      job_->RecordError(sink.status());
+      internal::JobBuilder::RecordError(*job_, sink.status());
       return;
     }
     finishers_.push_back(sink->finish);
@@ -191,7 +191,7 @@ class JobContext {
     auto it = named.find(name);
     if (it != named.end()) return it->second;
     if (!fallback.empty()) return fallback;
-    job_->RecordError(absl::InvalidArgumentError(
+    internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(
         absl::StrCat("job '", job_->name(), "' needs ", flag, " URI (or ", flag, " ", name, "=URI)")));
     return "";
   }
@@ -209,7 +209,7 @@ class JobContext {
 
   static Params BindParams(Job* job, const JobBindings& bindings) {
     Params params(bindings.params);
-    params.OnError([job](const absl::Status& s) { job->RecordError(s); });
+    params.OnError([job](const absl::Status& s) { internal::JobBuilder::RecordError(*job, s); });
     return params;
   }
 

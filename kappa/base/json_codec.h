@@ -9,9 +9,10 @@
 //
 // Supported field types: integers, bool, floating point, std::string, std::optional<T>
 // (null when empty), std::vector<T> (arrays) and nested KAPPA_JSON structs. Decoding
-// uses simdjson's on-demand parser; a missing field or a wrong type is an error that names
-// the field ("field 'count': expected an integer"), and the source sends that line to the
-// errors output. Fields may appear in any order; unknown fields are ignored.
+// goes through json::Parser (json_reader.h: simdjson's On-Demand parser behind an opaque
+// interface, so this header does not pull simdjson into every job); a missing field or a
+// wrong type is an error that names the field ("field 'count': expected an integer"), and
+// the source sends that line to the errors output. Fields may appear in any order; unknown fields are ignored.
 //
 // A JsonCodec object holds a parser: make one per thread (each source task does).
 // Types with special needs specialise JsonCodec<T> directly with
@@ -30,12 +31,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "kappa/base/json_fwd.h"
+#include "kappa/base/json_reader.h"
 #include "kappa/base/json_util.h"
-#include "simdjson.h"
 
 namespace kappa {
-
-
 namespace json {
 
 template <typename T>
@@ -96,20 +95,20 @@ void AppendValue(const V& v, std::string* out) {
   }
 }
 
-// Reads one on-demand value into V; returns an error message (empty when fine).
+// Reads one value into V; returns an error message (empty when fine).
 template <typename V>
-std::string ReadValue(simdjson::ondemand::value val, V* out);
+std::string ReadValue(Value& val, V* out);
 
 template <typename T>
-std::string ReadObject(simdjson::ondemand::object obj, T* out) {
+std::string ReadObject(Object& obj, T* out) {
   std::string err;
   std::apply(
       [&](const auto&... f) {
         (void)((err.empty() ? (void)([&] {
-          simdjson::ondemand::value v;
-          auto code = obj.find_field_unordered(f.name).get(v);
+          Value v;
+          Lookup found = obj.Find(f.name, &v);
           using M = std::remove_cvref_t<decltype(out->*(f.member))>;
-          if (code == simdjson::NO_SUCH_FIELD) {
+          if (found == Lookup::kMissing) {
             // A missing optional is empty, also when *out is reused from an earlier record.
             if constexpr (is_optional<M>::value) {
               (out->*(f.member)).reset();
@@ -118,8 +117,8 @@ std::string ReadObject(simdjson::ondemand::object obj, T* out) {
             }
             return;
           }
-          if (code) {
-            err = absl::StrCat("field '", f.name, "': ", simdjson::error_message(code));
+          if (found == Lookup::kMalformed) {
+            err = absl::StrCat("field '", f.name, "': ", obj.error());
             return;
           }
           std::string e = ReadValue(v, &(out->*(f.member)));
@@ -133,43 +132,42 @@ std::string ReadObject(simdjson::ondemand::object obj, T* out) {
 }
 
 template <typename V>
-std::string ReadValue(simdjson::ondemand::value val, V* out) {
+std::string ReadValue(Value& val, V* out) {
   if constexpr (std::is_same_v<V, bool>) {
-    if (val.get_bool().get(*out)) return "expected true or false";
+    if (!val.GetBool(out)) return "expected true or false";
   } else if constexpr (std::is_integral_v<V>) {
     int64_t x;
-    if (val.get_int64().get(x)) return "expected an integer";
+    if (!val.GetInt64(&x)) return "expected an integer";
     *out = static_cast<V>(x);
   } else if constexpr (std::is_floating_point_v<V>) {
     double x;
-    if (val.get_double().get(x)) return "expected a number";
+    if (!val.GetDouble(&x)) return "expected a number";
     *out = static_cast<V>(x);
   } else if constexpr (std::is_same_v<V, std::string>) {
     std::string_view s;
-    if (val.get_string().get(s)) return "expected a string";
+    if (!val.GetString(&s)) return "expected a string";
     out->assign(s);
   } else if constexpr (is_optional<V>::value) {
-    bool is_null = false;
-    if (!val.is_null().get(is_null) && is_null) {
+    if (val.IsNull()) {
       out->reset();
       return "";
     }
     out->emplace();
     return ReadValue(val, &**out);
   } else if constexpr (is_vector<V>::value) {
-    simdjson::ondemand::array arr;
-    if (val.get_array().get(arr)) return "expected an array";
+    Array arr;
+    if (!val.GetArray(&arr)) return "expected an array";
     out->clear();
-    for (auto elem : arr) {
-      simdjson::ondemand::value ev;
-      if (elem.get(ev)) return "malformed array";
+    Value ev;
+    while (arr.Next(&ev)) {
       out->emplace_back();
       std::string e = ReadValue(ev, &out->back());
       if (!e.empty()) return e;
     }
+    if (*arr.error() != '\0') return "malformed array";
   } else {
-    simdjson::ondemand::object obj;
-    if (val.get_object().get(obj)) return "expected an object";
+    Object obj;
+    if (!val.GetObject(&obj)) return "expected an object";
     return ReadObject(obj, out);
   }
   return "";
@@ -182,33 +180,15 @@ struct JsonCodec<T, std::enable_if_t<json::HasFields<T>>> {
   void Encode(const T& v, std::string* out) const { json::AppendObject(v, out); }
 
   absl::Status Decode(std::string_view line, size_t padded_capacity, T* out) {
-    simdjson::padded_string_view input;
-    if (padded_capacity >= line.size() + simdjson::SIMDJSON_PADDING) {
-      input = simdjson::padded_string_view(line.data(), line.size(), padded_capacity);
-    } else {
-      buf_.assign(line);
-      buf_.resize(line.size() + simdjson::SIMDJSON_PADDING);
-      input = simdjson::padded_string_view(buf_.data(), line.size(), buf_.size());
-    }
-    simdjson::ondemand::document doc;
-    if (auto e = parser_.iterate(input).get(doc)) return absl::InvalidArgumentError(simdjson::error_message(e));
-    simdjson::ondemand::object obj;
-    if (auto e = doc.get_object().get(obj)) return absl::InvalidArgumentError("expected a JSON object");
+    json::Object obj;
+    if (absl::Status s = parser_.Iterate(line, padded_capacity, &obj); !s.ok()) return s;
     std::string err = json::ReadObject(obj, out);
     if (!err.empty()) return absl::InvalidArgumentError(err);
-    // Fields are looked up out of order, which leaves the iterator inside the object: skip
-    // to its end and require the end of the input, so that `{...}{...}` or `{...}}` is an
-    // error rather than a silently half-read line.
-    if (auto e = obj.raw_json().error()) return absl::InvalidArgumentError(simdjson::error_message(e));
-    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
-      return absl::InvalidArgumentError("malformed JSON: trailing content after the object");
-    }
-    return absl::OkStatus();
+    return parser_.Finish(&obj);
   }
 
  private:
-  simdjson::ondemand::parser parser_;
-  std::string buf_;
+  json::Parser parser_;
 };
 
 }  // namespace kappa

@@ -76,4 +76,12 @@ absl::Status WithdrawPartsAfter(const std::string& dir, int64_t checkpoint) {
   return absl::OkStatus();
 }
 
+std::vector<PartitionPosition> RestoredState::SourcePartitions(const std::string& operator_uid) const {
+  std::vector<PartitionPosition> out;
+  for (const SourcePositions& s : sources) {
+    if (s.operator_uid == operator_uid) out.insert(out.end(), s.partitions.begin(), s.partitions.end());
+  }
+  return out;
+}
+
 }  // namespace kappa::checkpoint

@@ -4,18 +4,22 @@
 // the offset of every partition they read, transactional sinks pre-commit (close their
 // current part file and list it as pending), keyed operators have nothing to add because
 // their state is in the task's backend, which the task snapshots itself. The task then
-// acknowledges n to the coordinator with everything collected (TaskAck). When every task
-// acknowledged, the coordinator writes the manifest; only then are pending sink files
-// published.
+// acknowledges n to the coordinator with everything collected (TaskAck, coordinator.h).
+// When every task acknowledged, the coordinator writes the manifest; only then are
+// pending sink files published.
+//
+// Everything here is plain C++: operators, sources and sinks are templates compiled into
+// every job, and the manifest's protobuf types (manifest.proto) stay behind the
+// checkpoint layer's .cc files (manifest_convert.h converts).
 #ifndef KAPPA_CHECKPOINT_CHECKPOINTING_H_
 #define KAPPA_CHECKPOINT_CHECKPOINTING_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "kappa/checkpoint/manifest.pb.h"
 
 namespace kappa::checkpoint {
 
@@ -37,15 +41,43 @@ absl::Status RemoveAbandonedParts(const std::string& dir);
 // are rewound to it and produce that output again.
 absl::Status WithdrawPartsAfter(const std::string& dir, int64_t checkpoint);
 
-struct TaskSnapshot {
-  std::vector<checkpoint::SourceOffsets> sources;
-  std::vector<checkpoint::SinkPending> sinks;
+// Where a source resumes reading one partition (manifest: PartitionOffset).
+struct PartitionPosition {
+  int partition = 0;
+  int64_t offset = 0;  // where reading resumes
+  // A bounded partition's end (exclusive), fixed when a run first opened it, so that a
+  // restarted replay stops where the first run would have.
+  std::optional<int64_t> end_offset;
 };
 
-struct TaskAck {
-  std::string task;                                 // task name, for messages
-  std::optional<checkpoint::TaskState> state;       // set when the task has keyed state
-  TaskSnapshot snapshot;
+// The partitions one source instance read (manifest: SourceOffsets).
+struct SourcePositions {
+  std::string operator_uid;
+  std::vector<PartitionPosition> partitions;
+};
+
+// The files one sink instance pre-committed on a barrier (manifest: SinkPending).
+struct SinkPreCommit {
+  std::string operator_uid;
+  int subtask = 0;
+  std::vector<PendingFile> files;
+};
+
+// What a task's operators add to checkpoint n beyond keyed state.
+struct TaskSnapshot {
+  std::vector<SourcePositions> sources;
+  std::vector<SinkPreCommit> sinks;
+};
+
+// What operators learn from the checkpoint a run restores (keyed state is restored into
+// the task's backend before they open). Owned by the run; read-only while tasks run.
+struct RestoredState {
+  int64_t checkpoint_id = -1;
+  std::vector<SourcePositions> sources;
+
+  // The positions source `operator_uid` recorded, over all its instances; empty when it
+  // recorded none (a new source: it starts where its connector is configured to).
+  std::vector<PartitionPosition> SourcePartitions(const std::string& operator_uid) const;
 };
 
 }  // namespace kappa::checkpoint

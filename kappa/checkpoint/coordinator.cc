@@ -5,19 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "kappa/checkpoint/manifest_convert.h"
 
 namespace kappa::checkpoint {
-namespace {
-
-std::vector<PendingFile> ToPending(const checkpoint::SinkPending& p) {
-  std::vector<PendingFile> out;
-  for (int i = 0; i < p.files_size() && i < p.published_names_size(); ++i) {
-    out.push_back({p.files(i), p.published_names(i)});
-  }
-  return out;
-}
-
-}  // namespace
 
 CheckpointCoordinator::CheckpointCoordinator(checkpoint::CheckpointStorage* storage, CoordinatorOptions options,
                                              int tasks, std::function<void(int64_t id)> trigger_sources)
@@ -84,7 +74,7 @@ void CheckpointCoordinator::Loop() {
       // Timed out, or a task finished meanwhile: abandon, try again next time. What the
       // sinks pre-committed for it still has to be published by a later checkpoint.
       for (TaskAck& ack : pending_acks_) {
-        for (auto& s : ack.snapshot.sinks) carried_sinks_.push_back(std::move(s));
+        for (const auto& s : ack.snapshot.sinks) carried_sinks_.push_back(ToProto(s));
       }
       pending_acks_.clear();
       pending_id_ = -1;
@@ -123,7 +113,7 @@ void CheckpointCoordinator::OnAck(int64_t id, TaskAck ack) {
     std::lock_guard<std::mutex> lock(mu_);
     if (id != pending_id_) {
       // A late ack of an abandoned checkpoint: keep its pre-committed sink files.
-      for (auto& s : ack.snapshot.sinks) carried_sinks_.push_back(std::move(s));
+      for (const auto& s : ack.snapshot.sinks) carried_sinks_.push_back(ToProto(s));
       return;
     }
     pending_acks_.push_back(std::move(ack));
@@ -136,7 +126,7 @@ void CheckpointCoordinator::OnTaskFinished(TaskSnapshot final_snapshot) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     --live_tasks_;
-    for (auto& s : final_snapshot.sources) finished_sources_.push_back(std::move(s));
+    for (const auto& s : final_snapshot.sources) finished_sources_.push_back(ToProto(s));
     // A checkpoint in flight may now wait for an ack that never comes: abandon it.
     if (pending_id_ >= 0) expected_acks_ = -1;
   }
@@ -173,8 +163,8 @@ absl::Status CheckpointCoordinator::Complete() {
       }
       *m.add_tasks() = std::move(state);
     }
-    for (auto& s : ack.snapshot.sources) *m.add_sources() = std::move(s);
-    for (auto& s : ack.snapshot.sinks) *m.add_sinks() = std::move(s);
+    for (const auto& s : ack.snapshot.sources) *m.add_sources() = ToProto(s);
+    for (const auto& s : ack.snapshot.sinks) *m.add_sinks() = ToProto(s);
   }
   for (const auto& s : finished_sources_) *m.add_sources() = s;
   for (const auto& s : carried_sinks_) *m.add_sinks() = s;
@@ -183,7 +173,7 @@ absl::Status CheckpointCoordinator::Complete() {
   carried_sinks_.clear();
   // The checkpoint is complete: its pre-committed output becomes visible.
   for (const auto& sink : m.sinks()) {
-    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(ToPending(sink));
+    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(PendingFilesOf(sink));
     if (!p.ok()) return p;
   }
   completed_.fetch_add(1);
@@ -205,7 +195,7 @@ absl::Status CheckpointCoordinator::Finalize(const std::vector<checkpoint::SinkP
   absl::Status s = storage_->Commit(*path, m);
   if (!s.ok()) return s;
   for (const auto& sink : m.sinks()) {
-    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(ToPending(sink));
+    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(PendingFilesOf(sink));
     if (!p.ok()) return p;
   }
   last_completed_.store(id);

@@ -19,14 +19,23 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "kappa/checkpoint/storage.h"
 #include "kappa/checkpoint/checkpointing.h"
+#include "kappa/checkpoint/manifest.pb.h"
+#include "kappa/checkpoint/storage.h"
 
 namespace kappa::checkpoint {
+
+// What a task acknowledges for checkpoint n once it snapshotted and forwarded barrier n.
+struct TaskAck {
+  std::string task;               // task name, for messages
+  std::optional<TaskState> state;  // set when the task has keyed state
+  TaskSnapshot snapshot;
+};
 
 struct CoordinatorOptions {
   std::string job_name;

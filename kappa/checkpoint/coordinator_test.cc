@@ -48,12 +48,10 @@ class Triggers {
   std::deque<int64_t> ids_;
 };
 
-SourceOffsets Offsets(const std::string& uid, int partition, int64_t offset) {
-  SourceOffsets s;
-  s.set_operator_uid(uid);
-  auto* p = s.add_partitions();
-  p->set_partition(partition);
-  p->set_offset(offset);
+SourcePositions Offsets(const std::string& uid, int partition, int64_t offset) {
+  SourcePositions s;
+  s.operator_uid = uid;
+  s.partitions.push_back({.partition = partition, .offset = offset});
   return s;
 }
 
@@ -67,10 +65,9 @@ TaskAck SourceAck(const std::string& task, const std::string& uid, int64_t offse
 TaskAck SinkAck(const std::string& task, const std::string& hidden, const std::string& published) {
   TaskAck ack;
   ack.task = task;
-  SinkPending p;
-  p.set_operator_uid("sink");
-  p.add_files(hidden);
-  p.add_published_names(published);
+  SinkPreCommit p;
+  p.operator_uid = "sink";
+  p.files.push_back({hidden, published});
   ack.snapshot.sinks.push_back(std::move(p));
   return ack;
 }

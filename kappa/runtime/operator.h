@@ -103,8 +103,9 @@ class OperatorContext {
   virtual bool stop_requested() const = 0;
   // The operator's stable id (names its state and its entries in checkpoints).
   virtual const std::string& uid() const = 0;
-  // The checkpoint this run restores, or null for a fresh start.
-  virtual const checkpoint::Manifest* restored() const = 0;
+  // What the checkpoint this run restores recorded (source positions), or null for a
+  // fresh start.
+  virtual const checkpoint::RestoredState* restored() const = 0;
   // The run's source progress board, where source operators publish their positions;
   // null outside a run (e.g. in a test harness).
   virtual SourceProgress* progress() { return nullptr; }

@@ -97,14 +97,8 @@ class SinkOperator final : public OneInputOperator<T>, public BatchFlusher {
     FlushBatches();
     KAPPA_ASSIGN_OR_RETURN(std::vector<checkpoint::PendingFile> files, writer_->PreCommit(id));
     if (files.empty()) return absl::OkStatus();
-    checkpoint::SinkPending pending;
-    pending.set_operator_uid(this->ctx_->uid());
-    pending.set_subtask(this->ctx_->subtask());
-    for (const auto& f : files) {
-      pending.add_files(f.hidden);
-      pending.add_published_names(f.published);
-    }
-    out->sinks.push_back(std::move(pending));
+    out->sinks.push_back(checkpoint::SinkPreCommit{
+        .operator_uid = this->ctx_->uid(), .subtask = this->ctx_->subtask(), .files = std::move(files)});
     return absl::OkStatus();
   }
   void FlushBatches() override {

@@ -133,12 +133,9 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     KAPPA_ASSIGN_OR_RETURN(int n, connector_->NumPartitions());
     // On restore, every partition resumes at the offset the checkpoint recorded (and keeps
     // the end the first run resolved); others start where the connector is configured to.
-    std::map<int, checkpoint::PartitionOffset> restored;
-    if (const checkpoint::Manifest* m = ctx->restored()) {
-      for (const auto& s : m->sources()) {
-        if (s.operator_uid() != ctx->uid()) continue;
-        for (const auto& p : s.partitions()) restored[p.partition()] = p;
-      }
+    std::map<int, checkpoint::PartitionPosition> restored;
+    if (const checkpoint::RestoredState* r = ctx->restored()) {
+      for (const checkpoint::PartitionPosition& p : r->SourcePartitions(ctx->uid())) restored[p.partition] = p;
     }
     // Outside a run (a test harness) the positions go to the operator's own board.
     SourceProgress* board = ctx->progress() != nullptr ? ctx->progress() : &own_progress_;
@@ -147,7 +144,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       auto at = restored.find(p);
       int64_t offset;
       if (at != restored.end()) {
-        offset = at->second.offset();
+        offset = at->second.offset;
       } else {
         auto start = connector_->StartOffset(p);
         if (!start.ok()) {
@@ -166,10 +163,10 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     for (size_t i = 0; i < opens.size(); ++i) {
       Partition part{opens[i].first, std::move((*readers)[i])};
       auto at = restored.find(part.id);
-      if (at != restored.end() && at->second.has_end_offset()) {
-        part.reader->RestoreEndOffset(at->second.end_offset());
-        part.ended = at->second.end_offset() != PartitionReader<T>::kNoEnd &&
-                     at->second.offset() >= at->second.end_offset();
+      if (at != restored.end() && at->second.end_offset) {
+        const int64_t end = *at->second.end_offset;
+        part.reader->RestoreEndOffset(end);
+        part.ended = end != PartitionReader<T>::kNoEnd && at->second.offset >= end;
       }
       part.last_active = ctx->clock()->NowMillis();
       part.progress = board->Register(connector_->description(), part.id, part.reader->offset(),
@@ -236,17 +233,17 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
   }
 
   absl::Status SnapshotState(int64_t, checkpoint::TaskSnapshot* out) override {
-    checkpoint::SourceOffsets offsets;
-    offsets.set_operator_uid(ctx_->uid());
+    checkpoint::SourcePositions positions;
+    positions.operator_uid = ctx_->uid();
     for (const Partition& p : parts_) {
-      auto* po = offsets.add_partitions();
-      po->set_partition(p.id);
-      po->set_offset(p.reader->offset());
+      checkpoint::PartitionPosition& po = positions.partitions.emplace_back();
+      po.partition = p.id;
+      po.offset = p.reader->offset();
       // A partition the event-time range ended is finished: its end is where it stopped.
-      int64_t end = p.ended_by_time ? po->offset() : p.reader->end_offset();
-      if (end != PartitionReader<T>::kNoEnd) po->set_end_offset(end);
+      int64_t end = p.ended_by_time ? po.offset : p.reader->end_offset();
+      if (end != PartitionReader<T>::kNoEnd) po.end_offset = end;
     }
-    out->sources.push_back(std::move(offsets));
+    out->sources.push_back(std::move(positions));
     return absl::OkStatus();
   }
 

@@ -26,7 +26,7 @@ class StreamTask::Context : public OperatorContext {
   bool ShouldYield() const override { return task_->OutputsBacklogged(); }
   Timestamp current_watermark() const override { return task_->current_wm_; }
   const std::string& uid() const override { return uid_; }
-  const checkpoint::Manifest* restored() const override { return task_->config_.restored; }
+  const checkpoint::RestoredState* restored() const override { return task_->config_.restored; }
   SourceProgress* progress() override { return task_->config_.progress; }
   bool stop_requested() const override {
     return task_->config_.stop_requested != nullptr && task_->config_.stop_requested->load(std::memory_order_relaxed);

@@ -36,6 +36,7 @@
 
 namespace kappa::checkpoint {
 class CheckpointCoordinator;
+struct TaskAck;  // coordinator.h: holds the manifest's protobuf TaskState
 }  // namespace kappa::checkpoint
 
 namespace kappa::runtime {
@@ -84,7 +85,7 @@ struct TaskConfig {
   std::string state_uid;  // uid of the keyed operator whose state the backend holds
   int key_group_first = 0;
   int key_group_last = -1;
-  const checkpoint::Manifest* restored = nullptr;
+  const checkpoint::RestoredState* restored = nullptr;
   // Called when the task finished, with its sources' final offsets.
   std::function<void(checkpoint::TaskSnapshot)> on_finish;
 };

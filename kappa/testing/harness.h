@@ -52,7 +52,7 @@ class HarnessContext : public runtime::OperatorContext {
   Timestamp current_watermark() const override { return watermark_; }
   bool stop_requested() const override { return false; }
   const std::string& uid() const override { return name_; }
-  const checkpoint::Manifest* restored() const override { return restored_; }
+  const checkpoint::RestoredState* restored() const override { return restored_; }
 
   std::string name_ = "op";
   std::unique_ptr<state::KeyedStateBackend> backend_;
@@ -60,7 +60,7 @@ class HarnessContext : public runtime::OperatorContext {
   ManualClock clock_{0};
   bool yield_ = false;
   Timestamp watermark_ = kMinTimestamp;
-  const checkpoint::Manifest* restored_ = nullptr;
+  const checkpoint::RestoredState* restored_ = nullptr;
 };
 
 // Drives an operator with one input (port "late" = side output 1 is collected too).

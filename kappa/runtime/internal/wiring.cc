@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kappa/base/status.h"
+#include "kappa/checkpoint/manifest_convert.h"
 #include "kappa/state/caching_backend.h"
 #include "kappa/state/heap_backend.h"
 
@@ -52,6 +53,7 @@ absl::Status CreateTasks(const JobGraph& g, const Plan& plan, const ExecutionOpt
   }
   const size_t cache_bytes = opt.state_cache_bytes / std::max<size_t>(stateful_tasks, 1);
   const checkpoint::LoadedCheckpoint* restored = from.checkpoint ? &*from.checkpoint : nullptr;
+  if (restored) job->restored = checkpoint::RestoredStateOf(restored->manifest);
   job->tasks.resize(n);
   for (int h : plan.heads()) {
     const bool keyed = chain_keyed(h);
@@ -99,7 +101,7 @@ absl::Status CreateTasks(const JobGraph& g, const Plan& plan, const ExecutionOpt
           }
         }
       }
-      if (restored) cfg.restored = &restored->manifest;
+      if (restored) cfg.restored = &job->restored;
       job->tasks[h].push_back(std::make_unique<StreamTask>(std::move(cfg)));
     }
   }

@@ -39,6 +39,8 @@ struct RemoveOnExit {
 
 // Members in construction order; destroyed in reverse.
 struct WiredJob {
+  // What operators read of the restored checkpoint (source positions); tasks point here.
+  checkpoint::RestoredState restored;
   std::shared_ptr<state::RocksDbResources> rocks;  // shared by the run's RocksDB instances
   RemoveOnExit state_root;                         // their working directory
   std::vector<std::vector<std::unique_ptr<StreamTask>>> tasks;  // per chain head: its instances
