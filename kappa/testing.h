@@ -1,15 +1,26 @@
-// Opt-in: test your operators and functions the way Flink's operator test harnesses do:
-// feed records and watermarks, advance processing time, snapshot and restore, and read
-// what came out (see kappa/testing/harness.h).
+// Opt-in: test your operators, functions and whole jobs the way Flink users do.
+//
+// Operators, with the harness (kappa/testing/harness.h): feed records and watermarks,
+// advance processing time, snapshot and restore, and read what came out:
 //
 //   kappa::testing::OperatorHarness<Click, PageCount> h(std::move(op));
 //   ASSERT_TRUE(h.Open().ok());
-//   h.ProcessElement(Click{"/a", 1000}, 1000);
-//   h.ProcessWatermark(60000);
-//   EXPECT_THAT(h.Output(), ElementsAre(PageCount{"/a", 1, 60000}));
+//   h.Process(Click{"/a", 1000}, /*ts=*/1000);
+//   h.Watermark(60000);
+//   EXPECT_THAT(h.output(), ElementsAre(PageCount{"/a", 1, 60000}));
+//
+// Whole jobs, with the JobTester (kappa/app/job_tester.h): run a registered job's build
+// function in-process over in-memory JSON lines and read every sink's rows:
+//
+//   kappa::testing::JobTester tester(BuildClicksPerPage);
+//   tester.Input("clicks", {R"({"page":"/a","ts":1000})"});
+//   absl::StatusOr<kappa::testing::JobOutput> out = tester.Run();
+//   ASSERT_TRUE(out.ok()) << out.status();
+//   EXPECT_THAT(out->Rows("output"), ElementsAre(R"({"page":"/a","count":1,"window_end":60000})"));
 #ifndef KAPPA_TESTING_H_
 #define KAPPA_TESTING_H_
 
+#include "kappa/app/job_tester.h"
 #include "kappa/testing/harness.h"
 
 #endif  // KAPPA_TESTING_H_

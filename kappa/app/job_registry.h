@@ -127,6 +127,10 @@ class JobContext {
     return absl::OkStatus();
   }
 
+  // The names of the sources and sinks the job declared, in the order it declared them.
+  const std::vector<std::string>& source_names() const { return source_names_; }
+  const std::vector<std::string>& sink_names() const { return sink_names_; }
+
   // Closes shared sink files after the run; the first error wins.
   absl::Status Finish() {
     absl::Status first;
