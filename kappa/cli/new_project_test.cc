@@ -38,6 +38,7 @@ TEST(WriteNewProjectTest, WritesEveryFileWithTheNameFilledIn) {
     EXPECT_THAT(text, Not(HasSubstr("@NAME@"))) << f;
     EXPECT_THAT(text, Not(HasSubstr("@WINDOW@"))) << f;
     EXPECT_THAT(text, Not(HasSubstr("@ASSERT_OK@"))) << f;
+    EXPECT_THAT(text, Not(HasSubstr("_H@"))) << f;
   }
   std::string cmake = ReadFileToString(dir + "/CMakeLists.txt");
   EXPECT_THAT(cmake, HasSubstr("project(clicks LANGUAGES CXX)"));
@@ -45,6 +46,8 @@ TEST(WriteNewProjectTest, WritesEveryFileWithTheNameFilledIn) {
   EXPECT_THAT(cmake, HasSubstr("Kappa::kappa"));
   EXPECT_THAT(cmake, HasSubstr("gtest_discover_tests(clicks_test)"));
   EXPECT_THAT(ReadFileToString(dir + "/src/main.cc"), HasSubstr("kappa::cli::Main(argc, argv, registry)"));
+  EXPECT_THAT(ReadFileToString(dir + "/src/page_views.h"), HasSubstr("#include \"kappa/kappa.h\""));
+  EXPECT_THAT(ReadFileToString(dir + "/test/page_views_test.cc"), HasSubstr("#include \"kappa/testing.h\""));
   EXPECT_THAT(ReadFileToString(dir + "/test/page_views_test.cc"), HasSubstr("kappa::testing::JobTester"));
   EXPECT_THAT(ReadFileToString(dir + "/README.md"), HasSubstr("ctest --test-dir build"));
 }
