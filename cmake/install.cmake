@@ -67,7 +67,7 @@ install(FILES ${PROJECT_BINARY_DIR}/KappaConfig.cmake ${PROJECT_BINARY_DIR}/Kapp
 set(CPACK_PACKAGE_NAME kappa)
 set(CPACK_PACKAGE_VENDOR "Kappa")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Kappa: stateful stream processing in C++ (library, headers, kappa command)")
-set(CPACK_PACKAGE_CONTACT "Kappa maintainers <kappa@localhost>")
+set(CPACK_PACKAGE_CONTACT "Kappa maintainers")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
