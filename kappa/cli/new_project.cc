@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 // JobContext::params() exists.
 constexpr bool kWindowFromParam = false;
 constexpr char kWindowFixed[] = "  const absl::Duration window = absl::Seconds(60);";
-constexpr char kWindowParam[] = "  const absl::Duration window = absl::Seconds(ctx.params().GetInt(\"window-seconds\", 60));";
+constexpr char kWindowParam[] =
+    "  const absl::Duration window = absl::Seconds(ctx.params().GetInt(\"window-seconds\", 60));";
 // The test's check of a run: plain, or with the status matchers of kappa/testing.h.
 constexpr bool kStatusMatchers = false;
 constexpr char kAssertOkPlain[] = "  ASSERT_TRUE(out.ok()) << out.status();";
@@ -291,11 +292,10 @@ std::string OwnInstallPrefix() {
 
 // `text` as one shell word: as is when it is made of safe characters, else single-quoted.
 std::string ShellWord(const std::string& text) {
+  constexpr std::string_view kPlain = "_./-+=:@%";
   bool safe = !text.empty();
   for (char c : text) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("_./-+=:@%").find(c) == std::string_view::npos) {
-      safe = false;
-    }
+    if (!std::isalnum(static_cast<unsigned char>(c)) && kPlain.find(c) == std::string_view::npos) safe = false;
   }
   return safe ? text : absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "'\\''"}}), "'");
 }
@@ -348,7 +348,8 @@ absl::StatusOr<std::vector<std::string>> WriteNewProject(const std::string& dir,
   fs::file_status st = fs::status(dir, ec);
   if (fs::exists(st)) {
     if (!fs::is_directory(st)) {
-      return absl::AlreadyExistsError(absl::StrCat("kappa new: ", dir, " exists and is not a directory; choose another path"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("kappa new: ", dir, " exists and is not a directory; choose another path"));
     }
     if (!fs::is_empty(dir, ec) || ec) {
       return absl::AlreadyExistsError(

@@ -73,7 +73,8 @@ TEST(WriteNewProjectTest, RefusesANonEmptyDirectoryAndLeavesItAlone) {
   WriteStringToFile(tmp.Path("mine") + "/CMakeLists.txt", "mine\n");
   absl::StatusOr<std::vector<std::string>> files = WriteNewProject(tmp.Path("mine"), "");
   EXPECT_EQ(files.status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_THAT(std::string(files.status().message()), HasSubstr("exists and is not empty; choose a new or empty directory"));
+  EXPECT_THAT(std::string(files.status().message()),
+              HasSubstr("exists and is not empty; choose a new or empty directory"));
   EXPECT_EQ(ReadFileToString(tmp.Path("mine") + "/CMakeLists.txt"), "mine\n");
   EXPECT_FALSE(std::filesystem::exists(tmp.Path("mine") + "/src"));
 }
