@@ -61,6 +61,10 @@ class JobContext {
 
   Job& job() { return *job_; }
 
+  // Fails the job with `status` (the first error wins): for a build function that finds
+  // its configuration unusable. `kappa run` prints it in one line and exits 2.
+  void RecordError(absl::Status status) { internal::JobBuilder::RecordError(*job_, std::move(status)); }
+
   // The --out-of-orderness flag if given, else the job's default.
   Timestamp out_of_orderness_ms(Timestamp job_default) const {
     return bindings_.out_of_orderness_ms.value_or(job_default);
@@ -137,6 +141,10 @@ class JobContext {
 
   // After the job is built: every --param given is one the job reads.
   absl::Status CheckParams() const { return params_.CheckAllRead(job_->name()); }
+
+  // The names of the sources and sinks the job declared, in the order it declared them.
+  const std::vector<std::string>& source_names() const { return source_names_; }
+  const std::vector<std::string>& sink_names() const { return sink_names_; }
 
   // Closes shared sink files after the run; the first error wins.
   absl::Status Finish() {

@@ -19,6 +19,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kappa/app/diff.h"
 #include "absl/strings/numbers.h"
@@ -31,6 +32,7 @@
 #include "kappa/app/job_registry.h"
 #include "kappa/bench/kafka_bench.h"
 #include "kappa/bench/nexmark_bench.h"
+#include "kappa/cli/new_project.h"
 
 namespace kappa::cli {
 namespace {
@@ -575,6 +577,13 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   std::vector<std::string> diff_kafka_config;
   diff_cmd->add_option("--kafka-config", diff_kafka_config, "librdkafka setting key=value (repeatable)");
 
+  std::string new_dir, new_name;
+  auto* new_cmd = app.add_subcommand(
+      "new", "Write a ready project for your own jobs into DIR: CMakeLists.txt (finds the installed Kappa), a "
+             "windowed count job, its test, sample input, README");
+  new_cmd->add_option("DIR", new_dir, "The directory to create (must not exist, or be empty)")->required();
+  new_cmd->add_option("--name", new_name, "Project and binary name (default: DIR's name)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -586,7 +595,7 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   } catch (const CLI::ParseError& e) {
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       // CLI11 reports a misspelt command as "A subcommand is required"; name it instead.
-      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, replay, savepoint, diff, broker, demo, bench (see kappa --help)\n";
+      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, replay, savepoint, diff, broker, demo, bench, new (see kappa --help)\n";
       return 2;
     }
     std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
@@ -637,6 +646,21 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
       diff.kafka.config.push_back(p);
     }
     return connectors::RunDiff(diff, std::cout, std::cerr);
+  }
+  if (new_cmd->parsed()) {
+    absl::StatusOr<std::vector<std::string>> files = WriteNewProject(new_dir, new_name);
+    if (!files.ok()) {
+      std::cerr << files.status().message() << "\n";
+      return files.status().code() == absl::StatusCode::kInvalidArgument ||
+                     files.status().code() == absl::StatusCode::kAlreadyExists
+                 ? 2
+                 : 1;
+    }
+    std::string name = new_name.empty() ? ProjectNameFor(new_dir) : new_name;
+    std::cout << "kappa: created " << new_dir << " (project " << name << ", job page-views): "
+              << absl::StrJoin(*files, ", ") << "\n"
+              << NewProjectNextSteps(new_dir, name);
+    return 0;
   }
   if (demo->parsed()) return RunDemo(registry, demo_events, demo_dir, demo_parallelism);
   if (nexmark_cmd->parsed()) {
