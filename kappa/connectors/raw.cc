@@ -1,5 +1,8 @@
 #include "kappa/connectors/raw.h"
 
+#include "absl/strings/str_cat.h"
+#include "kappa/checkpoint/checkpointing.h"
+
 namespace kappa::connectors {
 
 absl::StatusOr<std::vector<std::unique_ptr<RawPartitionReader>>> RawSourceConnector::OpenAll(
@@ -14,6 +17,15 @@ absl::StatusOr<std::vector<std::unique_ptr<RawPartitionReader>>> RawSourceConnec
     readers.push_back(std::move(*reader));
   }
   return readers;
+}
+
+absl::Status RawSinkConnector::EnableExactlyOnce(const ExactlyOnceContext& context) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(description(), " cannot write exactly once; with checkpoints use a directory sink file:DIR/"));
+}
+
+absl::Status RawSinkConnector::Commit(const std::vector<checkpoint::PendingFile>& pending) {
+  return checkpoint::PublishPending(pending);
 }
 
 }  // namespace kappa::connectors

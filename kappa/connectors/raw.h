@@ -140,17 +140,13 @@ class RawSinkConnector {
   // False: the sink looks only at event times (discard:), and records are not encoded.
   virtual bool wants_values() const { return true; }
 
-  virtual absl::Status EnableExactlyOnce(const ExactlyOnceContext& context) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(description(), " cannot write exactly once; with checkpoints use a directory sink file:DIR/"));
-  }
+  // Defaults as SinkConnector<T>'s: no exactly-once; Commit publishes pending files.
+  virtual absl::Status EnableExactlyOnce(const ExactlyOnceContext& context);
   virtual absl::Status Recover(const std::vector<checkpoint::PendingFile>& pending, int64_t restored) {
     return absl::OkStatus();
   }
   virtual std::vector<checkpoint::PendingFile> TakeFinalPending() { return {}; }
-  virtual absl::Status Commit(const std::vector<checkpoint::PendingFile>& pending) {
-    return checkpoint::PublishPending(pending);
-  }
+  virtual absl::Status Commit(const std::vector<checkpoint::PendingFile>& pending);
   // After the run, once every writer is closed: release what the instances shared (the
   // one file of file:PATH, stdout's buffer). The first error fails the run.
   virtual absl::Status Finish() { return absl::OkStatus(); }
