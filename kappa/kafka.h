@@ -8,12 +8,13 @@
 //   #include "kappa/kafka.h"
 //   #include "kappa/kappa.h"
 //
-//   auto cluster = kappa::connectors::kafka::EmbeddedCluster::Start();  // tests only
-//   KAPPA_RETURN_IF_ERROR((*cluster)->CreateTopic("clicks", 4));
+//   // A real cluster's bootstrap ("broker1:9092"), or in tests the embedded one:
+//   KAPPA_ASSIGN_OR_RETURN(auto cluster, kappa::connectors::kafka::EmbeddedCluster::Start());
+//   KAPPA_RETURN_IF_ERROR(cluster->CreateTopic("clicks", 4));
 //   KAPPA_ASSIGN_OR_RETURN(auto clicks, kappa::connectors::KafkaSource<Click>(
-//       {.bootstrap = (*cluster)->bootstrap(), .topic = "clicks", .end = "end"}));
+//       {.bootstrap = cluster->bootstrap(), .topic = "clicks", .end = "end"}));
 //   KAPPA_ASSIGN_OR_RETURN(auto counts, kappa::connectors::KafkaSink<PageCount>(
-//       {.bootstrap = (*cluster)->bootstrap(), .topic = "counts", .key = {"page"}}));
+//       {.bootstrap = cluster->bootstrap(), .topic = "counts", .key = {"page"}}));
 //   auto job = kappa::Job::Create("clicks-per-page");
 //   job->Source<Click>("clicks", clicks, strategy)
 //       .KeyBy(...).Window(...).Aggregate(...)
