@@ -26,7 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "kappa/connectors/connectors.h"
+#include "kappa/connectors/registry.h"
 #include "kappa/api/job.h"
 #include "kappa/app/params.h"
 
@@ -102,8 +102,18 @@ class JobContext {
       return;
     }
     finishers_.push_back(sink->finish);
+    bound_sinks_.push_back(BoundSink{name, uri, sink->raw});
     stream.SinkTo(sink->sink, name);
   }
+
+  // The sinks the job was bound to, for whoever runs it to read what a sink reports after
+  // the run (connectors::DiscardStatsOf(sink.connector.get()) for discard: sinks).
+  struct BoundSink {
+    std::string name;
+    std::string uri;
+    std::shared_ptr<connectors::RawSinkConnector> connector;  // null for a sink of the record type itself
+  };
+  const std::vector<BoundSink>& sinks() const { return bound_sinks_; }
 
   // After the job is built: every NAME=URI binding names a real source or sink, and no
   // file sink writes where a file source reads (it would truncate its own input).
@@ -226,6 +236,7 @@ class JobContext {
   Params params_ = BindParams(job_, bindings_);
   std::vector<std::string> source_names_, sink_names_, source_uris_, sink_uris_;
   std::vector<std::function<absl::Status()>> finishers_;
+  std::vector<BoundSink> bound_sinks_;
 };
 
 struct JobDefinition {

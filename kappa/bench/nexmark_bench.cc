@@ -18,7 +18,6 @@
 #include "absl/strings/str_join.h"
 #include "kappa/bench/bench_util.h"
 #include "kappa/bench/nexmark_baseline.h"
-#include "kappa/connectors/connectors.h"
 #include "kappa/connectors/discard_sink.h"
 #include "kappa/connectors/nexmark/generator.h"
 #include "kappa/connectors/nexmark_source.h"
@@ -96,7 +95,6 @@ absl::StatusOr<EngineRun> RunEngine(const JobRegistry& registry, const std::stri
   options.errors = &errors;
   options.state_backend = o.state == "rocksdb" ? StateBackendKind::kRocksDb : StateBackendKind::kHeap;
 
-  connectors::DiscardStats::Global().Reset();
   const int64_t generated_before = connectors::NexmarkEventsGenerated();
   EngineRun run;
   {
@@ -112,10 +110,13 @@ absl::StatusOr<EngineRun> RunEngine(const JobRegistry& registry, const std::stri
     }
   }
   KAPPA_RETURN_IF_ERROR(ctx.Finish());
-  const connectors::DiscardStats& stats = connectors::DiscardStats::Global();
-  run.rows = stats.rows();
-  run.ahead = stats.ahead();
-  run.latency_us = stats.latency_us();
+  for (const JobContext::BoundSink& sink : ctx.sinks()) {
+    std::shared_ptr<const connectors::DiscardStats> stats = connectors::DiscardStatsOf(sink.connector.get());
+    if (stats == nullptr) continue;
+    run.rows += stats->rows();
+    run.ahead += stats->ahead();
+    run.latency_us.Merge(stats->latency_us());
+  }
   run.late = errors.late_records();
   const int64_t generated = connectors::NexmarkEventsGenerated() - generated_before;
   if (generated != o.events) {

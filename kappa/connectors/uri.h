@@ -1,6 +1,6 @@
 // Connector URIs (DESIGN §5): `file:PATH[?follow=true]`, `gen:nexmark?events=N&...`,
-// `stdout:`. ParseUri splits scheme, path and query; MakeSource / MakeSink (connectors.h)
-// turn a URI into a connector for a record type.
+// `stdout:`. ParseUri splits scheme, path and query; the registry (registry.h) turns a
+// URI into a connector by its scheme.
 #ifndef KAPPA_CONNECTORS_URI_H_
 #define KAPPA_CONNECTORS_URI_H_
 

@@ -1,17 +1,12 @@
 // The Kafka side of the Kafka connectors, without record types: URIs, librdkafka
 // clients, offset lookups, the per-instance consumer, the producer and the transactional
-// committer of staged sink output, and the embedded (mock) cluster.
-//
-//   kafka://BOOTSTRAP/TOPIC?start=...&end=...&group=G&key=F1,F2&header.N=V
-//   kafka:TOPIC           the bootstrap given by `--kafka BOOTSTRAP|embedded`
+// committer of staged sink output. URIs and settings: endpoint.h; the embedded (mock)
+// cluster: embedded_cluster.h.
 //
 // Offsets belong to checkpoints: a source reads the partitions it is assigned from the
 // offsets a checkpoint recorded (or from `start=`), never from the consumer group. With
 // `group=G` the consumer commits what it has read to G so that the usual tools show lag;
 // `start=committed` reads those offsets back.
-//
-// librdkafka settings pass through: `--kafka-config key=value` (every client of the run)
-// and `kafka.KEY=VALUE` URI parameters (one connector), e.g. security.protocol=SASL_SSL.
 #ifndef KAPPA_CONNECTORS_KAFKA_KAFKA_CLIENT_H_
 #define KAPPA_CONNECTORS_KAFKA_KAFKA_CLIENT_H_
 
@@ -30,39 +25,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kappa/connectors/kafka/embedded_cluster.h"
+#include "kappa/connectors/kafka/endpoint.h"
 #include "kappa/connectors/uri.h"
 
-typedef struct rd_kafka_mock_cluster_s rd_kafka_mock_cluster_t;
-
 namespace kappa::connectors::kafka {
-
-// Settings the command line gives every Kafka connector of a run.
-struct KafkaSettings {
-  std::string bootstrap;  // for kafka:TOPIC URIs (--kafka)
-  std::vector<std::pair<std::string, std::string>> config;  // --kafka-config key=value
-  int timeout_ms = 10000;  // how long to wait for the cluster when a connector starts
-};
-
-// A parsed kafka URI.
-struct KafkaEndpoint {
-  std::string bootstrap;
-  std::string topic;
-  std::map<std::string, std::string> params;  // Kappa's parameters (start, end, group, key, ...)
-  std::vector<std::pair<std::string, std::string>> config;  // librdkafka settings
-  std::string text;                                         // the URI as given
-  int timeout_ms = 10000;
-  std::string Describe() const;                             // kafka://BOOTSTRAP/TOPIC
-};
-
-// Parses kafka://BOOTSTRAP/TOPIC or kafka:TOPIC; `allowed` lists the Kappa parameters this
-// connector understands (others are an error naming them).
-absl::StatusOr<KafkaEndpoint> ParseEndpoint(const Uri& uri, const KafkaSettings& settings,
-                                            const std::vector<std::string>& allowed);
-
-struct HandleDeleter {
-  void operator()(rd_kafka_t* rk) const;
-};
-using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 
 // A client of `type` for `endpoint` with the extra settings (applied after the
 // endpoint's, so a connector can insist on what correctness needs). `conf_hook` may set
@@ -164,24 +131,6 @@ class Producer {
   std::atomic<int64_t> delivered_{0};
   std::mutex mu_;
   std::string delivery_error_;  // first failed delivery
-};
-
-// librdkafka's mock cluster (rdkafka_mock.h): real Kafka protocol on loopback, in this
-// process. For demos and tests only: it keeps about 5 MiB per partition, does not enforce
-// read_committed and cannot look up offsets by time (see docs/operations.md).
-class EmbeddedCluster {
- public:
-  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(int brokers = 3);
-  ~EmbeddedCluster();
-  const std::string& bootstrap() const { return bootstrap_; }
-  absl::Status CreateTopic(const std::string& topic, int partitions);
-  absl::Status SetBrokerDown(int broker_id, bool down);
-  rd_kafka_mock_cluster_t* mock() const { return mock_; }
-
- private:
-  Handle rk_;
-  rd_kafka_mock_cluster_t* mock_ = nullptr;
-  std::string bootstrap_;
 };
 
 // Reads every message of the endpoint's topic that exists now (from the low to the high

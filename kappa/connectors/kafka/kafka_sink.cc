@@ -10,8 +10,13 @@
 #include <set>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "kappa/base/status.h"
+#include "kappa/connectors/internal/schemes.h"
+#include "kappa/connectors/kafka/kafka_client.h"
 
 namespace kappa::connectors::kafka {
 namespace {
@@ -274,3 +279,157 @@ absl::Status TransactionCommitter::Recover(const std::vector<checkpoint::Pending
 }
 
 }  // namespace kappa::connectors::kafka
+
+namespace kappa::connectors::kafka {
+namespace {
+
+// Without checkpoints (or with delivery=at-least-once): produces every record as it
+// comes, through an idempotent producer.
+class DirectWriter final : public RawSinkWriter {
+ public:
+  DirectWriter(const std::vector<std::string>& key_fields, std::unique_ptr<Producer> producer)
+      : keys_(key_fields), producer_(std::move(producer)) {}
+  absl::Status Write(const RawSinkBatch& batch) override {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const std::string_view value = batch.bytes(i);
+      KAPPA_RETURN_IF_ERROR(keys_.Extract(value, &key_));
+      KAPPA_RETURN_IF_ERROR(producer_->Produce(value, key_, batch.records[i].ts));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override { return producer_->Poll(); }
+  // At-least-once with checkpoints: everything before the barrier is acknowledged.
+  absl::StatusOr<std::vector<checkpoint::PendingFile>> PreCommit(int64_t) override {
+    KAPPA_RETURN_IF_ERROR(producer_->Flush(300000));
+    return std::vector<checkpoint::PendingFile>{};
+  }
+  absl::Status Close() override { return producer_->Flush(300000); }
+
+ private:
+  KeyExtractor keys_;
+  std::unique_ptr<Producer> producer_;
+  std::string key_;
+};
+
+class KafkaSinkImpl;
+
+// Exactly-once: stages records until the barrier (see kafka_sink.h).
+class StagingWriter final : public RawSinkWriter {
+ public:
+  StagingWriter(KafkaSinkImpl* sink, int subtask);
+  absl::Status Write(const RawSinkBatch& batch) override {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const std::string_view value = batch.bytes(i);
+      KAPPA_RETURN_IF_ERROR(keys_.Extract(value, &key_));
+      KAPPA_RETURN_IF_ERROR(stage_.Append(value, key_, batch.records[i].ts));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::StatusOr<std::vector<checkpoint::PendingFile>> PreCommit(int64_t id) override;
+  absl::Status Close() override;
+
+ private:
+  KafkaSinkImpl* sink_;
+  KeyExtractor keys_;
+  StagingFile stage_;
+  std::string key_;
+};
+
+class KafkaSinkImpl final : public RawSinkConnector {
+ public:
+  explicit KafkaSinkImpl(KafkaEndpoint endpoint) : endpoint_(std::move(endpoint)) {
+    auto key = endpoint_.params.find("key");
+    if (key != endpoint_.params.end()) {
+      key_fields_ = absl::StrSplit(key->second, ',', absl::SkipEmpty());
+    }
+  }
+
+  absl::Status EnableExactlyOnce(const ExactlyOnceContext& context) override {
+    auto delivery = endpoint_.params.find("delivery");
+    if (delivery != endpoint_.params.end() && delivery->second == "at-least-once") return absl::OkStatus();
+    std::string safe;
+    for (char c : endpoint_.topic) safe.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+    std::string dir = absl::StrCat(context.checkpoint_dir, "/kafka-sink/", safe);
+    KAPPA_RETURN_IF_ERROR(CreateDirectories(dir));
+    auto prefix = endpoint_.params.find("transactional.id");
+    committer_ = std::make_unique<TransactionCommitter>(
+        endpoint_, dir,
+        prefix != endpoint_.params.end() ? prefix->second : absl::StrCat("kappa-", context.job_name, "-", safe));
+    stage_dir_ = dir;
+    return absl::OkStatus();
+  }
+  absl::Status Recover(const std::vector<checkpoint::PendingFile>& pending, int64_t restored) override {
+    return committer_ ? committer_->Recover(pending, restored) : absl::OkStatus();
+  }
+  absl::Status Commit(const std::vector<checkpoint::PendingFile>& pending) override {
+    return committer_ ? committer_->Commit(pending) : absl::OkStatus();
+  }
+  std::vector<checkpoint::PendingFile> TakeFinalPending() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(final_);
+  }
+
+  absl::StatusOr<std::unique_ptr<RawSinkWriter>> CreateWriter(int subtask, int parallelism) override {
+    if (committer_) return std::unique_ptr<RawSinkWriter>(new StagingWriter(this, subtask));
+    KAPPA_ASSIGN_OR_RETURN(auto producer, Producer::Open(endpoint_, ""));
+    return std::unique_ptr<RawSinkWriter>(new DirectWriter(key_fields_, std::move(producer)));
+  }
+  std::string description() const override { return endpoint_.Describe(); }
+
+ private:
+  friend class StagingWriter;
+
+  KafkaEndpoint endpoint_;
+  std::vector<std::string> key_fields_;
+  std::unique_ptr<TransactionCommitter> committer_;
+  std::string stage_dir_;
+  std::mutex mu_;
+  std::vector<checkpoint::PendingFile> final_;
+};
+
+StagingWriter::StagingWriter(KafkaSinkImpl* sink, int subtask)
+    : sink_(sink), keys_(sink->key_fields_), stage_(sink->stage_dir_, subtask) {}
+
+absl::StatusOr<std::vector<checkpoint::PendingFile>> StagingWriter::PreCommit(int64_t id) {
+  KAPPA_ASSIGN_OR_RETURN(std::string path, stage_.Seal(id));
+  if (path.empty()) return std::vector<checkpoint::PendingFile>{};
+  return std::vector<checkpoint::PendingFile>{{path, absl::StrCat(sink_->endpoint_.Describe(), "@", id)}};
+}
+
+absl::Status StagingWriter::Close() {
+  KAPPA_ASSIGN_OR_RETURN(std::string path, stage_.Seal(kFinalId));
+  if (path.empty()) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(sink_->mu_);
+  sink_->final_.push_back({path, absl::StrCat(sink_->endpoint_.Describe(), "@final")});
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<RawSinkConnector>> NewKafkaSink(KafkaEndpoint endpoint) {
+  auto delivery = endpoint.params.find("delivery");
+  if (delivery != endpoint.params.end() && delivery->second != "exactly-once" && delivery->second != "at-least-once") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", endpoint.text, "': delivery must be exactly-once or at-least-once"));
+  }
+  {
+    // Fail fast on unreachable brokers and missing topics, before the job starts.
+    KAPPA_ASSIGN_OR_RETURN(auto client, NewClient(RD_KAFKA_PRODUCER, endpoint, {}));
+    KAPPA_RETURN_IF_ERROR(PartitionCount(client.get(), endpoint, endpoint.timeout_ms).status());
+  }
+  return std::shared_ptr<RawSinkConnector>(std::make_shared<KafkaSinkImpl>(std::move(endpoint)));
+}
+
+}  // namespace kappa::connectors::kafka
+
+namespace kappa::connectors::internal {
+
+absl::StatusOr<OpenedSink> OpenKafkaSink(const Uri& uri, const SinkOptions& options) {
+  KAPPA_ASSIGN_OR_RETURN(auto endpoint, kafka::ParseEndpoint(uri, options.kafka,
+                                                             {"key", "header.", "delivery", "transactional.id"}));
+  KAPPA_ASSIGN_OR_RETURN(auto raw, kafka::NewKafkaSink(std::move(endpoint)));
+  return OpenedSink(std::move(raw));
+}
+
+}  // namespace kappa::connectors::internal

@@ -2,7 +2,8 @@
 //
 // Each record is one message: the value is the record as JSON, the key the named fields
 // of it (joined with '|'; no key: librdkafka spreads messages over partitions), the
-// timestamp the record's event time, and the `header.*` parameters its headers.
+// timestamp the record's event time, and the `header.*` parameters its headers. The sink
+// takes JSON lines (a RawSinkConnector; JsonSink<T> encodes a job's records).
 //
 // Without checkpoints every sink instance has an idempotent producer (retries neither
 // duplicate nor reorder) and the run flushes it before it ends.
@@ -23,26 +24,34 @@
 // Consumers see each checkpoint's output once, atomically, with isolation.level=
 // read_committed. The remaining gap: a crash after Kafka committed a transaction and
 // before the sink recorded it (a file rename) produces that checkpoint's output again.
+//
+// Declared without librdkafka's headers; the connector is in kafka_sink.cc.
 #ifndef KAPPA_CONNECTORS_KAFKA_KAFKA_SINK_H_
 #define KAPPA_CONNECTORS_KAFKA_KAFKA_SINK_H_
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "kappa/base/file_writer.h"
-#include "kappa/connectors/kafka/kafka_client.h"
-#include "kappa/base/json_codec.h"
-#include "kappa/runtime/sink.h"
-#include "kappa/base/status.h"
+#include "kappa/checkpoint/checkpointing.h"
+#include "kappa/connectors/kafka/endpoint.h"
+#include "kappa/connectors/raw.h"
 
-namespace kappa::connectors {
+namespace kappa::connectors::kafka {
 
-namespace kafka {
+// The topic of `endpoint` as a sink of JSON lines. Fails fast (one line naming the
+// endpoint) when the brokers cannot be reached or the topic does not exist.
+absl::StatusOr<std::shared_ptr<RawSinkConnector>> NewKafkaSink(KafkaEndpoint endpoint);
+
+class Producer;  // kafka_client.h
 
 // Keys of records: the named top-level fields of the encoded JSON.
 class KeyExtractor {
@@ -102,117 +111,6 @@ class TransactionCommitter {
 inline constexpr int64_t kFinalId = INT64_MAX;
 std::string StagedName(const std::string& dir, int subtask, int64_t id);
 
-}  // namespace kafka
-
-template <typename T>
-class KafkaSink final : public SinkConnector<T> {
- public:
-  explicit KafkaSink(kafka::KafkaEndpoint endpoint) : endpoint_(std::move(endpoint)) {
-    auto key = endpoint_.params.find("key");
-    if (key != endpoint_.params.end()) {
-      key_fields_ = absl::StrSplit(key->second, ',', absl::SkipEmpty());
-    }
-  }
-
-  absl::Status EnableExactlyOnce(const ExactlyOnceContext& context) override {
-    auto delivery = endpoint_.params.find("delivery");
-    if (delivery != endpoint_.params.end() && delivery->second == "at-least-once") return absl::OkStatus();
-    std::string safe;
-    for (char c : endpoint_.topic) safe.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
-    std::string dir = absl::StrCat(context.checkpoint_dir, "/kafka-sink/", safe);
-    KAPPA_RETURN_IF_ERROR(CreateDirectories(dir));
-    auto prefix = endpoint_.params.find("transactional.id");
-    committer_ = std::make_unique<kafka::TransactionCommitter>(
-        endpoint_, dir,
-        prefix != endpoint_.params.end() ? prefix->second : absl::StrCat("kappa-", context.job_name, "-", safe));
-    stage_dir_ = dir;
-    return absl::OkStatus();
-  }
-  absl::Status Recover(const std::vector<checkpoint::PendingFile>& pending, int64_t restored) override {
-    return committer_ ? committer_->Recover(pending, restored) : absl::OkStatus();
-  }
-  absl::Status Commit(const std::vector<checkpoint::PendingFile>& pending) override {
-    return committer_ ? committer_->Commit(pending) : absl::OkStatus();
-  }
-  std::vector<checkpoint::PendingFile> TakeFinalPending() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::move(final_);
-  }
-
-  absl::StatusOr<std::unique_ptr<SinkWriter<T>>> CreateWriter(int subtask, int parallelism) override {
-    if (committer_) return std::unique_ptr<SinkWriter<T>>(new StagingWriter(this, subtask));
-    KAPPA_ASSIGN_OR_RETURN(auto producer, kafka::Producer::Open(endpoint_, ""));
-    return std::unique_ptr<SinkWriter<T>>(new DirectWriter(this, std::move(producer)));
-  }
-  std::string description() const override { return endpoint_.Describe(); }
-
- private:
-  class DirectWriter final : public SinkWriter<T> {
-   public:
-    DirectWriter(KafkaSink* sink, std::unique_ptr<kafka::Producer> producer)
-        : keys_(sink->key_fields_), producer_(std::move(producer)) {}
-    absl::Status Write(const Record<T>& r) override {
-      buf_.clear();
-      codec_.Encode(r.value, &buf_);
-      KAPPA_RETURN_IF_ERROR(keys_.Extract(buf_, &key_));
-      return producer_->Produce(buf_, key_, r.ts);
-    }
-    absl::Status Flush() override { return producer_->Poll(); }
-    // At-least-once with checkpoints: everything before the barrier is acknowledged.
-    absl::StatusOr<std::vector<checkpoint::PendingFile>> PreCommit(int64_t) override {
-      KAPPA_RETURN_IF_ERROR(producer_->Flush(300000));
-      return std::vector<checkpoint::PendingFile>{};
-    }
-    absl::Status Close() override { return producer_->Flush(300000); }
-
-   private:
-    kafka::KeyExtractor keys_;
-    std::unique_ptr<kafka::Producer> producer_;
-    JsonCodec<T> codec_;
-    std::string buf_, key_;
-  };
-
-  class StagingWriter final : public SinkWriter<T> {
-   public:
-    StagingWriter(KafkaSink* sink, int subtask)
-        : sink_(sink), subtask_(subtask), keys_(sink->key_fields_), stage_(sink->stage_dir_, subtask) {}
-    absl::Status Write(const Record<T>& r) override {
-      buf_.clear();
-      codec_.Encode(r.value, &buf_);
-      KAPPA_RETURN_IF_ERROR(keys_.Extract(buf_, &key_));
-      return stage_.Append(buf_, key_, r.ts);
-    }
-    absl::Status Flush() override { return absl::OkStatus(); }
-    absl::StatusOr<std::vector<checkpoint::PendingFile>> PreCommit(int64_t id) override {
-      KAPPA_ASSIGN_OR_RETURN(std::string path, stage_.Seal(id));
-      if (path.empty()) return std::vector<checkpoint::PendingFile>{};
-      return std::vector<checkpoint::PendingFile>{{path, absl::StrCat(sink_->endpoint_.Describe(), "@", id)}};
-    }
-    absl::Status Close() override {
-      KAPPA_ASSIGN_OR_RETURN(std::string path, stage_.Seal(kafka::kFinalId));
-      if (path.empty()) return absl::OkStatus();
-      std::lock_guard<std::mutex> lock(sink_->mu_);
-      sink_->final_.push_back({path, absl::StrCat(sink_->endpoint_.Describe(), "@final")});
-      return absl::OkStatus();
-    }
-
-   private:
-    KafkaSink* sink_;
-    int subtask_;
-    kafka::KeyExtractor keys_;
-    kafka::StagingFile stage_;
-    JsonCodec<T> codec_;
-    std::string buf_, key_;
-  };
-
-  kafka::KafkaEndpoint endpoint_;
-  std::vector<std::string> key_fields_;
-  std::unique_ptr<kafka::TransactionCommitter> committer_;
-  std::string stage_dir_;
-  std::mutex mu_;
-  std::vector<checkpoint::PendingFile> final_;
-};
-
-}  // namespace kappa::connectors
+}  // namespace kappa::connectors::kafka
 
 #endif  // KAPPA_CONNECTORS_KAFKA_KAFKA_SINK_H_
