@@ -40,7 +40,7 @@ def run(cmd, cwd=None, env=None, expect_ok=True):
 
 
 def make_input(path):
-    """Writes a JSON-lines file of page views; returns the rows page-views must produce.
+    """Writes a JSON-lines file of page views and returns them.
 
     Views come mostly in event-time order, some up to 4 s behind the latest (within the
     job's 5 s bound: they count), and one view in a window the watermark has passed, which
@@ -61,24 +61,31 @@ def make_input(path):
     watermark = max(v['ts'] for v in views[:200]) - OUT_OF_ORDERNESS_MS
     views.insert(200, {'user': 'eve', 'page': '/home', 'ts': watermark - watermark % WINDOW_MS - 1})
 
+    if expected_rows(views, WINDOW_MS)[1] != 1:
+        raise SystemExit('install_test: the input should hold exactly one late view')
+    with open(path, 'w') as f:
+        for v in views:
+            f.write(json.dumps(v, separators=(',', ':')) + '\n')
+    return views
+
+
+def expected_rows(views, window_ms):
+    """The rows page-views must produce over `views` with windows of `window_ms`, and how
+    many views the lateness rule drops."""
     counts = collections.Counter()
     max_ts = None
     late = 0
     for v in views:
         watermark = None if max_ts is None else max_ts - OUT_OF_ORDERNESS_MS
-        start = v['ts'] - v['ts'] % WINDOW_MS
-        if watermark is not None and start + WINDOW_MS - 1 <= watermark:
+        start = v['ts'] - v['ts'] % window_ms
+        if watermark is not None and start + window_ms - 1 <= watermark:
             late += 1
         else:
             counts[(v['page'], start)] += 1
         max_ts = v['ts'] if max_ts is None else max(max_ts, v['ts'])
-    if late != 1:
-        raise SystemExit(f'install_test: the input should hold exactly one late view, it holds {late}')
-    with open(path, 'w') as f:
-        for v in views:
-            f.write(json.dumps(v, separators=(',', ':')) + '\n')
-    return sorted(json.dumps({'page': p, 'window_start': s, 'window_end': s + WINDOW_MS, 'views': n},
+    rows = sorted(json.dumps({'page': p, 'window_start': s, 'window_end': s + window_ms, 'views': n},
                              separators=(',', ':')) for (p, s), n in counts.items())
+    return rows, late
 
 
 def read_rows(path):
@@ -177,7 +184,8 @@ def main():
     print('install_test: the new project builds with -Wall -Wextra -Werror and its tests pass')
 
     binary = os.path.join(project, 'build', 'page-views')
-    expected = make_input(os.path.join(root, 'views.jsonl'))
+    views = make_input(os.path.join(root, 'views.jsonl'))
+    expected, _ = expected_rows(views, WINDOW_MS)
     out, replay = os.path.join(root, 'out.jsonl'), os.path.join(root, 'replay.jsonl')
     run([binary, 'run', 'page-views', '--source', f'file:{root}/views.jsonl', '--sink', f'file:{out}', '-p', '2'],
         env=env)
@@ -190,6 +198,26 @@ def main():
                              f'missing {sorted(set(expected) - set(rows))[:5]}\n'
                              f'unexpected {sorted(set(rows) - set(expected))[:5]}')
     print(f'install_test: run and replay each wrote the {len(expected)} expected rows')
+    p = run([binary, 'diff', f'file:{out}', f'file:{replay}'], env=env)
+    if f'outputs are equal: {len(expected)} rows' not in p.stdout:
+        raise SystemExit(f'install_test: diff of run and replay said: {p.stdout}')
+    print('install_test: the binary\'s own diff finds run and replay equal')
+
+    # The job's window is a parameter: --param window=30s gives half-minute windows.
+    half = os.path.join(root, 'half.jsonl')
+    run([binary, 'run', 'page-views', '--source', f'file:{root}/views.jsonl', '--sink', f'file:{half}',
+         '--param', 'window=30s'], env=env)
+    expected_half, _ = expected_rows(views, 30_000)
+    if read_rows(half) != expected_half:
+        raise SystemExit(f'install_test: --param window=30s wrote {len(read_rows(half))} rows, '
+                         f'expected {len(expected_half)}')
+    p = run([binary, 'run', 'page-views', '--source', f'file:{root}/views.jsonl', '--sink', f'file:{half}',
+             '--param', 'window=half-a-minute'], env=env, expect_ok=False)
+    err_lines = [l for l in p.stdout.splitlines() if l.strip()]
+    if p.returncode != 2 or len(err_lines) != 1 or 'window' not in err_lines[0]:
+        raise SystemExit(f'install_test: a malformed --param should fail in one line with exit 2, got '
+                         f'{p.returncode}: {p.stdout}')
+    print(f'install_test: --param window=30s gave the {len(expected_half)} half-minute rows; a bad value, one line')
     shutil.rmtree(root)
     return 0
 
