@@ -131,32 +131,34 @@ absl::StatusOr<JobOutput> JobTester::Run() const {
     bindings.sources[source] = absl::StrCat("file:", in, "/");
   }
 
+  // Builds the job on `b` and checks it as `kappa run` does before running.
+  auto build = [this](const JobBindings& b, std::unique_ptr<Job>* job) -> absl::StatusOr<std::unique_ptr<JobContext>> {
+    *job = Job::Create(job_name_);
+    auto ctx = std::make_unique<JobContext>(job->get(), b);
+    build_(*ctx);
+    KAPPA_RETURN_IF_ERROR((*job)->status());
+    KAPPA_RETURN_IF_ERROR(ctx->CheckBindings());
+    KAPPA_RETURN_IF_ERROR(ctx->CheckParams());
+    return ctx;
+  };
+
   // The job's sinks are known once it is built: build it once with every sink discarding,
   // then again with each sink bound to a file of its own.
   std::vector<std::string> sink_names;
   {
     JobBindings dry = bindings;
     dry.default_sink = "discard:";
-    auto job = Job::Create(job_name_);
-    JobContext ctx(job.get(), dry);
-    build_(ctx);
-    KAPPA_RETURN_IF_ERROR(job->status());
-    KAPPA_RETURN_IF_ERROR(ctx.CheckBindings());
-    KAPPA_RETURN_IF_ERROR(ctx.CheckParams());
-    sink_names = ctx.sink_names();
+    std::unique_ptr<Job> job;
+    KAPPA_ASSIGN_OR_RETURN(std::unique_ptr<JobContext> ctx, build(dry, &job));
+    sink_names = ctx->sink_names();
   }
   std::map<std::string, std::string> sink_files;
   for (size_t i = 0; i < sink_names.size(); ++i) {
     sink_files[sink_names[i]] = absl::StrCat(dir, "/out-", i, ".jsonl");
     bindings.sinks[sink_names[i]] = "file:" + sink_files[sink_names[i]];
   }
-
-  auto job = Job::Create(job_name_);
-  JobContext ctx(job.get(), bindings);
-  build_(ctx);
-  KAPPA_RETURN_IF_ERROR(job->status());
-  KAPPA_RETURN_IF_ERROR(ctx.CheckBindings());
-  KAPPA_RETURN_IF_ERROR(ctx.CheckParams());
+  std::unique_ptr<Job> job;
+  KAPPA_ASSIGN_OR_RETURN(std::unique_ptr<JobContext> ctx, build(bindings, &job));
 
   ErrorSink errors(nullptr, /*keep_in_memory=*/true);
   ExecutionOptions options;
@@ -165,7 +167,7 @@ absl::StatusOr<JobOutput> JobTester::Run() const {
   options.state_backend = state_backend_;
   if (state_backend_ == StateBackendKind::kRocksDb) options.state_dir = dir + "/state";
   absl::StatusOr<ExecutionResult> result = job->Execute(options);
-  absl::Status finished = ctx.Finish();
+  absl::Status finished = ctx->Finish();
   if (!result.ok()) {
     return absl::Status(result.status().code(), absl::StrCat(job_name_, " failed: ", result.status().message()));
   }
