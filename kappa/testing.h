@@ -17,12 +17,17 @@
 //   ASSERT_OK_AND_ASSIGN(kappa::testing::JobOutput out, tester.Run());
 //   EXPECT_THAT(out.Rows("output"), ElementsAre(R"({"page":"/a","count":1,"window_end":60000})"));
 //
+// Whole jobs built by hand (Job::Source with your own SourceConnector), with
+// kappa::connectors::CollectSink<T> (kappa/connectors/collect_sink.h): keeps every record a
+// sink receives, like Flink's collect().
+//
 // Statuses, with gmock matchers (kappa/testing/status_matchers.h): IsOk(),
 // StatusIs(code[, message]), ASSERT_OK, EXPECT_OK and ASSERT_OK_AND_ASSIGN.
 #ifndef KAPPA_TESTING_H_
 #define KAPPA_TESTING_H_
 
 #include "kappa/app/job_tester.h"
+#include "kappa/connectors/collect_sink.h"
 #include "kappa/testing/harness.h"
 #include "kappa/testing/status_matchers.h"
 

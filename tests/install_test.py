@@ -96,6 +96,7 @@ def read_rows(path):
 def check_install(prefix, source_dir):
     expected = ['bin/kappa', 'include/kappa/kappa.h', 'include/kappa/testing.h', 'include/kappa/nexmark.h',
                 'include/kappa/api/job.h', 'include/kappa/app/job_tester.h', 'include/kappa/cli/cli.h',
+                'include/kappa/connectors/collect_sink.h',
                 'lib/cmake/Kappa/KappaConfig.cmake', 'lib/cmake/Kappa/KappaConfigVersion.cmake',
                 'lib/cmake/Kappa/KappaTargets.cmake', 'lib/libkappa_cli.a']
     if os.path.exists(os.path.join(source_dir, 'kappa', 'kafka.h')):
@@ -107,6 +108,19 @@ def check_install(prefix, source_dir):
         if os.path.exists(os.path.join(prefix, unwanted)):
             raise SystemExit(f'install_test: {unwanted} is test or benchmark code and must not be installed')
     print('install_test: the prefix holds the headers, the libraries, bin/kappa and lib/cmake/Kappa')
+
+
+def check_public_headers_compile(prefix, cxx, env):
+    """Every public header compiles with only the prefix's include directory: any header one
+    of them reaches that the install left out fails here."""
+    headers = sorted(f for f in os.listdir(os.path.join(prefix, 'include', 'kappa')) if f.endswith('.h'))
+    source = ''.join(f'#include "kappa/{h}"\n' for h in headers)
+    p = subprocess.run([cxx or 'c++', '-std=c++20', '-fsyntax-only', '-I', os.path.join(prefix, 'include'),
+                        '-x', 'c++', '-'], input=source, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f'install_test: the installed public headers do not compile alone:\n{p.stdout[:3000]}')
+    print(f'install_test: the installed public headers ({", ".join(headers)}) compile against the prefix alone')
 
 
 def check_package(cmake, build_dir, out_dir, env):
@@ -157,6 +171,7 @@ def main():
 
     run([a.cmake, '--install', a.build_dir, '--prefix', prefix], env=env)
     check_install(prefix, source_dir)
+    check_public_headers_compile(prefix, a.cxx, env)
 
     check_package(a.cmake, a.build_dir, os.path.join(root, 'package'), env)
 

@@ -57,7 +57,9 @@ struct JobBindings {
 
 class JobContext {
  public:
+  // Keeps a reference to `bindings`: they must outlive the context (hence no temporaries).
   JobContext(Job* job, const JobBindings& bindings) : job_(job), bindings_(bindings) {}
+  JobContext(Job* job, JobBindings&& bindings) = delete;
 
   Job& job() { return *job_; }
 

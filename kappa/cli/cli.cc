@@ -429,6 +429,9 @@ int RunDemo(const JobRegistry& registry, int64_t events, const std::string& dir,
 }  // namespace
 
 int Main(int argc, char** argv, const JobRegistry& registry) {
+  // A Ctrl-C during an earlier Main call in this process (a test, an embedding program)
+  // must not stop this one before it starts.
+  g_stop = false;
 
   CLI::App app{"Kappa: stateful stream processing; one job for live data and for replays of history."};
   app.require_subcommand(1);

@@ -81,13 +81,25 @@ MATCHER_P2(StatusIs, code, message,
 
 // Fails the test (ASSERT: and returns) unless `expr`, an absl::Status or absl::StatusOr<T>,
 // is OK; prints the status otherwise.
-#define ASSERT_OK(expr) ASSERT_THAT(::kappa::testing::internal::ToStatus(expr), ::kappa::testing::IsOk())
-#define EXPECT_OK(expr) EXPECT_THAT(::kappa::testing::internal::ToStatus(expr), ::kappa::testing::IsOk())
+#define KAPPA_ASSERT_OK(expr) ASSERT_THAT(::kappa::testing::internal::ToStatus(expr), ::kappa::testing::IsOk())
+#define KAPPA_EXPECT_OK(expr) EXPECT_THAT(::kappa::testing::internal::ToStatus(expr), ::kappa::testing::IsOk())
 
 // Evaluates `rexpr`, an absl::StatusOr<T>: fails the test unless it holds a value, else
 // moves the value into `lhs` (a declaration such as `auto x` or an existing variable).
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
+#define KAPPA_ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   KAPPA_ASSERT_OK_AND_ASSIGN_IMPL_(KAPPA_STATUS_CONCAT_(kappa_test_statusor_, __LINE__), lhs, rexpr)
+
+// The short names, unless the project already has macros of these names (many test
+// libraries do): then the KAPPA_ ones above remain.
+#ifndef ASSERT_OK
+#define ASSERT_OK(expr) KAPPA_ASSERT_OK(expr)
+#endif
+#ifndef EXPECT_OK
+#define EXPECT_OK(expr) KAPPA_EXPECT_OK(expr)
+#endif
+#ifndef ASSERT_OK_AND_ASSIGN
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) KAPPA_ASSERT_OK_AND_ASSIGN(lhs, rexpr)
+#endif
 
 #define KAPPA_ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                     \
