@@ -4,8 +4,9 @@
 // instances (partition p → instance p % parallelism); each instance has one consumer
 // reading each of its partitions from its own queue, so every partition keeps its own
 // watermark. Values are JSON lines (decoded as the job's record type by JsonSource<T>; a
-// message that does not decode goes to the errors output with its partition and offset),
-// and each record carries its message timestamp.
+// message that does not decode goes to the errors output with its partition and offset).
+// Event time comes from the job's timestamp extractor; the raw reader also hands over each
+// message's own timestamp (RawRecord::timestamp), which no typed source uses yet.
 //
 // Offsets belong to checkpoints: on restore every partition resumes where the checkpoint
 // says. Without a checkpoint it starts at `start` (earliest by default; latest, committed,
