@@ -14,7 +14,6 @@
 #define KAPPA_NEXMARK_H_
 
 #include "kappa/app/job_registry.h"
-#include "kappa/bench/nexmark_queries.h"
 #include "kappa/connectors/nexmark/codec.h"
 #include "kappa/connectors/nexmark/event.h"
 
@@ -22,7 +21,9 @@ namespace kappa::nexmark {
 
 // Registers the jobs nexmark-q0, -q1, -q2, -q3, -q4, -q5, -q7, -q8, -q11 (DESIGN.md §7:
 // source "events", sink "output") and nexmark-copy, replacing jobs of those names.
-inline void RegisterQueries(JobRegistry* registry) { bench::RegisterNexmarkQueries(registry); }
+// Defined with the queries in kappa_bench (kappa/bench/nexmark_queries.cc, which declares
+// it too), so that no header of the bench layer is installed.
+void RegisterQueries(JobRegistry* registry);
 
 }  // namespace kappa::nexmark
 

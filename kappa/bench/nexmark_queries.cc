@@ -533,9 +533,7 @@ void BuildNexmarkCopy(JobContext& ctx) {
   ctx.Sink(ctx.Source<Event>("events", std::move(strategy)), "output");
 }
 
-}  // namespace
-
-void RegisterNexmarkQueries(JobRegistry* registry) {
+void RegisterAll(JobRegistry* registry) {
   registry->Register({"nexmark-copy", "copies Nexmark events from --source to --sink (e.g. generator to file log)",
                       BuildNexmarkCopy});
   registry->Register({"nexmark-q0", "Nexmark q0: every bid (pass-through)", BuildQ0});
@@ -549,11 +547,22 @@ void RegisterNexmarkQueries(JobRegistry* registry) {
   registry->Register({"nexmark-q11", "Nexmark q11: bids per bidder session (gap 10 s)", BuildQ11});
 }
 
+}  // namespace
+}  // namespace kappa::bench
+
+namespace kappa::nexmark {
+
+void RegisterQueries(JobRegistry* registry) { bench::RegisterAll(registry); }
+
+}  // namespace kappa::nexmark
+
+namespace kappa::bench {
+
 const JobDefinition* FindNexmarkJob(const JobRegistry& registry, const std::string& name) {
   if (const JobDefinition* def = registry.Find(name)) return def;
   static const JobRegistry* const kBuiltIn = [] {
     auto* built_in = new JobRegistry();  // never destroyed: looked up until exit
-    RegisterNexmarkQueries(built_in);
+    nexmark::RegisterQueries(built_in);
     return built_in;
   }();
   return kBuiltIn->Find(name);

@@ -11,7 +11,7 @@
 // They live in the library, not beside the example jobs, because `kappa bench nexmark`
 // and `kappa bench kafka` run them in any binary built on Kappa, whatever that binary
 // registered (FindNexmarkJob). A binary that wants them in `jobs` and `run` too registers
-// them through the public header: kappa::nexmark::RegisterQueries (kappa/nexmark.h).
+// them with kappa::nexmark::RegisterQueries (public in kappa/nexmark.h).
 // They are written against the public API only (Job, JobContext, the Nexmark event model).
 #ifndef KAPPA_BENCH_NEXMARK_QUERIES_H_
 #define KAPPA_BENCH_NEXMARK_QUERIES_H_
@@ -20,10 +20,16 @@
 
 #include "kappa/app/job_registry.h"
 
-namespace kappa::bench {
+namespace kappa::nexmark {
 
-// Registers nexmark-q0 … nexmark-q11 and nexmark-copy (replacing jobs of those names).
-void RegisterNexmarkQueries(JobRegistry* registry);
+// Registers nexmark-q0 … nexmark-q11 and nexmark-copy (replacing jobs of those names). The
+// public header kappa/nexmark.h declares it as well (a layer cannot include the public
+// headers, and the bench layer's headers are not installed): keep the two alike.
+void RegisterQueries(JobRegistry* registry);
+
+}  // namespace kappa::nexmark
+
+namespace kappa::bench {
 
 // `name` as `registry` has it, else the built-in Nexmark job of that name, else null: the
 // bench harnesses' lookup, so that they work in a binary that registered none of them.
