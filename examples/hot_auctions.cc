@@ -9,7 +9,6 @@
 #include "kappa/kappa.h"
 #include "kappa/nexmark.h"
 #include "examples/jobs.h"
-#include "examples/nexmark/queries.h"
 
 namespace kappa::examples {
 
@@ -64,20 +63,11 @@ void BuildHotAuctions(JobContext& ctx) {
   ctx.Sink(hottest, "output");
 }
 
-// nexmark-copy: copies events from a source to a sink unchanged, e.g. to write the
-// generator's events into a file log that other jobs (and replays) read.
-void BuildNexmarkCopy(JobContext& ctx) {
-  auto strategy = WatermarkStrategy<Event>::BoundedOutOfOrderness(0).WithTimestamp(
-      [](const Event& e) { return e.date_time(); });
-  ctx.Sink(ctx.Source<Event>("events", std::move(strategy)), "output");
-}
-
 void RegisterExampleJobs(JobRegistry* registry) {
   registry->Register({"hot-auctions", "per tumbling 10 s window (--param window=10s), the auctions with the most bids",
                       BuildHotAuctions});
-  registry->Register({"nexmark-copy", "copies Nexmark events from --source to --sink (e.g. generator to file log)",
-                      BuildNexmarkCopy});
-  RegisterNexmarkJobs(registry);
+  // nexmark-copy and nexmark-qN: the library's, through the public opt-in header.
+  nexmark::RegisterQueries(registry);
 }
 
 }  // namespace kappa::examples

@@ -1,5 +1,5 @@
 // The example jobs that ship with the `kappa` command. Each is written only against the
-// public API (engine/api.h, engine/job_registry.h) and the connectors.
+// public headers (kappa/kappa.h, kappa/nexmark.h).
 #ifndef KAPPA_EXAMPLES_JOBS_H_
 #define KAPPA_EXAMPLES_JOBS_H_
 
@@ -7,7 +7,8 @@
 
 namespace kappa::examples {
 
-// Registers every example job: hot-auctions, nexmark-copy, ...
+// Registers every example job: hot-auctions, and the library's Nexmark jobs (nexmark-copy,
+// nexmark-q0 … nexmark-q11: kappa::nexmark::RegisterQueries).
 void RegisterExampleJobs(JobRegistry* registry);
 
 }  // namespace kappa::examples

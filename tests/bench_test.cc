@@ -1,4 +1,5 @@
-// Integration tests of `kappa bench nexmark` and `kappa bench kafka`: run the real binary
+// Integration tests of `kappa bench nexmark`, `kappa bench kafka` and `kappa bench job`: run
+// the real binary
 // and check that its JSON result lines hold what the issues promise — the engine's and the
 // baseline's figures side by side, on the same events, with the same rows. No timing
 // thresholds: numbers only have to exist and be positive.
@@ -17,6 +18,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kappa/base/file_test_util.h"
 #include "tests/kappa_process.h"
 #include "simdjson.h"
 
@@ -225,6 +227,96 @@ TEST(BenchKafkaTest, InputBeyondTheMockRetentionIsAUsageError) {
   EXPECT_THAT(run.err, HasSubstr("--partitions"));
   EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
   EXPECT_EQ(run.out, "");
+}
+
+// `kappa bench job`: a registered job beside its sources read alone, on the same events.
+void ExpectJobLine(const Result& r, const std::string& job, int64_t events) {
+  ASSERT_TRUE(r.ok()) << r.text();
+  EXPECT_EQ(r.Str("mode"), "job");
+  EXPECT_EQ(r.Str("job"), job);
+  EXPECT_EQ(r.Str("baseline"), "read only");
+  EXPECT_EQ(r.Int("events"), events);
+  EXPECT_EQ(r.Int("baseline_events"), events);
+  EXPECT_TRUE(r.Bool("events_match"));
+  for (const char* key : {"job_wall_s", "job_cpu_s", "job_events_per_s", "job_events_per_s_per_core",
+                          "baseline_wall_s", "baseline_cpu_s", "baseline_events_per_s",
+                          "baseline_events_per_s_per_core", "ratio", "wall_ratio"}) {
+    EXPECT_GT(r.Double(key), 0) << key << " in " << r.text();
+  }
+  EXPECT_EQ(r.Int("job_late"), 0);
+  EXPECT_EQ(r.Int("job_errors"), 0);
+  EXPECT_THAT(r.Str("machine"), HasSubstr("cores"));
+}
+
+TEST(BenchJobTest, HotAuctionsReportsTheJobAndItsSourcesReadAloneOnTheSameEvents) {
+  // 1000 events/s of event time: 20 s, so two or three tumbling 10 s windows.
+  RunResult run = RunKappa({"bench", "job", "hot-auctions", "--source", "gen:nexmark?events=20000&rate=1000", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> lines = Lines(run.out);
+  ASSERT_EQ(lines.size(), 1u) << run.out;
+  Result r(lines[0]);
+  ExpectJobLine(r, "hot-auctions", 20000);
+  EXPECT_TRUE(r.Bool("rows_counted"));
+  EXPECT_GE(r.Int("job_rows"), 2) << r.text();
+  EXPECT_EQ(r.Int("parallelism"), 1);
+  EXPECT_EQ(run.err, "");  // stderr is not a terminal: no progress line
+}
+
+// Over a file log at parallelism 2, with a job parameter: the rows the bench counts are the
+// rows `kappa run` writes for the same job, input and parameters.
+TEST(BenchJobTest, FileLogRowsAreThoseOfARunOfTheSameJob) {
+  testing::ScopedTempDir dir;
+  const std::string log = dir.Path("log") + "/";
+  RunResult copy = RunKappa({"run", "nexmark-copy", "--source", "gen:nexmark?events=20000&rate=1000&partitions=3",
+                             "--sink", "file:" + log, "-p", "3", "--quiet"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err;
+  RunResult run = RunKappa({"run", "hot-auctions", "--source", "file:" + log, "--sink", "file:" + dir.Path("out.jsonl"),
+                            "--param", "window=2s", "--quiet"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const int64_t rows = static_cast<int64_t>(Lines(testing::ReadFileToString(dir.Path("out.jsonl"))).size());
+  ASSERT_GT(rows, 5);
+
+  RunResult bench = RunKappa({"bench", "job", "hot-auctions", "--source", "file:" + log, "--param", "window=2s", "-p",
+                              "2", "--repetitions", "2", "--json"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  std::vector<std::string> lines = Lines(bench.out);
+  ASSERT_EQ(lines.size(), 1u) << bench.out;
+  Result r(lines[0]);
+  ExpectJobLine(r, "hot-auctions", 20000);
+  EXPECT_EQ(r.Int("job_rows"), rows) << r.text();
+  EXPECT_EQ(r.Int("parallelism"), 2);
+  EXPECT_EQ(r.Int("repetitions"), 2);
+}
+
+TEST(BenchJobTest, TablePrintsTheJobTheReadOnlyBaselineAndTheRatio) {
+  RunResult run = RunKappa({"bench", "job", "nexmark-q2", "--source", "gen:nexmark", "--events", "5000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("kappa bench job nexmark-q2: --source gen:nexmark?events=5000"));
+  EXPECT_THAT(run.out, HasSubstr("\nnexmark-q2 "));
+  EXPECT_THAT(run.out, HasSubstr("\nread only "));
+  EXPECT_THAT(run.out, HasSubstr("ratio job / read only"));
+  EXPECT_THAT(run.out, HasSubstr("machine: "));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("DIFFER")));
+  EXPECT_EQ(run.err, "");
+}
+
+TEST(BenchJobTest, UnboundedSourceIsOneLineAndExitCode2) {
+  for (const std::string& source : {std::string("gen:nexmark"), std::string("kafka:bids"),
+                                    std::string("events=kafka://localhost:9092/bids?start=earliest"),
+                                    std::string("file:/tmp/log?follow=true")}) {
+    RunResult run = RunKappa({"bench", "job", "hot-auctions", "--source", source});
+    EXPECT_EQ(run.exit_code, 2) << source;
+    EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
+    EXPECT_THAT(run.err, HasSubstr("bounded")) << run.err;
+    EXPECT_EQ(run.out, "") << source;
+  }
+}
+
+TEST(BenchJobTest, UnknownJobIsAUsageError) {
+  RunResult run = RunKappa({"bench", "job", "no-such-job", "--source", "gen:nexmark?events=10"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("unknown job 'no-such-job'"));
+  EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
 }
 
 }  // namespace

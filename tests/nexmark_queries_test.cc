@@ -33,7 +33,7 @@
 #include "kappa/connectors/nexmark/json.h"
 #include "kappa/runtime/errors.h"
 #include "kappa/app/job_registry.h"
-#include "examples/nexmark/queries.h"
+#include "kappa/nexmark.h"
 #include "gtest/gtest.h"
 #include "tests/nexmark_reference.h"
 #include "simdjson.h"
@@ -150,7 +150,7 @@ PartFiles RunJob(const std::string& job_name, const std::string& log, int parall
   static int run = 0;
   std::string out = Data().dir.Path(absl::StrCat("out-", run++));
   JobRegistry registry;
-  examples::RegisterNexmarkJobs(&registry);
+  nexmark::RegisterQueries(&registry);
   const JobDefinition* def = registry.Find(job_name);
   if (def == nullptr) {
     ADD_FAILURE() << "no job " << job_name;

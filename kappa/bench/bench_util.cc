@@ -8,6 +8,7 @@
 #include <fstream>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace kappa::bench {
@@ -85,9 +86,10 @@ void Progress::Loop() {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double rate = s > 0 ? static_cast<double>(done) / s : 0;
     std::string eta = rate > 0 && done < total_ ? absl::StrFormat(", ETA %.0f s", (total_ - done) / rate) : "";
-    std::fprintf(stderr, "\r  %s: %s / %s events, %s events/s%s\033[K", label_.c_str(),
-                 Human(static_cast<double>(done)).c_str(), Human(static_cast<double>(total_)).c_str(),
-                 Human(rate).c_str(), eta.c_str());
+    // A total of 0 is not known yet (a source read for the first time): no ETA.
+    const std::string of = total_ > 0 ? absl::StrCat(" / ", Human(static_cast<double>(total_))) : "";
+    std::fprintf(stderr, "\r  %s: %s%s events, %s events/s%s\033[K", label_.c_str(),
+                 Human(static_cast<double>(done)).c_str(), of.c_str(), Human(rate).c_str(), eta.c_str());
     std::fflush(stderr);
     drawn_ = true;
   }

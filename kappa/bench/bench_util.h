@@ -21,8 +21,8 @@ std::string MachineLine();
 // Escapes quotes and backslashes and drops control characters, for a JSON string value.
 std::string JsonEscape(const std::string& s);
 
-// A progress line on stderr ("label: done / total events, rate, ETA"), redrawn four times
-// a second while a phase runs, then erased. Does nothing unless enabled and stderr is a
+// A progress line on stderr ("label: done / total events, rate, ETA"; total 0: not known,
+// "label: done events, rate"), redrawn four times a second while a phase runs, then erased. Does nothing unless enabled and stderr is a
 // terminal.
 class Progress {
  public:

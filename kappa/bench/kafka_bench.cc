@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "kappa/bench/bench_util.h"
+#include "kappa/bench/nexmark_queries.h"
 #include "kappa/connectors/kafka/kafka_client.h"
 #include "kappa/connectors/nexmark/generator.h"
 #include "kappa/connectors/nexmark/json.h"
@@ -417,14 +418,14 @@ struct Measured {
   double broker_cpu_s = 0;  // the embedded broker's thread, meanwhile
 };
 
-// Builds nexmark-q0 from the registry with these URIs and runs it to its end (or until
+// Builds nexmark-q0 (the registry's, else the built-in one) with these URIs and runs it to its end (or until
 // `stop`), its sources publishing to `board`. Timed from building the job (which connects
 // to the cluster) to the end of Execute (which flushes the sink's producer).
 absl::StatusOr<Measured> RunJob(const JobRegistry& registry, const KafkaBenchOptions& o, const std::string& source,
                                 const std::string& sink, const std::atomic<bool>* stop,
                                 runtime::SourceProgress* board) {
-  const JobDefinition* def = registry.Find(kJob);
-  if (def == nullptr) return absl::NotFoundError(absl::StrCat("job ", kJob, " is not registered"));
+  const JobDefinition* def = FindNexmarkJob(registry, kJob);
+  if (def == nullptr) return absl::NotFoundError(absl::StrCat("no job ", kJob));
   Measured m;
   const double broker0 = BrokerCpuSeconds();
   const double cpu0 = ClientCpuSeconds();
@@ -960,7 +961,6 @@ int RunKafkaBench(const JobRegistry& registry, const KafkaBenchOptions& o, std::
   if (o.parallelism < 1 || o.parallelism > 128) return usage("--parallelism must be between 1 and 128");
   if (o.workers < 0) return usage("--workers must be at least 1 (or 0: one per core)");
   if (o.repetitions < 1) return usage("--repetitions must be at least 1");
-  if (registry.Find(kJob) == nullptr) return usage(absl::StrCat("job ", kJob, " is not registered in this build"));
 
   KafkaBenchResult result;
   result.events = o.events;

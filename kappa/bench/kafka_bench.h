@@ -9,12 +9,13 @@
 // watermarks before and after), so topics may already hold data.
 //
 // Each repetition measures:
-//  - engine (a replay): the registered job nexmark-q0 reads the filled topic bounded
-//    (`?start=earliest&end=end`, what `kappa replay --to end` does; explicit offset ranges on
-//    a real cluster) and writes an output topic through its idempotent producer, no
-//    checkpoints. Timed twice: from building the job to the end of Job::Execute (opening the
-//    clients, the final flush, closing them), beside the baseline; and from the source
-//    having every partition assigned to the last row in the output topic, beside live;
+//  - engine (a replay): the job nexmark-q0 (registered, else the built-in one) reads the
+//    filled topic bounded (`?start=earliest&end=end`, what `kappa replay --to end` does;
+//    explicit offset ranges on a real cluster) and writes an output topic through its
+//    idempotent producer, no checkpoints. Timed twice: from building the job to the end of
+//    Job::Execute (opening the clients, the final flush, closing them), beside the
+//    baseline; and from the source having every partition assigned to the last row in the
+//    output topic, beside live;
 //  - baseline: one thread, one consumer assigned every partition from its first to its end
 //    offset (each partition read from its own queue, as the engine's source does),
 //    simdjson to find bids and their fields, the q0 row

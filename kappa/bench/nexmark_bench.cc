@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "kappa/bench/bench_util.h"
 #include "kappa/bench/nexmark_baseline.h"
+#include "kappa/bench/nexmark_queries.h"
 #include "kappa/connectors/discard_sink.h"
 #include "kappa/connectors/nexmark/generator.h"
 #include "kappa/connectors/nexmark_source.h"
@@ -74,8 +75,8 @@ struct EngineRun {
 absl::StatusOr<EngineRun> RunEngine(const JobRegistry& registry, const std::string& query,
                                     const NexmarkBenchOptions& o, bool latency, Timestamp base_time = 0) {
   const std::string job_name = absl::StrCat("nexmark-", query);
-  const JobDefinition* def = registry.Find(job_name);
-  if (def == nullptr) return absl::NotFoundError(absl::StrCat("job ", job_name, " is not registered"));
+  const JobDefinition* def = FindNexmarkJob(registry, job_name);
+  if (def == nullptr) return absl::NotFoundError(absl::StrCat("no job ", job_name));
   JobBindings bindings;
   bindings.default_source =
       absl::StrCat("gen:nexmark?", GeneratorQuery(o, latency, base_time), "&partitions=", o.parallelism);
@@ -315,11 +316,6 @@ int RunNexmarkBench(const JobRegistry& registry, const NexmarkBenchOptions& opti
     queries = {o.query};
   } else {
     return fail(absl::StrCat("unknown query '", o.query, "'; queries are ", absl::StrJoin(known, ", "), ", all"));
-  }
-  for (const std::string& q : queries) {
-    if (registry.Find(absl::StrCat("nexmark-", q)) == nullptr) {
-      return fail(absl::StrCat("job nexmark-", q, " is not registered in this build"));
-    }
   }
   if (o.parallelism < 1 || o.parallelism > 128) return fail("--parallelism must be between 1 and 128");
   if (o.workers < 0) return fail("--workers must be at least 1 (or 0: one per core)");

@@ -1,7 +1,8 @@
 // `kappa bench nexmark`: a Nexmark query run by the engine beside a hand-written
 // single-threaded loop computing the same query on the same events, in the same process.
 //
-// Throughput mode (--events N): the registered job nexmark-qN reads
+// Throughput mode (--events N): the job nexmark-qN (the registry's if it has one, else the
+// library's: nexmark_queries.h, so any binary built on Kappa can run this) reads
 // `gen:nexmark?events=N&partitions=P` and writes into `discard:`; wall time and process
 // CPU time (getrusage, all threads) give events/s and events/s per core. Then, in the
 // same process, the baseline (bench/nexmark_baseline.h) runs over the same N events from

@@ -30,6 +30,7 @@
 #include "kappa/checkpoint/storage.h"
 #include "kappa/runtime/executor.h"
 #include "kappa/app/job_registry.h"
+#include "kappa/bench/job_bench.h"
 #include "kappa/bench/kafka_bench.h"
 #include "kappa/bench/nexmark_bench.h"
 #include "kappa/cli/new_project.h"
@@ -552,6 +553,40 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   kafka_bench_cmd->add_flag("--json", kafka_bench.json, "One JSON object on stdout instead of the table");
   kafka_bench_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
 
+  bench::JobBenchOptions job_bench;
+  auto* job_bench_cmd = bench_cmd->add_subcommand(
+      "job",
+      "Throughput of any registered job (your own) beside its sources read alone, in one run. Read only: the job's "
+      "source nodes by themselves, reading the same URIs to their end and decoding every record into the job's "
+      "record types, then dropping it; the ratio job / read only is what the job's processing costs on top of its "
+      "input. Events/s and events/s per core (events / CPU seconds of all threads), the job's output rows. The "
+      "job's sinks go to discard: unless --sink binds them. Sources must be bounded: a file, gen:...?events=N, "
+      "kafka:...?end=end (a scheme of your own must end by itself).");
+  job_bench_cmd->add_option("job", job_bench.job, "Job name (see `jobs`)")->required();
+  job_bench_cmd->add_option("--source", job_bench.sources,
+                            "Source URI for every source, or NAME=URI for one (bounded: file:PATH, "
+                            "gen:nexmark?events=N, kafka:TOPIC?end=end, ...)")
+      ->required();
+  job_bench_cmd->add_option("--sink", job_bench.sinks,
+                            "Sink URI, or NAME=URI (default: discard:, which counts the rows)");
+  job_bench_cmd->add_option("--param", job_bench.params, "The job's own parameter key=value (repeatable)");
+  job_bench_cmd->add_option("--parallelism,-p", job_bench.parallelism, "Parallel instances per operator")
+      ->capture_default_str();
+  job_bench_cmd->add_option("--workers", job_bench.workers, "Worker threads (default: number of cores)");
+  job_bench_cmd->add_option("--state", job_bench.state, "Keyed state backend: heap or rocksdb")
+      ->check(CLI::IsMember({"heap", "rocksdb"}))
+      ->capture_default_str();
+  job_bench_cmd->add_option("--out-of-orderness", job_bench.out_of_orderness_ms,
+                            "Watermark bound in ms (default: the job's)");
+  job_bench_cmd->add_option("--events,-n", job_bench.events,
+                            "Events for gen: sources that give no events=N (gen:nexmark --events N)");
+  job_bench_cmd->add_option("--repetitions", job_bench.repetitions,
+                            "Run the read-only baseline and the job this many times each and report the best")
+      ->capture_default_str();
+  job_bench_cmd->add_option("--kafka", job_bench.kafka, "Kafka bootstrap servers for kafka:TOPIC URIs");
+  job_bench_cmd->add_flag("--json", job_bench.json, "One JSON object on stdout instead of the table");
+  job_bench_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
+
   std::string savepoint_dir, savepoint_name;
   auto* savepoint_cmd = app.add_subcommand(
       "savepoint", "Keep the newest checkpoint as a named savepoint (restore it with run --from-savepoint PATH)");
@@ -669,6 +704,10 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   if (nexmark_cmd->parsed()) {
     nexmark_bench.progress = !no_progress;
     return bench::RunNexmarkBench(registry, nexmark_bench, std::cout, std::cerr);
+  }
+  if (job_bench_cmd->parsed()) {
+    job_bench.progress = !no_progress;
+    return bench::RunJobBench(registry, job_bench, std::cout, std::cerr);
   }
   if (kafka_bench_cmd->parsed()) {
     kafka_bench.progress = !no_progress;
