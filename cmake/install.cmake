@@ -14,13 +14,14 @@ include(CMakePackageConfigHelpers)
 set(KAPPA_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/Kappa)
 
 # The one target a job binary links (Kappa::kappa, in the build tree too): the API, the
-# connectors, the job registry and the whole command line. The layer libraries are
+# connectors, the job registry, the whole command line and the bench harness with the
+# Nexmark queries (kappa::nexmark::RegisterQueries, from kappa/nexmark.h). The layer libraries are
 # static, so it also carries their link dependencies (RocksDB, librdkafka, protobuf).
 add_library(kappa_library INTERFACE)
 add_library(Kappa::kappa ALIAS kappa_library)
 set_target_properties(kappa_library PROPERTIES EXPORT_NAME kappa)
-target_link_libraries(kappa_library INTERFACE kappa_cli kappa_app kappa_connectors kappa_api kappa_operators
-                      kappa_testing)
+target_link_libraries(kappa_library INTERFACE kappa_cli kappa_bench kappa_app kappa_connectors kappa_api
+                      kappa_operators kappa_testing)
 target_compile_features(kappa_library INTERFACE cxx_std_20)
 
 # Installed headers keep their source-tree paths: "kappa/runtime/operator.h" resolves
