@@ -213,12 +213,13 @@ class Stream {
   }
 
   // Partitions by key: records with equal keys meet in the same task. fn(const T&) -> K,
-  // where K has a Serializer (integers, strings, tuples, KAPPA_SERIALIZABLE structs).
+  // or a member pointer (&Click::page), where K has a Serializer (integers, strings,
+  // tuples, KAPPA_SERIALIZABLE structs).
   template <typename Fn>
   auto KeyBy(Fn fn) {
-    static_assert(std::invocable<Fn&, const T&>, "KeyBy takes fn(const T&) -> K");
+    static_assert(std::invocable<Fn&, const T&>, "KeyBy takes fn(const T&) -> K, or a member pointer &T::field");
     using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
-    return KeyedStream<K, T>(*this, std::function<K(const T&)>(fn));
+    return KeyedStream<K, T>(*this, std::function<K(const T&)>(std::move(fn)));
   }
 
   // Merger: one stream of the records of this and the other streams.
@@ -270,14 +271,14 @@ class Stream {
   Stream<T> Rebalance(int parallelism = 0, std::string name = "rebalance") {
     return Exchange(runtime::Partitioning::kRebalance, parallelism, std::move(name), nullptr);
   }
-  // Sharder: routes records by the hash of fn(const T&) over `parallelism` instances,
-  // without keyed state.
+  // Sharder: routes records by the hash of fn(const T&) (or of a member, &Click::user)
+  // over `parallelism` instances, without keyed state.
   template <typename Fn>
   Stream<T> PartitionBy(Fn fn, int parallelism = 0, std::string name = "partition") {
-    static_assert(std::invocable<Fn&, const T&>, "PartitionBy takes fn(const T&) -> K");
+    static_assert(std::invocable<Fn&, const T&>, "PartitionBy takes fn(const T&) -> K, or a member pointer &T::field");
     using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
     return Exchange(runtime::Partitioning::kHash, parallelism, std::move(name),
-                    [fn](const T& v) { return operators::HashKey<K>(fn(v)); });
+                    [fn](const T& v) { return operators::HashKey<K>(std::invoke(fn, v)); });
   }
   // Copier across tasks: every instance of the next operator receives every record.
   Stream<T> Broadcast(int parallelism = 0, std::string name = "broadcast") {
