@@ -19,10 +19,14 @@
 //
 // Statuses, with gmock matchers (kappa/testing/status_matchers.h): IsOk(),
 // StatusIs(code[, message]), ASSERT_OK, EXPECT_OK and ASSERT_OK_AND_ASSIGN.
+//
+// Whole jobs built by hand, with kappa::connectors::CollectSink<T>
+// (kappa/connectors/collect_sink.h): a sink that keeps every record in memory.
 #ifndef KAPPA_TESTING_H_
 #define KAPPA_TESTING_H_
 
 #include "kappa/app/job_tester.h"
+#include "kappa/connectors/collect_sink.h"
 #include "kappa/testing/harness.h"
 #include "kappa/testing/status_matchers.h"
 
