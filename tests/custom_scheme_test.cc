@@ -4,6 +4,7 @@
 // JobContext and through the whole command line (kappa::cli::Main): run, replay with
 // --from, and an unknown scheme's error.
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -154,6 +155,15 @@ void BuildEvenSquares(kappa::JobContext& ctx) {
                .Map([](const Num& x) { return Square{x.n, x.n * x.n}; }));
 }
 
+// Two sinks: the even squares to "output", the odd numbers' squares to "odd".
+void BuildEvenAndOddSquares(kappa::JobContext& ctx) {
+  auto numbers = ctx.Source<Num>("numbers", kappa::WatermarkStrategy<Num>::BoundedOutOfOrderness(0).WithTimestamp(
+                                                &Num::n));
+  auto squares = numbers.Map([](const Num& x) { return Square{x.n, x.n * x.n}; });
+  ctx.Sink(squares.Filter([](const Square& s) { return s.n % 2 == 0; }), "output");
+  ctx.Sink(squares.Filter([](const Square& s) { return s.n % 2 != 0; }), "odd");
+}
+
 // What even-squares writes for the numbers [from, to).
 std::vector<std::string> WantSquares(int64_t from, int64_t to) {
   std::vector<std::string> want;
@@ -175,6 +185,7 @@ class CustomSchemeTest : public ::testing::Test {
         },
         "lines:NAME");
     registry_.Register({"even-squares", "squares of the even numbers", BuildEvenSquares});
+    registry_.Register({"even-and-odd-squares", "squares, even and odd apart", BuildEvenAndOddSquares});
   }
 
   // Runs kappa::cli::Main with `args` (after the program name); returns its exit code.
@@ -231,6 +242,30 @@ TEST_F(CustomSchemeTest, UnknownSchemeIsAUsageErrorListingTheRegisteredOnes) {
                          HasSubstr("kafka://")));
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   EXPECT_TRUE(Lines("unused").empty());
+}
+
+// One file for two sinks would keep only one sink's rows: the run is refused before it
+// starts, naming the binding that fixes it, and writes nothing.
+TEST_F(CustomSchemeTest, OneFileForTwoSinksIsAUsageErrorNamingTheFix) {
+  const std::string out = ::testing::TempDir() + "/custom_scheme_test_shared.jsonl";
+  std::filesystem::remove(out);
+  testing::internal::CaptureStderr();
+  int code = Main({"run", "even-and-odd-squares", "--source", "seq:?n=10", "--sink", "file:" + out});
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2);
+  std::string odd = ::testing::TempDir() + "/odd.jsonl";
+  EXPECT_THAT(err, HasSubstr("--sink file:" + out + " would be written by both sinks 'output' and 'odd'; " +
+                             "bind each its own: --sink odd=file:" + std::filesystem::path(odd).lexically_normal().string()));
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST_F(CustomSchemeTest, TwoSinksBoundApartEachGetTheirRows) {
+  EXPECT_EQ(Main({"run", "even-and-odd-squares", "--source", "seq:?n=10", "--sink", "lines:evens", "--sink",
+                  "odd=lines:odds"}),
+            0);
+  EXPECT_THAT(Lines("evens"), UnorderedElementsAreArray(WantSquares(0, 10)));
+  EXPECT_EQ(Lines("odds").size(), 5u);
 }
 
 }  // namespace

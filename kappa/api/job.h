@@ -50,6 +50,13 @@ template <typename K, typename T>
 class KeyedStream;
 template <typename K, typename T>
 class WindowedStream;
+template <typename K, typename A, typename B>
+class JoinedStreams;
+template <typename K, typename A, typename B>
+class IntervalJoinedStreams;
+template <typename K, typename A, typename B>
+class ConnectedStreams;
+class JobContext;
 
 namespace internal {
 class JobBuilder;
@@ -77,6 +84,18 @@ class Job {
   const std::string& name() const { return graph_.name; }
   // The first mistake made while building the job (OK when none); Execute returns it.
   const absl::Status& status() const { return status_; }
+
+  // A new job of this job's sources alone, as its build made them (connectors, record
+  // types, watermark strategies); their records reach no operator and are dropped. What
+  // reading and decoding cost without the job's processing (`kappa bench job` measures it
+  // beside the job).
+  std::unique_ptr<Job> SourcesOnly(std::string name) const {
+    std::unique_ptr<Job> sources = Create(std::move(name));
+    for (const runtime::NodeSpec& node : graph_.nodes) {
+      if (node.source) sources->AddNode(node);
+    }
+    return sources;
+  }
 
  private:
   // Only the typed API changes the graph: Stream and friends reach it through JobBuilder.
@@ -112,7 +131,20 @@ namespace internal {
 // of the command line (kappa/app) add nodes and edges to a job and record building
 // mistakes. Not for users: a job's graph changes only through the fluent API.
 class JobBuilder {
- public:
+  template <typename T>
+  friend class ::kappa::Stream;
+  template <typename K, typename T>
+  friend class ::kappa::KeyedStream;
+  template <typename K, typename T>
+  friend class ::kappa::WindowedStream;
+  template <typename K, typename A, typename B>
+  friend class ::kappa::JoinedStreams;
+  template <typename K, typename A, typename B>
+  friend class ::kappa::IntervalJoinedStreams;
+  template <typename K, typename A, typename B>
+  friend class ::kappa::ConnectedStreams;
+  friend class ::kappa::JobContext;
+
   static runtime::JobGraph& Graph(Job& job) { return job.graph_; }
   static int AddNode(Job& job, runtime::NodeSpec node) { return job.AddNode(std::move(node)); }
   static void AddEdge(Job& job, runtime::EdgeSpec edge) { job.AddEdge(std::move(edge)); }
@@ -213,12 +245,13 @@ class Stream {
   }
 
   // Partitions by key: records with equal keys meet in the same task. fn(const T&) -> K,
-  // where K has a Serializer (integers, strings, tuples, KAPPA_SERIALIZABLE structs).
+  // or a member pointer (&Click::page), where K has a Serializer (integers, strings,
+  // tuples, KAPPA_SERIALIZABLE structs).
   template <typename Fn>
   auto KeyBy(Fn fn) {
-    static_assert(std::invocable<Fn&, const T&>, "KeyBy takes fn(const T&) -> K");
+    static_assert(std::invocable<Fn&, const T&>, "KeyBy takes fn(const T&) -> K, or a member pointer &T::field");
     using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
-    return KeyedStream<K, T>(*this, std::function<K(const T&)>(fn));
+    return KeyedStream<K, T>(*this, std::function<K(const T&)>(std::move(fn)));
   }
 
   // Merger: one stream of the records of this and the other streams.
@@ -270,14 +303,14 @@ class Stream {
   Stream<T> Rebalance(int parallelism = 0, std::string name = "rebalance") {
     return Exchange(runtime::Partitioning::kRebalance, parallelism, std::move(name), nullptr);
   }
-  // Sharder: routes records by the hash of fn(const T&) over `parallelism` instances,
-  // without keyed state.
+  // Sharder: routes records by the hash of fn(const T&) (or of a member, &Click::user)
+  // over `parallelism` instances, without keyed state.
   template <typename Fn>
   Stream<T> PartitionBy(Fn fn, int parallelism = 0, std::string name = "partition") {
-    static_assert(std::invocable<Fn&, const T&>, "PartitionBy takes fn(const T&) -> K");
+    static_assert(std::invocable<Fn&, const T&>, "PartitionBy takes fn(const T&) -> K, or a member pointer &T::field");
     using K = std::remove_cvref_t<std::invoke_result_t<Fn&, const T&>>;
     return Exchange(runtime::Partitioning::kHash, parallelism, std::move(name),
-                    [fn](const T& v) { return operators::HashKey<K>(fn(v)); });
+                    [fn](const T& v) { return operators::HashKey<K>(std::invoke(fn, v)); });
   }
   // Copier across tasks: every instance of the next operator receives every record.
   Stream<T> Broadcast(int parallelism = 0, std::string name = "broadcast") {

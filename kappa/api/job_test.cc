@@ -40,6 +40,13 @@ static_assert(!AddsEdges<Job>);
 static_assert(!RecordsErrors<Job>);
 static_assert(!ChainsRawNodes<Stream<int>>);
 static_assert(!MakesHashEdges<KeyedStream<int, int>>);
+// Nor through the builder the typed API uses: its members are private to the streams.
+template <typename B>
+concept BuilderReachesGraph = requires(Job& j) { B::Graph(j); };
+template <typename B>
+concept BuilderAddsNodes = requires(Job& j, runtime::NodeSpec n) { B::AddNode(j, n); };
+static_assert(!BuilderReachesGraph<internal::JobBuilder>);
+static_assert(!BuilderAddsNodes<internal::JobBuilder>);
 
 struct Click {
   std::string page;
@@ -193,6 +200,69 @@ TEST_F(JobApiTest, BuildingMistakesAreReturnedByExecute) {
   auto result = job_->Execute(HeapOptions());
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("parallelism must be at least 1"));
+}
+
+// The builders of a strategy held in a variable return a changed copy and leave the
+// variable as it was; chained on a temporary they give the same strategy.
+TEST(WatermarkStrategyTest, BuildersWorkOnAVariableAndOnATemporary) {
+  const auto base = WatermarkStrategy<Click>::BoundedOutOfOrderness(5000);
+  WatermarkStrategy<Click> from_variable = base.WithTimestamp([](const Click& c) { return c.ts; }).WithIdleness(300);
+  auto idle = base.WithIdleness(100);
+  WatermarkStrategy<Click> chained =
+      WatermarkStrategy<Click>::BoundedOutOfOrderness(5000).WithIdleness(300).WithTimestamp(&Click::ts);
+
+  EXPECT_EQ(base.idle_timeout_ms, 0);
+  EXPECT_FALSE(base.timestamp) << "the variable keeps no extractor it was not given";
+  EXPECT_EQ(idle.idle_timeout_ms, 100);
+  EXPECT_EQ(idle.out_of_orderness_ms, 5000);
+  for (const WatermarkStrategy<Click>* s : {&from_variable, &chained}) {
+    EXPECT_EQ(s->out_of_orderness_ms, 5000);
+    EXPECT_EQ(s->idle_timeout_ms, 300);
+    ASSERT_TRUE(s->timestamp);
+    EXPECT_EQ(s->timestamp(Click{"/a", 1234}), 1234);
+  }
+}
+
+TEST(WatermarkStrategyTest, BoundAndIdlenessTakeDurationsAsWindowsDo) {
+  auto strategy = WatermarkStrategy<Click>::BoundedOutOfOrderness(absl::Seconds(5)).WithIdleness(absl::Minutes(1));
+  EXPECT_EQ(strategy.out_of_orderness_ms, 5000);
+  EXPECT_EQ(strategy.idle_timeout_ms, 60000);
+  EXPECT_EQ(strategy.WithIdleness(absl::Milliseconds(250)).idle_timeout_ms, 250);
+}
+
+TEST(WatermarkStrategyTest, ExtractorMayBeAMemberPointer) {
+  auto strategy = WatermarkStrategy<Click>::BoundedOutOfOrderness(0);
+  auto with_ts = strategy.WithTimestamp(&Click::ts);
+  ASSERT_TRUE(with_ts.timestamp);
+  EXPECT_EQ(with_ts.timestamp(Click{"/a", 42}), 42);
+}
+
+TEST_F(JobApiTest, KeyByAndPartitionByTakeAMemberPointer) {
+  auto sink = std::make_shared<VectorSink<Windowed<std::string, int64_t>>>();
+  Clicks()
+      .PartitionBy(&Click::page, 2)
+      .KeyBy(&Click::page)
+      .Window(Tumbling(absl::Minutes(1)))
+      .Aggregate(Count())
+      .SinkTo(sink);
+  ASSERT_TRUE(job_->Execute(HeapOptions()).ok()) << job_->status();
+  std::vector<std::string> rows;
+  for (const auto& w : sink->values()) rows.push_back(Describe(w));
+  EXPECT_THAT(rows, UnorderedElementsAre("/a@0=2", "/b@0=1", "/a@60000=1"));
+}
+
+// A key selector that is neither a lambda nor a member pointer: any invocable object.
+struct PageOf {
+  std::string operator()(const Click& c) const { return c.page; }
+};
+
+TEST_F(JobApiTest, KeyByTakesAnyInvocable) {
+  auto sink = std::make_shared<VectorSink<Windowed<std::string, int64_t>>>();
+  Clicks().KeyBy(PageOf{}).Window(Tumbling(absl::Minutes(1))).Aggregate(Count()).SinkTo(sink);
+  ASSERT_TRUE(job_->Execute(HeapOptions()).ok()) << job_->status();
+  std::vector<std::string> rows;
+  for (const auto& w : sink->values()) rows.push_back(Describe(w));
+  EXPECT_THAT(rows, UnorderedElementsAre("/a@0=2", "/b@0=1", "/a@60000=1"));
 }
 
 }  // namespace

@@ -103,6 +103,16 @@ class JobContext {
       internal::JobBuilder::RecordError(*job_, sink.status());
       return;
     }
+    // Sinks bound to stdout: share one connector and so one writer: a large batch of one
+    // sink is then never split by another sink's write on a pipe, and lines stay whole.
+    if (sink->raw != nullptr && IsStdout(uri)) {
+      auto [shared, first] = stdout_sinks_.try_emplace(uri, sink->raw);
+      if (!first) {
+        sink->raw = shared->second;
+        sink->sink = std::make_shared<connectors::JsonSink<T>>(shared->second);
+        sink->finish = [] { return absl::OkStatus(); };
+      }
+    }
     finishers_.push_back(sink->finish);
     bound_sinks_.push_back(BoundSink{name, uri, sink->raw});
     stream.SinkTo(sink->sink, name);
@@ -117,8 +127,9 @@ class JobContext {
   };
   const std::vector<BoundSink>& sinks() const { return bound_sinks_; }
 
-  // After the job is built: every NAME=URI binding names a real source or sink, and no
-  // file sink writes where a file source reads (it would truncate its own input).
+  // After the job is built: every NAME=URI binding names a real source or sink, no file
+  // sink writes where a file source reads (it would truncate its own input), and no two
+  // sinks write one file, directory or Kafka topic (see CheckSinkTargets).
   absl::Status CheckBindings() const {
     auto check = [&](const std::map<std::string, std::string>& bound, const std::vector<std::string>& names,
                      const char* what) -> absl::Status {
@@ -144,7 +155,7 @@ class JobContext {
         }
       }
     }
-    return absl::OkStatus();
+    return CheckSinkTargets();
   }
 
   // The job's parameters (--param key=value). A malformed or missing value is recorded on
@@ -216,6 +227,90 @@ class JobContext {
     return "";
   }
 
+  // Every sink needs a target of its own when sharing one loses rows: two sinks of
+  // file:PATH each truncate the file and write from its start; two of file:DIR/ write the
+  // same part files (part-<subtask>, or part-<checkpoint>-<subtask> exactly once); two of
+  // one Kafka topic share its exactly-once staging files and transactional ids. stdout:
+  // takes whole lines from any number of sinks (they share one writer, see Sink), and
+  // discard: and other schemes are left to the scheme. A job that declares two sinks of
+  // one name cannot bind them apart, so that is refused too.
+  absl::Status CheckSinkTargets() const {
+    for (size_t b = 0; b < bound_sinks_.size(); ++b) {
+      for (size_t a = 0; a < b; ++a) {
+        const BoundSink& first = bound_sinks_[a];
+        const BoundSink& second = bound_sinks_[b];
+        if (first.name == second.name) {
+          return absl::InvalidArgumentError(absl::StrCat("job '", job_->name(), "' declares two sinks named '",
+                                                         first.name, "'; give each sink its own name"));
+        }
+        if (!SameTarget(first.uri, second.uri)) continue;
+        std::string flags = SinkFlag(first);
+        if (SinkFlag(second) != flags) absl::StrAppend(&flags, " and ", SinkFlag(second));
+        // Rebind the later sink, unless the shared target already bears its name
+        // (--sink file:late.jsonl): then the earlier one.
+        const BoundSink* rebind = &second;
+        std::string own = OwnTarget(second);
+        if (SameTarget(own, second.uri)) {
+          rebind = &first;
+          own = OwnTarget(first);
+        }
+        return absl::InvalidArgumentError(absl::StrCat(flags, " would be written by both sinks '", first.name,
+                                                       "' and '", second.name, "'; bind each its own: --sink ",
+                                                       rebind->name, "=", own));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // How the command line bound `sink`: "--sink NAME=URI" or "--sink URI".
+  std::string SinkFlag(const BoundSink& sink) const {
+    return bindings_.sinks.count(sink.name) ? absl::StrCat("--sink ", sink.name, "=", sink.uri)
+                                            : absl::StrCat("--sink ", sink.uri);
+  }
+
+  // Whether sinks bound to `a` and `b` would write over each other: one file path or a
+  // path inside the other's directory, or one Kafka topic.
+  bool SameTarget(const std::string& a, const std::string& b) const {
+    std::string pa = FilePath(a), pb = FilePath(b);
+    if (!pa.empty() && !pb.empty()) return pa == pb || pa.starts_with(pb + "/") || pb.starts_with(pa + "/");
+    std::string ta = KafkaTopic(a), tb = KafkaTopic(b);
+    return !ta.empty() && ta == tb;
+  }
+
+  // A target like `sink`'s, named after the sink: file:late.jsonl beside file:out.jsonl,
+  // file:late/ beside file:out/, kafka:TOPIC-late for kafka:TOPIC.
+  std::string OwnTarget(const BoundSink& sink) const {
+    auto uri = connectors::ParseUri(sink.uri);
+    if (!uri.ok()) return sink.uri;
+    if (uri->scheme == "kafka") {
+      size_t slash = uri->path.rfind('/');
+      std::string prefix = slash == std::string::npos ? "" : uri->path.substr(0, slash + 1);
+      std::string topic = uri->path.substr(prefix.size());
+      return absl::StrCat("kafka:", prefix, topic, "-", sink.name, uri->query.empty() ? "" : "?", uri->query);
+    }
+    std::string path = std::filesystem::path(uri->path).lexically_normal().string();
+    const bool dir = uri->path.ends_with('/');
+    while (path.size() > 1 && path.ends_with('/')) path.pop_back();
+    std::string parent = std::filesystem::path(path).parent_path().string();
+    if (!parent.empty() && parent != "/") parent += "/";
+    return absl::StrCat("file:", parent, sink.name, dir ? "/" : ".jsonl");
+  }
+
+  // The topic of a kafka: URI, or "" for other schemes. Only the topic counts: the
+  // exactly-once staging directory and transactional ids are named after it alone.
+  std::string KafkaTopic(const std::string& text) const {
+    auto uri = connectors::ParseUri(text);
+    if (!uri.ok() || uri->scheme != "kafka") return "";
+    auto endpoint = connectors::kafka::ParseEndpoint(*uri, bindings_.kafka,
+                                                     {"key", "header.", "delivery", "transactional.id"});
+    return endpoint.ok() ? endpoint->topic : "";
+  }
+
+  static bool IsStdout(const std::string& text) {
+    auto uri = connectors::ParseUri(text);
+    return uri.ok() && uri->scheme == "stdout";
+  }
+
   // The normalized path of a file: URI, or "" for other schemes.
   static std::string FilePath(const std::string& text) {
     auto uri = connectors::ParseUri(text);
@@ -239,6 +334,7 @@ class JobContext {
   std::vector<std::string> source_names_, sink_names_, source_uris_, sink_uris_;
   std::vector<std::function<absl::Status()>> finishers_;
   std::vector<BoundSink> bound_sinks_;
+  std::map<std::string, std::shared_ptr<connectors::RawSinkConnector>> stdout_sinks_;  // by URI
 };
 
 struct JobDefinition {

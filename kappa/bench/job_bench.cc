@@ -60,12 +60,7 @@ absl::StatusOr<Measured> RunOnce(const JobDefinition& def, const JobBindings& bi
   Job* run = job.get();
   std::unique_ptr<Job> sources_only;
   if (read_only) {
-    // The source nodes as the job's build made them (connector, record type, watermark
-    // strategy), in a job of their own: their records go to no consumer and are dropped.
-    sources_only = Job::Create(absl::StrCat(def.name, " (read only)"));
-    for (const runtime::NodeSpec& node : internal::JobBuilder::Graph(*job).nodes) {
-      if (node.source) internal::JobBuilder::AddNode(*sources_only, node);
-    }
+    sources_only = job->SourcesOnly(absl::StrCat(def.name, " (read only)"));
     run = sources_only.get();
   }
 

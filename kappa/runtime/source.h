@@ -22,10 +22,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "kappa/runtime/exchange.h"
 #include "kappa/runtime/operator.h"
 #include "kappa/runtime/progress.h"
@@ -34,7 +36,15 @@
 
 namespace kappa {
 
-// How a source derives event time and watermarks from its records.
+// How a source derives event time and watermarks from its records. A plain value: build
+// it on the thread that builds the job; each source operator keeps its own copy.
+//
+//   auto strategy = kappa::WatermarkStrategy<Click>::BoundedOutOfOrderness(absl::Seconds(5))
+//                       .WithTimestamp(&Click::ts)   // or [](const Click& c) { return c.ts; }
+//                       .WithIdleness(absl::Seconds(30));  // milliseconds as integers work too
+//
+// The builders return a new strategy and work on a temporary (chained, as above) and on a
+// variable alike (`strategy.WithIdleness(0)` leaves `strategy` as it was).
 template <typename T>
 struct WatermarkStrategy {
   Timestamp out_of_orderness_ms = 0;
@@ -51,11 +61,33 @@ struct WatermarkStrategy {
     s.out_of_orderness_ms = ms;
     return s;
   }
+  // The bound as a duration, like window sizes: BoundedOutOfOrderness(absl::Seconds(5)).
+  static WatermarkStrategy BoundedOutOfOrderness(absl::Duration bound) {
+    return BoundedOutOfOrderness(absl::ToInt64Milliseconds(bound));
+  }
+  // A partition without records for `ms` of processing time stops holding back the
+  // watermark (0: never).
+  WatermarkStrategy WithIdleness(Timestamp ms) const& { return WatermarkStrategy(*this).WithIdleness(ms); }
   WatermarkStrategy WithIdleness(Timestamp ms) && {
     idle_timeout_ms = ms;
     return std::move(*this);
   }
-  WatermarkStrategy WithTimestamp(std::function<Timestamp(const T&)> fn) && {
+  WatermarkStrategy WithIdleness(absl::Duration timeout) const& {
+    return WithIdleness(absl::ToInt64Milliseconds(timeout));
+  }
+  WatermarkStrategy WithIdleness(absl::Duration timeout) && {
+    return std::move(*this).WithIdleness(absl::ToInt64Milliseconds(timeout));
+  }
+  // The timestamp extractor: fn(const T&) -> epoch milliseconds, or a member pointer
+  // such as &Click::ts.
+  template <typename Fn>
+  WatermarkStrategy WithTimestamp(Fn fn) const& {
+    return WatermarkStrategy(*this).WithTimestamp(std::move(fn));
+  }
+  template <typename Fn>
+  WatermarkStrategy WithTimestamp(Fn fn) && {
+    static_assert(std::is_invocable_r_v<Timestamp, Fn&, const T&>,
+                  "WithTimestamp takes fn(const T&) -> int64_t epoch milliseconds, or a member pointer &T::ts");
     timestamp = std::move(fn);
     return std::move(*this);
   }
