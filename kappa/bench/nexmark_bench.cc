@@ -24,6 +24,7 @@
 #include "kappa/connectors/nexmark_source.h"
 #include "kappa/api/job.h"
 #include "kappa/runtime/errors.h"
+#include "kappa/runtime/progress.h"
 
 #ifndef KAPPA_BUILD_TYPE
 #define KAPPA_BUILD_TYPE "unknown"
@@ -96,11 +97,17 @@ absl::StatusOr<EngineRun> RunEngine(const JobRegistry& registry, const std::stri
   options.errors = &errors;
   options.state_backend = o.state == "rocksdb" ? StateBackendKind::kRocksDb : StateBackendKind::kHeap;
 
-  const int64_t generated_before = connectors::NexmarkEventsGenerated();
+  // This run's own source positions: the progress line and the event count read them.
+  runtime::SourceProgress board;
+  options.progress = &board;
+  auto events_read = [&board] {
+    int64_t n = 0;
+    for (const runtime::SourceProgress::View& v : board.Read()) n += v.records;
+    return n;
+  };
   EngineRun run;
   {
-    Progress progress(o.progress, absl::StrCat(query, " engine"), o.events,
-                      [=] { return connectors::NexmarkEventsGenerated() - generated_before; });
+    Progress progress(o.progress, absl::StrCat(query, " engine"), o.events, events_read);
     const double cpu0 = ProcessCpuSeconds();
     const auto wall0 = std::chrono::steady_clock::now();
     absl::StatusOr<ExecutionResult> result = job->Execute(options);
@@ -119,7 +126,7 @@ absl::StatusOr<EngineRun> RunEngine(const JobRegistry& registry, const std::stri
     run.latency_us.Merge(stats->latency_us());
   }
   run.late = errors.late_records();
-  const int64_t generated = connectors::NexmarkEventsGenerated() - generated_before;
+  const int64_t generated = events_read();
   if (generated != o.events) {
     return absl::InternalError(absl::StrCat(job_name, " read ", generated, " events, not ", o.events));
   }

@@ -13,7 +13,6 @@
 namespace kappa::connectors {
 namespace {
 
-std::atomic<int64_t> events_generated{0};
 
 // The wall clock when pacing, else kMaxTimestamp (every event is due).
 Timestamp PaceNow(const nexmark::GeneratorConfig& config) {
@@ -37,7 +36,6 @@ class EventReader final : public PartitionReader<nexmark::Event> {
       gen_.NextInto(&e);
       ctx.Emit(std::move(e));
     }
-    events_generated.fetch_add(static_cast<int64_t>(i), std::memory_order_relaxed);
     return i == 0 ? ReadStatus::kWouldBlock : ReadStatus::kRecords;
   }
   int64_t offset() const override { return gen_.position(); }
@@ -80,7 +78,6 @@ class JsonReader final : public RawPartitionReader {
       r.padded_capacity = lines_.size() - begin;
     }
     sizes_.clear();
-    events_generated.fetch_add(static_cast<int64_t>(i), std::memory_order_relaxed);
     return i == 0 ? ReadStatus::kWouldBlock : ReadStatus::kRecords;
   }
   int64_t offset() const override { return gen_.position(); }
@@ -114,7 +111,6 @@ class JsonSourceImpl final : public RawSourceConnector {
 
 }  // namespace
 
-int64_t NexmarkEventsGenerated() { return events_generated.load(std::memory_order_relaxed); }
 
 std::shared_ptr<RawSourceConnector> NewNexmarkJsonSource(nexmark::GeneratorConfig config, int partitions) {
   return std::make_shared<JsonSourceImpl>(config, partitions);

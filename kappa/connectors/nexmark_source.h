@@ -12,9 +12,7 @@
 // polls again later. Together with base_time = now (the default under pace) events arrive
 // at `rate` per second and event time ≈ arrival time, which is what latency measurements
 // (`kappa bench nexmark --rate R`) need.
-//
-// NexmarkEventsGenerated() counts the events every reader of the process has emitted, for
-// progress reports of long benchmark runs.
+
 #ifndef KAPPA_CONNECTORS_NEXMARK_SOURCE_H_
 #define KAPPA_CONNECTORS_NEXMARK_SOURCE_H_
 
@@ -27,9 +25,6 @@
 #include "kappa/connectors/raw.h"
 
 namespace kappa::connectors {
-
-// Events emitted by every gen:nexmark reader in this process so far. Thread-safe.
-int64_t NexmarkEventsGenerated();
 
 // The generator's events as JSON lines.
 std::shared_ptr<RawSourceConnector> NewNexmarkJsonSource(nexmark::GeneratorConfig config, int partitions);
