@@ -438,7 +438,7 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "kappa 0.1.0");
 
-  auto* jobs = app.add_subcommand("jobs", "List the built-in jobs");
+  auto* jobs = app.add_subcommand("jobs", "List the jobs this binary runs");
 
   RunFlags run;
   auto* run_cmd = app.add_subcommand("run", "Run a job until its sources end (or Ctrl-C)");
