@@ -1,19 +1,31 @@
-# kappa_cc_test(NAME name SRCS a.cc ... DEPS target ... [LABELS unit|integration|slow]) — one label
+# kappa_cc_test(NAME name SRCS a.cc ... DEPS target ... [LABELS unit|integration|slow] [KAFKA])
 # Builds one GoogleTest binary and registers each TEST with ctest, labelled so the
-# suite can be split (ctest -L unit, ctest -LE slow).
+# suite can be split (ctest -L unit, ctest -LE slow). KAFKA: the tests need a real Kafka
+# cluster; they get the label `kafka`, require the kafka_broker fixture (one cluster for
+# the whole run, started by scripts/kafka-broker) and find it through KAPPA_TEST_KAFKA
+# (tests/kafka_cluster.h).
+set(KAPPA_TEST_KAFKA_DIR ${CMAKE_BINARY_DIR}/test-kafka)
 function(kappa_cc_test)
   if(NOT KAPPA_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(T "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "KAFKA" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
   add_executable(${T_NAME} ${T_SRCS})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
-  gtest_discover_tests(${T_NAME}
-    PROPERTIES LABELS "${T_LABELS}"
-    DISCOVERY_TIMEOUT 60)
+  if(T_KAFKA)
+    target_compile_definitions(${T_NAME} PRIVATE KAPPA_KAFKA_BROKER_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/kafka-broker")
+    gtest_discover_tests(${T_NAME}
+      PROPERTIES LABELS "${T_LABELS};kafka" FIXTURES_REQUIRED kafka_broker
+                 ENVIRONMENT KAPPA_TEST_KAFKA=${KAPPA_TEST_KAFKA_DIR}
+      DISCOVERY_TIMEOUT 60)
+  else()
+    gtest_discover_tests(${T_NAME}
+      PROPERTIES LABELS "${T_LABELS}"
+      DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()
 
 # kappa_cc_bench(NAME name SRCS a.cc ... DEPS target ...)
