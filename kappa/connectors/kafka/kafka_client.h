@@ -135,6 +135,8 @@ class Producer {
 
 // Reads every message of the endpoint's topic that exists now (from the low to the high
 // watermark of each partition), as values in partition and offset order. For `kappa diff`.
+// read_committed unless the endpoint's config says otherwise: messages of aborted or open
+// transactions are not returned (and their offsets, like transaction markers', hold none).
 absl::StatusOr<std::vector<std::string>> ReadTopic(const KafkaEndpoint& endpoint, int timeout_ms = 30000);
 
 // The value of field `name` in the top-level JSON object `json`, as its JSON text.
