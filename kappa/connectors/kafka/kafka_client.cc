@@ -213,22 +213,38 @@ absl::StatusOr<int64_t> OffsetForTimeBySearch(rd_kafka_t* rk, const std::string&
 }
 
 absl::StatusOr<int64_t> OffsetForTime(rd_kafka_t* rk, const std::string& topic, int partition, int64_t ts,
-                                      int timeout_ms) {
+                                      int timeout_ms, TimeLookup* how) {
+  TimeLookup unused;
+  if (how == nullptr) how = &unused;
   PartitionList parts(1);
   rd_kafka_topic_partition_list_add(parts.list, topic.c_str(), partition)->offset = ts;
   rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, parts.list, timeout_ms);
   int64_t answer = parts.list->elems[0].offset;
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR && parts.list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && answer >= 0) {
+    *how = TimeLookup::kTimeIndex;
     return answer;
   }
   // No answer, or "no such message" (-1): that is true only if the newest message is older
   // than ts; otherwise the broker could not look it up (the mock cluster), so search.
   auto marks = QueryWatermarks(rk, topic, partition, timeout_ms);
   if (!marks.ok()) return marks.status();
+  *how = TimeLookup::kPastEnd;
   if (marks->high <= marks->low) return marks->high;
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && parts.list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // A broker with a time index finds a message at or after time 0 in a partition that
+    // has any: then its -1 for ts is the truth. This needs no read of the newest message,
+    // which may be a transaction marker (no message at that offset).
+    PartitionList zero(1);
+    rd_kafka_topic_partition_list_add(zero.list, topic.c_str(), partition)->offset = 0;
+    if (rd_kafka_offsets_for_times(rk, zero.list, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        zero.list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && zero.list->elems[0].offset >= 0) {
+      return marks->high;
+    }
+  }
   auto last = MessageTimestamp(rk, topic, partition, marks->high - 1, timeout_ms);
   if (!last.ok()) return last.status();
   if (*last < ts) return marks->high;
+  *how = TimeLookup::kSearch;
   return OffsetForTimeBySearch(rk, topic, partition, ts, timeout_ms);
 }
 

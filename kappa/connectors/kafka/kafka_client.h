@@ -50,17 +50,26 @@ absl::StatusOr<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& to
                                            int timeout_ms = 10000);
 
 // The timestamp of the message at `offset` (CreateTime or LogAppendTime), read with a
-// consumer `rk` that has no other assignment.
+// consumer `rk` that has no other assignment. An offset without a message (a transaction
+// marker, an aborted message under read_committed) gives the next message's.
 absl::StatusOr<int64_t> MessageTimestamp(rd_kafka_t* rk, const std::string& topic, int partition, int64_t offset,
                                          int timeout_ms = 10000);
+
+// How OffsetForTime found its answer.
+enum class TimeLookup {
+  kTimeIndex,  // the broker's time index (offsets_for_times)
+  kPastEnd,    // no message that late: the partition's end (its newest message is older)
+  kSearch,     // the broker could not look it up: binary search over message timestamps
+};
 
 // The first offset whose message timestamp is ≥ ts: offsets_for_times when the broker
 // answers, else (librdkafka's mock cluster answers -1 for every real timestamp, and old
 // brokers have no time index) a binary search over [low, high) reading one message per
 // step. The search assumes timestamps that are non-decreasing up to a bounded disorder;
-// callers that need exactness ask for ts − bound and filter by event time.
+// callers that need exactness ask for ts − bound and filter by event time. `how`, if
+// given, says which of the two answered.
 absl::StatusOr<int64_t> OffsetForTime(rd_kafka_t* rk, const std::string& topic, int partition, int64_t ts,
-                                      int timeout_ms = 10000);
+                                      int timeout_ms = 10000, TimeLookup* how = nullptr);
 // For tests: the same search without asking the broker first.
 absl::StatusOr<int64_t> OffsetForTimeBySearch(rd_kafka_t* rk, const std::string& topic, int partition, int64_t ts,
                                               int timeout_ms = 10000);

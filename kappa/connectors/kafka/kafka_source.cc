@@ -1,6 +1,7 @@
 #include "kappa/connectors/kafka/kafka_source.h"
 
 #include <algorithm>
+#include <iostream>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -83,7 +84,15 @@ class KafkaSourceImpl final : public RawSourceConnector {
   absl::StatusOr<int64_t> StartOffset(int partition) override {
     std::lock_guard<std::mutex> lock(mu_);
     KAPPA_RETURN_IF_ERROR(EnsureClient());
-    return ResolvePosition(client_.get(), endpoint_, start_, partition, /*is_end=*/false);
+    if (start_.kind != Position::Kind::kTimestamp) {
+      return ResolvePosition(client_.get(), endpoint_, start_, partition, /*is_end=*/false);
+    }
+    TimeLookup how;
+    KAPPA_ASSIGN_OR_RETURN(int64_t offset, OffsetForTime(client_.get(), endpoint_.topic, partition, start_.timestamp,
+                                                         endpoint_.timeout_ms, &how));
+    ++time_lookups_[static_cast<int>(how)];
+    if (time_lookups_[0] + time_lookups_[1] + time_lookups_[2] == partitions_) ReportTimeLookups();
+    return offset;
   }
 
   absl::StatusOr<std::unique_ptr<RawPartitionReader>> Open(int partition, int64_t offset) override {
@@ -116,6 +125,23 @@ class KafkaSourceImpl final : public RawSourceConnector {
   std::string description() const override { return endpoint_.Describe(); }
 
  private:
+  // Once every partition has its start: one line saying how a start=ts:MS was found, so
+  // that whoever replays by time sees whether the broker's time index answered or each
+  // partition was searched (a broker without one, librdkafka's mock cluster).
+  void ReportTimeLookups() const {
+    std::string how;
+    auto add = [&](int count, const char* what) {
+      if (count == 0) return;
+      absl::StrAppend(&how, how.empty() ? "" : ", ", count, count == 1 ? " partition " : " partitions ", what);
+    };
+    add(time_lookups_[static_cast<int>(TimeLookup::kTimeIndex)],
+        "by the broker's time index (offsets_for_times)");
+    add(time_lookups_[static_cast<int>(TimeLookup::kPastEnd)], "at the end (no message that late)");
+    add(time_lookups_[static_cast<int>(TimeLookup::kSearch)],
+        "by binary search over message timestamps (the broker did not look the time up)");
+    std::cerr << "kappa: " << endpoint_.Describe() << " starts at ts:" << start_.timestamp << ": " << how << "\n";
+  }
+
   // A consumer without assignments for metadata and offset lookups.
   absl::Status EnsureClient() {
     if (client_) return absl::OkStatus();
@@ -133,6 +159,7 @@ class KafkaSourceImpl final : public RawSourceConnector {
   std::mutex mu_;
   Handle client_;
   int partitions_ = 0;
+  int time_lookups_[3] = {0, 0, 0};  // start=ts:MS resolutions, by TimeLookup
 };
 
 }  // namespace

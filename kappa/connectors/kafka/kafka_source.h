@@ -6,11 +6,14 @@
 // watermark. Values are JSON lines (decoded as the job's record type by JsonSource<T>; a
 // message that does not decode goes to the errors output with its partition and offset).
 // Event time comes from the job's timestamp extractor; the raw reader also hands over each
-// message's own timestamp (RawRecord::timestamp), which no typed source uses yet.
+// message's own timestamp (RawRecord::timestamp), which no typed source uses yet. Keys and
+// headers are not read.
 //
 // Offsets belong to checkpoints: on restore every partition resumes where the checkpoint
 // says. Without a checkpoint it starts at `start` (earliest by default; latest, committed,
-// ts:MS or offsets:P=O,...). With `end` (end = the high watermarks found when the run
+// ts:MS or offsets:P=O,...). ts:MS is looked up in message timestamps (OffsetForTime), and
+// once every partition has its start one line on stderr says whether the broker's time
+// index answered or the partitions were searched. With `end` (end = the high watermarks found when the run
 // first opened the partitions, ts:MS, or offsets:P=O,...) the source is bounded and the
 // run ends when every partition reached its end; the ends are kept in checkpoints, so a
 // restarted replay stops where the first run would have.
