@@ -8,7 +8,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kappa/base/file_test_util.h"
-#include "kappa/connectors/kafka/embedded_cluster.h"
 #include "kappa/testing/status_matchers.h"
 
 namespace kappa {
@@ -137,25 +136,12 @@ TEST_F(JobContextTest, DirectorySinkSharedByTwoSinksIsRefused) {
                        HasSubstr(absl::StrCat("bind each its own: --sink late=file:", dir_.Path("late"), "/"))));
 }
 
+// A Kafka topic shared by two sinks: job_registry_kafka_test.cc (it needs a broker).
 TEST_F(JobContextTest, FileInsideAnotherSinksDirectoryIsRefused) {
   bindings_.sinks["output"] = "file:" + dir_.Path("out") + "/";
   bindings_.sinks["late"] = "file:" + dir_.Path("out") + "/part-00000.jsonl";
   EXPECT_THAT(Run(BuildTwoSinks), StatusIs(absl::StatusCode::kInvalidArgument,
                                            HasSubstr("would be written by both sinks 'output' and 'late'")));
-}
-
-// Exactly once, both sinks would stage into CHECKPOINT_DIR/kafka-sink/TOPIC/ and commit
-// with the same transactional ids, fencing each other.
-TEST_F(JobContextTest, KafkaTopicSharedByTwoSinksIsRefused) {
-  ASSERT_OK_AND_ASSIGN(auto cluster, connectors::kafka::EmbeddedCluster::Start(1));
-  ASSERT_OK(cluster->CreateTopic("views", 1));
-  bindings_.kafka.bootstrap = cluster->bootstrap();
-  bindings_.sinks["output"] = "kafka:views";
-  bindings_.sinks["late"] = absl::StrCat("kafka://", cluster->bootstrap(), "/views?delivery=at-least-once");
-  EXPECT_THAT(Run(BuildTwoSinks),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr(absl::StrCat("bind each its own: --sink late=kafka://", cluster->bootstrap(),
-                                              "/views-late?delivery=at-least-once"))));
 }
 
 // stdout: is append-only: lines of two sinks may interleave, but none is lost or split.
