@@ -21,6 +21,7 @@
 //  - SIGKILL during a replay with checkpoints into a Kafka topic: restarts finish it, and
 //    what read_committed consumers see equals an uninterrupted run's answer, without
 //    duplicates.
+//  - A missing topic or a malformed ts: is one line on stderr and exit 2.
 //
 // A broker failure during a live run needs a cluster whose brokers a test may stop; the
 // suite's shared one is not that. tests/kafka_broker_faults_test.cc covers broker failures
@@ -29,6 +30,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -41,6 +43,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kappa/base/file_test_util.h"
 #include "kappa/connectors/kafka/kafka_client.h"
@@ -666,6 +669,35 @@ TEST_F(KafkaReplayTest, KcatWritesTheInputAndReadsTheOutputWithKeysHeadersAndTim
   std::vector<Printed> printed = ParsePrinted(ReadFileToString(dir.path() + "/out.txt"));
   ASSERT_FALSE(printed.empty());
   ExpectQ0Output(printed, events, "job=q0");
+}
+
+// The error contract against a real broker (which creates no topic it is asked about):
+// one line on stderr naming what is wrong, exit 2, before the job starts.
+TEST_F(KafkaReplayTest, AMissingTopicOrABadTimeIsOneLineNamingIt) {
+  ScopedTempDir dir;
+  const std::string missing = UniqueTopicName("no-such-topic");
+  const std::string events = NewTopic("error-events", 1);
+  struct Case {
+    std::vector<std::string> args;
+    std::string mentions;
+  };
+  for (const Case& c : {Case{{"replay", "nexmark-q0", "--source", Uri(missing), "--from", "ts:1700000000000",
+                              "--sink", "file:" + dir.path() + "/a.jsonl"},
+                             absl::StrCat("topic '", missing, "' does not exist")},
+                        Case{{"replay", "nexmark-q0", "--source", Uri(events), "--from", "ts:yesterday", "--sink",
+                              "file:" + dir.path() + "/b.jsonl"},
+                             "ts: needs epoch milliseconds"},
+                        Case{{"run", "nexmark-q0", "--source", Uri(events) + "?end=ts:soon", "--sink",
+                              "file:" + dir.path() + "/c.jsonl"},
+                             "ts: needs epoch milliseconds"}}) {
+    SCOPED_TRACE(absl::StrJoin(c.args, " "));
+    RunResult r = RunKappa(c.args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_TRUE(r.err.starts_with("kappa: ")) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(c.mentions), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
 }
 
 TEST_F(KafkaReplayTest, KilledReplayRestartsFromItsCheckpointWithTheSameOutput) {
