@@ -17,10 +17,17 @@ function(kappa_cc_test)
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   if(T_KAFKA)
     target_compile_definitions(${T_NAME} PRIVATE KAPPA_KAFKA_BROKER_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/kafka-broker")
-    gtest_discover_tests(${T_NAME}
-      PROPERTIES LABELS "${T_LABELS};kafka" FIXTURES_REQUIRED kafka_broker
-                 ENVIRONMENT KAPPA_TEST_KAFKA=${KAPPA_TEST_KAFKA_DIR}
-      DISCOVERY_TIMEOUT 60)
+    gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60)
+    # The properties are set by a file ctest includes after the discovered tests:
+    # gtest_discover_tests cannot pass a list (two labels) through PROPERTIES, and the
+    # second label would be read as a property name, losing the fixture and environment.
+    set(include_file ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_kafka.cmake)
+    file(WRITE ${include_file}
+         "if(${T_NAME}_TESTS)\n"
+         "  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES LABELS \"${T_LABELS};kafka\"\n"
+         "    FIXTURES_REQUIRED kafka_broker ENVIRONMENT \"KAPPA_TEST_KAFKA=${KAPPA_TEST_KAFKA_DIR}\")\n"
+         "endif()\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${include_file})
   else()
     gtest_discover_tests(${T_NAME}
       PROPERTIES LABELS "${T_LABELS}"
