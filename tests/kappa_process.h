@@ -108,10 +108,10 @@ inline RunResult RunKappa(const std::vector<std::string>& args, const std::strin
   return result;
 }
 
-// Starts kappa in the background with stdout and stderr appended to `log`.
-inline pid_t StartKappa(const std::vector<std::string>& args, const std::string& log) {
+// Starts the program `binary` (a job binary of its own) in the background with stdout and
+// stderr appended to `log`.
+inline pid_t StartProgram(std::string binary, const std::vector<std::string>& args, const std::string& log) {
   std::vector<std::string> copy = args;
-  std::string binary = KAPPA_BINARY;
   std::vector<char*> argv{binary.data()};
   for (std::string& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -125,6 +125,11 @@ inline pid_t StartKappa(const std::vector<std::string>& args, const std::string&
     _exit(127);
   }
   return pid;
+}
+
+// Starts kappa in the background with stdout and stderr appended to `log`.
+inline pid_t StartKappa(const std::vector<std::string>& args, const std::string& log) {
+  return StartProgram(KAPPA_BINARY, args, log);
 }
 
 // Waits for a StartKappa process: its exit code, or 128 + signal.
