@@ -220,6 +220,14 @@ absl::StatusOr<TransactionCommitter::Instance*> TransactionCommitter::Open(int s
       inst.checkpoint = -1;  // nothing of this lineage (another checkpoint directory's, or none)
       inst.final_token.clear();
     }
+    // The local record is written only after Kafka committed, so it is a lower bound too
+    // (and the only record of commits made before transactions carried proofs).
+    std::ifstream local(absl::StrFormat("%s/committed-%03d", stage_dir_, subtask));
+    std::string text;
+    int64_t recorded;
+    if (local && std::getline(local, text) && absl::SimpleAtoi(text, &recorded)) {
+      inst.checkpoint = std::max(inst.checkpoint, recorded);
+    }
     inst.proof_read = true;
   }
   return &inst;
@@ -253,9 +261,13 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
     // Deleted after its commit (restoring a checkpoint whose output is committed)?
     KAPPA_ASSIGN_OR_RETURN(Instance * inst, Open(subtask));
     size_t hash = published.rfind('#');
-    const bool committed = id == kFinalId ? hash != std::string::npos && !inst->final_token.empty() &&
-                                                published.substr(hash + 1) == inst->final_token
-                                          : id <= inst->checkpoint;
+    std::error_code ec;
+    const bool committed =
+        id == kFinalId
+            ? (hash != std::string::npos ? !inst->final_token.empty() && published.substr(hash + 1) == inst->final_token
+                                         // recorded by a marker before final epochs had tokens
+                                         : fs::exists(absl::StrFormat("%s/committed-final-%03d", stage_dir_, subtask), ec))
+            : id <= inst->checkpoint;
     if (committed) return absl::OkStatus();
     return absl::DataLossError(absl::StrCat(what, " is missing (", path, "); it was never committed to ",
                                             endpoint_.Describe()));
@@ -324,7 +336,8 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
   }
   inst->checkpoint = proof.checkpoint;
   inst->final_token = proof.final_token;
-  // Only an index of the instances that committed here (Recover checks their proofs).
+  // An index of the instances that committed here (Recover checks their proofs), and a
+  // lower bound of what Kafka has.
   KAPPA_RETURN_IF_ERROR(RecordCommitted(subtask, proof.checkpoint));
   fs::remove(path, ec);
   return absl::OkStatus();

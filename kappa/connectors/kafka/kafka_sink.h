@@ -28,9 +28,10 @@
 //    committed anything here, the producer is opened first (init_transactions fences a
 //    zombie of the crashed run and completes or aborts what it left open) and then the
 //    group's committed metadata is read (read_committed): a staged file is skipped when
-//    the proof says it was committed. `committed-SSS` files only remember which instances
-//    committed; Kafka is the truth, so a crash between Kafka's commit and anything the
-//    sink writes locally produces nothing twice.
+//    the proof says it was committed. `committed-SSS` files remember which instances
+//    committed (written after Kafka's commit, they are a lower bound); Kafka is the
+//    truth, so a crash between Kafka's commit and anything the sink writes locally
+//    produces nothing twice.
 // Consumers see each checkpoint's output once, atomically, with isolation.level=
 // read_committed.
 //
