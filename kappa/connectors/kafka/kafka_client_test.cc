@@ -548,6 +548,34 @@ TEST_F(KafkaTest, MissingStagedFileIsDataLossNamingIt) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("checkpoint 5"));
 }
 
+// The embedded cluster (the demo, `kappa broker`, --kafka embedded) runs the same
+// committer. librdkafka's mock keeps no offsets committed in transactions, so there is no
+// proof to read: the local record decides, as it did before transactions carried proofs.
+TEST_F(MockKafkaTest, CommitterWorksOnTheEmbeddedClusterWhichKeepsNoProof) {
+  ASSERT_TRUE(cluster_->CreateTopic("out", 2).ok());
+  ScopedTempDir dir;
+  StagingFile stage(dir.path(), 0);
+  std::string sealed = Stage(stage, Values("n", 0, 3), 1);
+  std::filesystem::copy_file(sealed, dir.path() + "/backup");
+  {
+    TransactionCommitter committer(Endpoint("out"), dir.path(), "mock-tx");
+    ASSERT_TRUE(committer.Commit({{sealed, "out@1"}}).ok());
+  }
+  auto proof = ReadCommittedOffset(Endpoint("out"), "mock-tx-0", 0);
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  EXPECT_LT(proof->offset, 0);
+  // The staged file outlived the commit; the local record says checkpoint 1 is committed.
+  std::filesystem::rename(dir.path() + "/backup", sealed);
+  {
+    TransactionCommitter committer(Endpoint("out"), dir.path(), "mock-tx");
+    absl::Status s = committer.Recover({{sealed, "out@1"}}, 1);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  auto read = ReadTopic(Endpoint("out"));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_THAT(*read, UnorderedElementsAreArray(Values("n", 0, 3)));
+}
+
 // Restoring checkpoint 2 after Kafka committed checkpoint 3's output: refused with one line
 // unless the sink says on-rewind=duplicate.
 TEST_F(KafkaTest, RecoveryRefusesToRewindBehindCommittedOutput) {
