@@ -17,10 +17,17 @@ function(kappa_cc_test)
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   if(T_KAFKA)
     target_compile_definitions(${T_NAME} PRIVATE KAPPA_KAFKA_BROKER_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/kafka-broker")
+    # gtest_discover_tests flattens a list value into its property pairs ("LABELS unit
+    # kafka FIXTURES_REQUIRED ..." would lose the fixture), so it gets one label and a
+    # file ctest reads after the discovered tests sets all of them.
     gtest_discover_tests(${T_NAME}
-      PROPERTIES LABELS "${T_LABELS};kafka" FIXTURES_REQUIRED kafka_broker
+      PROPERTIES LABELS kafka FIXTURES_REQUIRED kafka_broker
                  ENVIRONMENT KAPPA_TEST_KAFKA=${KAPPA_TEST_KAFKA_DIR}
       DISCOVERY_TIMEOUT 60)
+    set(labels_file ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_labels.cmake)
+    file(WRITE ${labels_file}
+      "if(${T_NAME}_TESTS)\n  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES LABELS \"${T_LABELS};kafka\")\nendif()\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_file})
   else()
     gtest_discover_tests(${T_NAME}
       PROPERTIES LABELS "${T_LABELS}"
