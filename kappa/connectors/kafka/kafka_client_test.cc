@@ -611,6 +611,38 @@ TEST_F(KafkaTest, RecoveryRefusesToRewindBehindCommittedOutput) {
   EXPECT_EQ(Committed(out).size(), 6u);
 }
 
+// A savepoint restored into a new checkpoint directory lists files staged in the old one:
+// that directory's lineage says what Kafka has (not "missing"), and a rewind behind output
+// the old run committed after the savepoint is refused there too.
+TEST_F(KafkaTest, ASavepointInANewCheckpointDirectoryKnowsWhatItsRunCommitted) {
+  const std::string out = Topic("out", 1);
+  const std::string prefix = testing::UniqueTopicName("tx");
+  ScopedTempDir old_dir, new_dir, newer_dir;
+  StagingFile stage(old_dir.path(), 0);
+  std::string sealed2;
+  {
+    TransactionCommitter committer(Endpoint(out), old_dir.path(), prefix);
+    ASSERT_TRUE(committer.Commit({{Stage(stage, Values("n", 0, 2), 1), "out@1"}}).ok());
+    sealed2 = Stage(stage, Values("n", 2, 4), 2);
+    ASSERT_TRUE(committer.Commit({{sealed2, "out@2"}}).ok());  // the savepoint is checkpoint 2
+  }
+  {
+    TransactionCommitter committer(Endpoint(out), new_dir.path(), prefix);
+    absl::Status s = committer.Recover({{sealed2, "out@2"}}, 2);
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  EXPECT_EQ(Committed(out).size(), 4u);
+  {
+    TransactionCommitter committer(Endpoint(out), old_dir.path(), prefix);  // the old run goes on
+    ASSERT_TRUE(committer.Commit({{Stage(stage, Values("n", 4, 6), 3), "out@3"}}).ok());
+  }
+  TransactionCommitter committer(Endpoint(out), newer_dir.path(), prefix);
+  absl::Status s = committer.Recover({{sealed2, "out@2"}}, 2);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("already holds the output of checkpoint 3"));
+  EXPECT_EQ(Committed(out).size(), 6u);
+}
+
 // The two rewind tests run a job three times over one checkpoint directory: input A, its
 // output committed, input B, its output committed, stop. Then they restore the checkpoint
 // taken between A and B.

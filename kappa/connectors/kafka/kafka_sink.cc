@@ -50,30 +50,23 @@ std::string RandomToken() {
   return token;
 }
 
-// The proof a commit transaction carries as its offset metadata.
-struct Proof {
-  std::string lineage;
-  int64_t checkpoint = -1;
-  std::string final_token;
-};
-
-std::string FormatProof(const Proof& p) {
+std::string FormatProof(const TransactionCommitter::Proof& p) {
   std::string text = absl::StrCat("kappa-sink v1 lineage=", p.lineage, " checkpoint=", p.checkpoint);
   if (!p.final_token.empty()) absl::StrAppend(&text, " final=", p.final_token);
   return text;
 }
 
 // Metadata that is not a proof (another tool committed to the group) parses as none.
-Proof ParseProof(const std::string& text) {
-  Proof p;
+TransactionCommitter::Proof ParseProof(const std::string& text) {
+  TransactionCommitter::Proof p;
   std::vector<std::string> parts = absl::StrSplit(text, ' ');
-  if (parts.size() < 4 || parts[0] != "kappa-sink" || parts[1] != "v1") return Proof{};
+  if (parts.size() < 4 || parts[0] != "kappa-sink" || parts[1] != "v1") return {};
   for (size_t i = 2; i < parts.size(); ++i) {
     const std::string& part = parts[i];
     if (part.starts_with("lineage=")) {
       p.lineage = part.substr(8);
     } else if (part.starts_with("checkpoint=")) {
-      if (!absl::SimpleAtoi(part.substr(11), &p.checkpoint)) return Proof{};
+      if (!absl::SimpleAtoi(part.substr(11), &p.checkpoint)) return {};
     } else if (part.starts_with("final=")) {
       p.final_token = part.substr(6);
     }
@@ -212,25 +205,37 @@ absl::StatusOr<TransactionCommitter::Instance*> TransactionCommitter::Open(int s
   }
   if (!inst.proof_read) {
     KAPPA_ASSIGN_OR_RETURN(CommittedOffset committed, ReadCommittedOffset(endpoint_, ProofGroup(subtask), 0));
-    Proof proof = ParseProof(committed.metadata);
-    if (committed.offset >= 0 && proof.lineage == lineage_) {
-      inst.checkpoint = proof.checkpoint;
-      inst.final_token = proof.final_token;
-    } else {
-      inst.checkpoint = -1;  // nothing of this lineage (another checkpoint directory's, or none)
-      inst.final_token.clear();
-    }
-    // The local record is written only after Kafka committed, so it is a lower bound too
-    // (and the only record of commits made before transactions carried proofs).
-    std::ifstream local(absl::StrFormat("%s/committed-%03d", stage_dir_, subtask));
-    std::string text;
-    int64_t recorded;
-    if (local && std::getline(local, text) && absl::SimpleAtoi(text, &recorded)) {
-      inst.checkpoint = std::max(inst.checkpoint, recorded);
-    }
+    inst.proof = committed.offset >= 0 ? ParseProof(committed.metadata) : Proof{};
     inst.proof_read = true;
   }
   return &inst;
+}
+
+std::string TransactionCommitter::LineageOf(const std::string& dir) {
+  if (dir == stage_dir_) return lineage_;
+  std::ifstream in(dir + "/lineage");
+  std::string text;
+  if (in && std::getline(in, text) && text.size() == 32) return text;
+  return "";
+}
+
+TransactionCommitter::Committed TransactionCommitter::View(int subtask, const std::string& dir) {
+  const Proof& proof = instances_[subtask].proof;
+  const std::string lineage = LineageOf(dir);
+  Committed c;
+  if (!lineage.empty() && proof.lineage == lineage) {
+    c.checkpoint = proof.checkpoint;
+    c.final_token = proof.final_token;
+  }
+  // The local record is written only after Kafka committed, so it is a lower bound too
+  // (and the only record of commits made before transactions carried proofs).
+  std::ifstream local(absl::StrFormat("%s/committed-%03d", dir, subtask));
+  std::string text;
+  int64_t recorded;
+  if (local && std::getline(local, text) && absl::SimpleAtoi(text, &recorded)) {
+    c.checkpoint = std::max(c.checkpoint, recorded);
+  }
+  return c;
 }
 
 absl::Status TransactionCommitter::RecordCommitted(int subtask, int64_t id) {
@@ -256,18 +261,22 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
   }
   const std::string what = absl::StrCat("the output instance ", subtask, " pre-committed for ",
                                         id == kFinalId ? std::string("the final epoch") : absl::StrCat("checkpoint ", id));
+  // Staged here, or (a savepoint restored into a new checkpoint directory) in the
+  // directory of the run that took it: that one's lineage says what Kafka has of it.
+  const std::string dir = fs::path(path).parent_path().string();
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     // Deleted after its commit (restoring a checkpoint whose output is committed)?
-    KAPPA_ASSIGN_OR_RETURN(Instance * inst, Open(subtask));
+    KAPPA_RETURN_IF_ERROR(Open(subtask).status());
+    const Committed done = View(subtask, dir);
     size_t hash = published.rfind('#');
     std::error_code ec;
     const bool committed =
         id == kFinalId
-            ? (hash != std::string::npos ? !inst->final_token.empty() && published.substr(hash + 1) == inst->final_token
+            ? (hash != std::string::npos ? !done.final_token.empty() && published.substr(hash + 1) == done.final_token
                                          // recorded by a marker before final epochs had tokens
-                                         : fs::exists(absl::StrFormat("%s/committed-final-%03d", stage_dir_, subtask), ec))
-            : id <= inst->checkpoint;
+                                         : fs::exists(absl::StrFormat("%s/committed-final-%03d", dir, subtask), ec))
+            : id <= done.checkpoint;
     if (committed) return absl::OkStatus();
     return absl::DataLossError(absl::StrCat(what, " is missing (", path, "); it was never committed to ",
                                             endpoint_.Describe()));
@@ -300,13 +309,15 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
   }
 
   KAPPA_ASSIGN_OR_RETURN(Instance * inst, Open(subtask));
-  const bool committed = id == kFinalId ? inst->final_token == token : id <= inst->checkpoint;
+  const Committed done = View(subtask, dir);
+  const bool committed = id == kFinalId ? done.final_token == token : id <= done.checkpoint;
   std::error_code ec;
   if (committed) {
-    fs::remove(path, ec);  // Kafka committed it before; the file outlived a crash
+    if (dir == stage_dir_) fs::remove(path, ec);  // Kafka committed it before; the file outlived a crash
     return absl::OkStatus();
   }
-  Proof proof{lineage_, std::max(inst->checkpoint, id == kFinalId ? after : id), id == kFinalId ? token : ""};
+  const int64_t own = View(subtask, stage_dir_).checkpoint;
+  Proof proof{lineage_, std::max(own, id == kFinalId ? after : id), id == kFinalId ? token : ""};
   Producer& producer = *inst->producer;
   absl::Status s = producer.Begin();
   for (size_t pos = 0; s.ok() && pos < end;) {
@@ -334,12 +345,11 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
     return absl::Status(s.code(), absl::StrCat("committing ", what, " to ", endpoint_.Describe(), ": ", s.message(),
                                                why, " (retried with the next checkpoint)"));
   }
-  inst->checkpoint = proof.checkpoint;
-  inst->final_token = proof.final_token;
+  inst->proof = proof;
   // An index of the instances that committed here (Recover checks their proofs), and a
   // lower bound of what Kafka has.
   KAPPA_RETURN_IF_ERROR(RecordCommitted(subtask, proof.checkpoint));
-  fs::remove(path, ec);
+  if (dir == stage_dir_) fs::remove(path, ec);  // another run's directory is that run's
   return absl::OkStatus();
 }
 
@@ -390,29 +400,38 @@ absl::Status TransactionCommitter::Recover(const std::vector<checkpoint::Pending
       int64_t id;
       if (ParseStagedName(fs::path(p.hidden).filename().string(), &subtask, &id)) seen.insert(subtask);
     }
+    // Output after `restored` is committed: a later checkpoint's, or a final epoch that came
+    // after it. Checked in this directory's lineage and in that of the directory the
+    // restored checkpoint staged its files in (a savepoint of another run).
+    std::set<std::string> dirs = {stage_dir_};
+    for (const auto& p : pending) dirs.insert(fs::path(p.hidden).parent_path().string());
+    for (int subtask : seen) KAPPA_RETURN_IF_ERROR(Open(subtask).status());
     int worst = -1;
+    Committed held;
     for (int subtask : seen) {
-      KAPPA_ASSIGN_OR_RETURN(Instance * inst, Open(subtask));
-      // Output after `restored` is committed: a later checkpoint's, or a final epoch that
-      // came after it.
-      const bool later = inst->checkpoint > restored || (!inst->final_token.empty() && inst->checkpoint >= restored);
-      if (restored >= 0 && later && (worst < 0 || inst->checkpoint > instances_[worst].checkpoint)) worst = subtask;
+      for (const auto& dir : dirs) {
+        const Committed c = View(subtask, dir);
+        const bool later = c.checkpoint > restored || (!c.final_token.empty() && c.checkpoint >= restored);
+        if (restored >= 0 && later && (worst < 0 || c.checkpoint > held.checkpoint)) {
+          worst = subtask;
+          held = c;
+        }
+      }
     }
     if (worst >= 0) {
-      const Instance& inst = instances_[worst];
-      const std::string held =
-          inst.final_token.empty()
-              ? absl::StrCat("the output of checkpoint ", inst.checkpoint)
-              : absl::StrCat("the output of a finished run (its final epoch, after checkpoint ", inst.checkpoint, ")");
-      const std::string newer = inst.final_token.empty() ? absl::StrCat("restore checkpoint ", inst.checkpoint, " or newer")
+      const std::string what =
+          held.final_token.empty()
+              ? absl::StrCat("the output of checkpoint ", held.checkpoint)
+              : absl::StrCat("the output of a finished run (its final epoch, after checkpoint ", held.checkpoint, ")");
+      const std::string newer = held.final_token.empty() ? absl::StrCat("restore checkpoint ", held.checkpoint, " or newer")
                                                          : std::string("restore the final checkpoint");
       if (!duplicate_on_rewind_) {
         return absl::FailedPreconditionError(absl::StrCat(
-            endpoint_.Describe(), " already holds ", held, " (instance ", worst, ", committed in Kafka) and this run restores the older checkpoint ",
+            endpoint_.Describe(), " already holds ", what, " (instance ", worst, ", committed in Kafka) and this run restores the older checkpoint ",
             restored, ": Kafka cannot withdraw committed records, so output after checkpoint ", restored,
             " would appear twice; ", newer, ", write to a new topic, or add on-rewind=duplicate to the sink URI to accept the duplicates"));
       }
-      std::cerr << "kappa: warning: " << endpoint_.Describe() << " already holds " << held
+      std::cerr << "kappa: warning: " << endpoint_.Describe() << " already holds " << what
                 << "; restoring the older checkpoint " << restored
                 << " with on-rewind=duplicate: output after it will appear twice\n";
     }

@@ -31,7 +31,8 @@
 //    the proof says it was committed. `committed-SSS` files remember which instances
 //    committed (written after Kafka's commit, they are a lower bound); Kafka is the
 //    truth, so a crash between Kafka's commit and anything the sink writes locally
-//    produces nothing twice.
+//    produces nothing twice. A savepoint restored into another checkpoint directory
+//    lists files staged in the old one: that directory's lineage decides for them.
 // Consumers see each checkpoint's output once, atomically, with isolation.level=
 // read_committed.
 //
@@ -129,15 +130,28 @@ class TransactionCommitter {
   // transactional id itself.
   std::string ProofGroup(int subtask) const;
 
+  // The proof a commit transaction carries (its offset metadata; kafka_sink.cc formats it).
+  struct Proof {
+    std::string lineage;
+    int64_t checkpoint = -1;
+    std::string final_token;
+  };
+
  private:
   struct Instance {
     std::unique_ptr<Producer> producer;
     bool proof_read = false;
+    Proof proof;  // the newest, whichever lineage it names
+  };
+  // What Kafka has of one staging directory's output for an instance.
+  struct Committed {
     int64_t checkpoint = -1;  // newest checkpoint whose output (or a final after it) is committed
     std::string final_token;  // the committed final epoch's file, if the proof names one
   };
   absl::Status LoadLineage();
   absl::StatusOr<Instance*> Open(int subtask);
+  std::string LineageOf(const std::string& dir);
+  Committed View(int subtask, const std::string& dir);
   absl::Status RecordCommitted(int subtask, int64_t id);
   absl::Status CommitFile(const std::string& path, const std::string& published);
 
