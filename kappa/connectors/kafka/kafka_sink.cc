@@ -238,6 +238,19 @@ TransactionCommitter::Committed TransactionCommitter::View(int subtask, const st
   return c;
 }
 
+bool TransactionCommitter::IsCommitted(int subtask, const std::string& dir, int64_t id, const std::string& token) {
+  // A savepoint's file may also have been committed by this directory's run (it restored
+  // the savepoint before), in this lineage.
+  std::vector<Committed> known = {View(subtask, dir)};
+  if (dir != stage_dir_) known.push_back(View(subtask, stage_dir_));
+  for (const Committed& c : known) {
+    if (id != kFinalId ? id <= c.checkpoint : !token.empty() && token == c.final_token) return true;
+  }
+  // A final epoch staged before files had tokens: recorded by a marker.
+  std::error_code ec;
+  return id == kFinalId && token.empty() && fs::exists(absl::StrFormat("%s/committed-final-%03d", dir, subtask), ec);
+}
+
 absl::Status TransactionCommitter::RecordCommitted(int subtask, int64_t id) {
   std::string path = absl::StrFormat("%s/committed-%03d", stage_dir_, subtask);
   std::string tmp = path + ".tmp";
@@ -268,16 +281,10 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
   if (!in) {
     // Deleted after its commit (restoring a checkpoint whose output is committed)?
     KAPPA_RETURN_IF_ERROR(Open(subtask).status());
-    const Committed done = View(subtask, dir);
     size_t hash = published.rfind('#');
-    std::error_code ec;
-    const bool committed =
-        id == kFinalId
-            ? (hash != std::string::npos ? !done.final_token.empty() && published.substr(hash + 1) == done.final_token
-                                         // recorded by a marker before final epochs had tokens
-                                         : fs::exists(absl::StrFormat("%s/committed-final-%03d", dir, subtask), ec))
-            : id <= done.checkpoint;
-    if (committed) return absl::OkStatus();
+    if (IsCommitted(subtask, dir, id, hash == std::string::npos ? "" : published.substr(hash + 1))) {
+      return absl::OkStatus();
+    }
     return absl::DataLossError(absl::StrCat(what, " is missing (", path, "); it was never committed to ",
                                             endpoint_.Describe()));
   }
@@ -304,15 +311,9 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
     }
     pos += 16 + size_t{kl} + vl;
   }
-  if (token.empty() && id == kFinalId) {
-    return absl::DataLossError(absl::StrCat(path, " has no trailer: ", what, " cannot be committed exactly once"));
-  }
-
   KAPPA_ASSIGN_OR_RETURN(Instance * inst, Open(subtask));
-  const Committed done = View(subtask, dir);
-  const bool committed = id == kFinalId ? done.final_token == token : id <= done.checkpoint;
   std::error_code ec;
-  if (committed) {
+  if (IsCommitted(subtask, dir, id, token)) {
     if (dir == stage_dir_) fs::remove(path, ec);  // Kafka committed it before; the file outlived a crash
     return absl::OkStatus();
   }

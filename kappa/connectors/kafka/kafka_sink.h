@@ -152,6 +152,8 @@ class TransactionCommitter {
   absl::StatusOr<Instance*> Open(int subtask);
   std::string LineageOf(const std::string& dir);
   Committed View(int subtask, const std::string& dir);
+  // Whether Kafka has the file staged in `dir` for checkpoint `id` (token: a final epoch's).
+  bool IsCommitted(int subtask, const std::string& dir, int64_t id, const std::string& token);
   absl::Status RecordCommitted(int subtask, int64_t id);
   absl::Status CommitFile(const std::string& path, const std::string& published);
 
