@@ -611,6 +611,27 @@ TEST_F(KafkaTest, RecoveryRefusesToRewindBehindCommittedOutput) {
   EXPECT_EQ(Committed(out).size(), 6u);
 }
 
+// A finished run's final epoch came after its last checkpoint: restoring that checkpoint
+// would write the final output again.
+TEST_F(KafkaTest, RecoveryRefusesToRewindBehindAFinishedRunsFinalOutput) {
+  const std::string out = Topic("out", 1);
+  ScopedTempDir dir;
+  const std::string prefix = testing::UniqueTopicName("tx");
+  {
+    StagingFile stage(dir.path(), 0);
+    TransactionCommitter committer(Endpoint(out), dir.path(), prefix);
+    ASSERT_TRUE(committer.Commit({{Stage(stage, Values("n", 0, 2), 4), "out@4"}}).ok());
+    ASSERT_TRUE(stage.Seal(5).ok());  // checkpoint 5: nothing new from this instance
+    std::string final_file = Stage(stage, Values("f", 0, 2), kFinalId);
+    ASSERT_TRUE(committer.Commit({{final_file, absl::StrCat("out@final#", stage.token())}}).ok());
+  }
+  TransactionCommitter committer(Endpoint(out), dir.path(), prefix);
+  absl::Status s = committer.Recover({}, 5);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("already holds the final output of a finished run, after checkpoint 5"));
+  EXPECT_EQ(Committed(out).size(), 4u);
+}
+
 // A savepoint restored into a new checkpoint directory lists files staged in the old one:
 // that directory's lineage says what Kafka has (not "missing"), and a rewind behind output
 // the old run committed after the savepoint is refused there too.

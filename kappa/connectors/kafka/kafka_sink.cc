@@ -423,7 +423,7 @@ absl::Status TransactionCommitter::Recover(const std::vector<checkpoint::Pending
       const std::string what =
           held.final_token.empty()
               ? absl::StrCat("the output of checkpoint ", held.checkpoint)
-              : absl::StrCat("the output of a finished run (its final epoch, after checkpoint ", held.checkpoint, ")");
+              : absl::StrCat("the final output of a finished run, after checkpoint ", held.checkpoint);
       const std::string newer = held.final_token.empty() ? absl::StrCat("restore checkpoint ", held.checkpoint, " or newer")
                                                          : std::string("restore the final checkpoint");
       if (!duplicate_on_rewind_) {
