@@ -302,7 +302,7 @@ class JobContext {
     auto uri = connectors::ParseUri(text);
     if (!uri.ok() || uri->scheme != "kafka") return "";
     auto endpoint = connectors::kafka::ParseEndpoint(*uri, bindings_.kafka,
-                                                     {"key", "header.", "delivery", "transactional.id"});
+                                                     {"key", "header.", "delivery", "transactional.id", "on-rewind"});
     return endpoint.ok() ? endpoint->topic : "";
   }
 

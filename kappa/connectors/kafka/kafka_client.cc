@@ -522,6 +522,56 @@ absl::Status Producer::Abort(int timeout_ms) {
   return s;
 }
 
+absl::Status Producer::SendOffsets(const std::string& group, int partition, int64_t offset,
+                                   const std::string& metadata, int timeout_ms) {
+  PartitionList offsets(1);
+  rd_kafka_topic_partition_t* p = rd_kafka_topic_partition_list_add(offsets.list, endpoint_.topic.c_str(), partition);
+  p->offset = offset;
+  p->metadata = const_cast<char*>(metadata.data());  // copied by the call, detached before the list is freed
+  p->metadata_size = metadata.size();
+  rd_kafka_consumer_group_metadata_t* cgmd = rd_kafka_consumer_group_metadata_new(group.c_str());
+  rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(rk_.get(), offsets.list, cgmd, timeout_ms);
+  rd_kafka_consumer_group_metadata_destroy(cgmd);
+  p->metadata = nullptr;
+  p->metadata_size = 0;
+  return FromError(error, absl::StrCat("send_offsets_to_transaction(group ", group, ")"));
+}
+
+absl::StatusOr<CommittedOffset> ReadCommittedOffset(const KafkaEndpoint& endpoint, const std::string& group,
+                                                    int partition, int timeout_ms) {
+  auto rk = NewClient(RD_KAFKA_CONSUMER, endpoint,
+                      {{"group.id", group}, {"enable.auto.commit", "false"}, {"isolation.level", "read_committed"}});
+  if (!rk.ok()) return rk.status();
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    PartitionList parts(1);
+    rd_kafka_topic_partition_t* p = rd_kafka_topic_partition_list_add(parts.list, endpoint.topic.c_str(), partition);
+    int left = static_cast<int>(
+        std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk->get(), parts.list, std::min(left, 10000));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = p->err;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      CommittedOffset c;
+      c.offset = p->offset;
+      if (p->metadata != nullptr) c.metadata.assign(static_cast<const char*>(p->metadata), p->metadata_size);
+      rd_kafka_consumer_close(rk->get());
+      return c;
+    }
+    // A transaction that commits offsets to the group is still open (or its markers are
+    // being written), or the coordinator is loading or moving: ask again.
+    const bool retry = err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                       err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                       err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                       err == RD_KAFKA_RESP_ERR__TRANSPORT;
+    if (!retry || Clock::now() >= deadline) {
+      rd_kafka_consumer_close(rk->get());
+      return absl::UnavailableError(absl::StrCat("cannot read the offsets consumer group '", group, "' committed for ",
+                                                 endpoint.Describe(), " partition ", partition, ": ", ErrText(err)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Embedded cluster
 

@@ -124,6 +124,11 @@ class Producer {
   absl::Status Begin();
   absl::Status Commit(int timeout_ms);
   absl::Status Abort(int timeout_ms);
+  // Within the open transaction: commits `offset` with `metadata` for `partition` of the
+  // endpoint's topic to consumer group `group` (a group without members), atomically with
+  // the transaction's messages. Offsets below 0 are not sent (librdkafka skips them).
+  absl::Status SendOffsets(const std::string& group, int partition, int64_t offset, const std::string& metadata,
+                           int timeout_ms);
 
   int64_t delivered() const { return delivered_.load(); }
 
@@ -141,6 +146,17 @@ class Producer {
   std::mutex mu_;
   std::string delivery_error_;  // first failed delivery
 };
+
+// What consumer group `group` has committed for `partition` of the endpoint's topic,
+// read_committed: while a transaction that commits offsets to the group is open, the broker
+// answers UNSTABLE_OFFSET_COMMIT and this retries until `timeout_ms`. offset < 0: nothing
+// committed.
+struct CommittedOffset {
+  int64_t offset = -1;
+  std::string metadata;
+};
+absl::StatusOr<CommittedOffset> ReadCommittedOffset(const KafkaEndpoint& endpoint, const std::string& group,
+                                                    int partition, int timeout_ms = 60000);
 
 // Reads every message of the endpoint's topic that exists now (from the low to the high
 // watermark of each partition), as values in partition and offset order. For `kappa diff`.

@@ -46,6 +46,7 @@ absl::StatusOr<std::shared_ptr<RawSinkConnector>> NewKafkaSink(const KafkaSinkCo
   for (const auto& [name, value] : config.headers) e.params["header." + name] = value;
   e.params["delivery"] = config.exactly_once ? "exactly-once" : "at-least-once";
   if (!config.transactional_id.empty()) e.params["transactional.id"] = config.transactional_id;
+  if (config.duplicate_on_rewind) e.params["on-rewind"] = "duplicate";
   return NewKafkaSink(std::move(e));
 }
 

@@ -42,6 +42,9 @@ struct KafkaSinkConfig {
   // or flushed on every barrier (false, at-least-once).
   bool exactly_once = true;
   std::string transactional_id;  // prefix of the producers' ids; default kappa-JOB-TOPIC
+  // Restoring a checkpoint older than output Kafka already committed: fail (false), or
+  // write that output again (true; the URI's on-rewind=duplicate).
+  bool duplicate_on_rewind = false;
   std::vector<std::pair<std::string, std::string>> config;  // librdkafka settings
   int timeout_ms = 10000;
 };

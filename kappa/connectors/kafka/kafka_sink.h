@@ -14,16 +14,34 @@
 // complete:
 //  - between barriers, instance i appends its records to a staging file under
 //    CHECKPOINT_DIR/kafka-sink/TOPIC/;
-//  - on barrier n it syncs the file and lists it in checkpoint n (pre-commit);
+//  - on barrier n it syncs the file, ends it with a trailer (a random token of the file and
+//    the checkpoint it belongs to) and lists it in checkpoint n (pre-commit);
 //  - when checkpoint n is complete, the transactional producer of instance i
 //    (transactional.id PREFIX-i; PREFIX defaults to kappa-JOB-TOPIC) produces the file in
-//    one transaction, commits it, records n as committed for i, and deletes the file;
-//  - after a crash, recovery commits what the restored checkpoint pre-committed and was
-//    not yet recorded as committed. init_transactions() with the same id fences a zombie
-//    producer of the crashed run and aborts whatever it left open.
+//    one transaction which also carries its proof: an offset commit (offset 0, partition 0
+//    of the topic) for the consumer group named PREFIX-i, whose metadata says
+//    "kappa-sink v1 lineage=L checkpoint=n [final=T]". L is a random token kept in the
+//    staging directory (a new checkpoint directory writing to a reused topic is a new
+//    lineage and finds nothing of its own committed); T is the final epoch's file token
+//    (its checkpoint id is unknown when it is staged). Then the file is deleted;
+//  - before the first commit of a run, and on recovery for every instance that staged or
+//    committed anything here, the producer is opened first (init_transactions fences a
+//    zombie of the crashed run and completes or aborts what it left open) and then the
+//    group's committed metadata is read (read_committed): a staged file is skipped when
+//    the proof says it was committed. `committed-SSS` files remember which instances
+//    committed (written after Kafka's commit, they are a lower bound); Kafka is the
+//    truth, so a crash between Kafka's commit and anything the sink writes locally
+//    produces nothing twice. A savepoint restored into another checkpoint directory
+//    lists files staged in the old one: that directory's lineage decides for them.
 // Consumers see each checkpoint's output once, atomically, with isolation.level=
-// read_committed. The remaining gap: a crash after Kafka committed a transaction and
-// before the sink recorded it (a file rename) produces that checkpoint's output again.
+// read_committed.
+//
+// Rewinding: restoring checkpoint r while Kafka already holds output committed after r
+// (r is older than the newest checkpoint, or a run finished after it) would write that
+// output again; Kafka cannot withdraw committed records, and a rerun does not reproduce the
+// same epochs (barriers fall at other input positions). So recovery refuses with one line,
+// unless the sink URI says `on-rewind=duplicate` (then it warns and writes them again).
+// `--fresh` is a deliberate start over and is not refused.
 //
 // Declared without librdkafka's headers; the connector is in kafka_sink.cc.
 #ifndef KAPPA_CONNECTORS_KAFKA_KAFKA_SINK_H_
@@ -64,47 +82,88 @@ class KeyExtractor {
   std::vector<std::string> fields_;
 };
 
-// Stages one sink instance's output between barriers (framed records in a hidden file).
+// Stages one sink instance's output between barriers (framed records in a hidden file,
+// ended by a trailer frame with the file's token and checkpoint; see kafka_sink.cc).
 class StagingFile {
  public:
   StagingFile(std::string dir, int subtask) : dir_(std::move(dir)), subtask_(subtask) {}
+  // The run restored checkpoint `id`: a final epoch staged before any barrier comes after it.
+  void StartAfter(int64_t id) { after_ = id; }
   absl::Status Append(std::string_view value, std::string_view key, int64_t ts);
   // Syncs and closes the current file and names it after checkpoint `id`; "" when nothing
   // was written since the last seal.
   absl::StatusOr<std::string> Seal(int64_t id);
+  // The token in the trailer of the file sealed last.
+  const std::string& token() const { return token_; }
 
  private:
   absl::Status Drain();
   std::string dir_;
   int subtask_;
+  int64_t after_ = -1;  // the last barrier passed
+  std::string token_;
   std::unique_ptr<FileWriter> file_;
   std::string path_;
   std::string buf_;
 };
 
-// Commits staged files in Kafka transactions, one transactional producer per instance.
+// Commits staged files in Kafka transactions, one transactional producer per instance,
+// each transaction with its proof (see above). Called by the checkpoint coordinator's
+// thread (Commit) and before the run (Recover); a mutex serialises them.
 class TransactionCommitter {
  public:
+  // `endpoint.params` may hold on-rewind=duplicate (see Recover).
   TransactionCommitter(KafkaEndpoint endpoint, std::string stage_dir, std::string transactional_prefix);
   ~TransactionCommitter();
-  // Commits each staged file not committed yet, in order. Idempotent.
+  // Commits each staged file not committed yet, in order. Idempotent. A final epoch's
+  // published name ends with "#TOKEN", its file's token: after its commit the file is gone
+  // and the name is what recognises it in the proof.
   absl::Status Commit(const std::vector<checkpoint::PendingFile>& pending);
-  // Before a run: commit what the restored checkpoint pre-committed, delete staging files of
-  // epochs that never completed, and warn when output of checkpoints after `restored` was
-  // already committed (Kafka cannot withdraw it; it will be produced again).
+  // Before a run: fence the crashed run's producers and read their proofs, refuse (or with
+  // on-rewind=duplicate warn) when Kafka holds output committed after checkpoint
+  // `restored` (-1: none restored, no check), commit what the restored checkpoint
+  // pre-committed and Kafka has not, and delete staging files of epochs that never
+  // completed.
   absl::Status Recover(const std::vector<checkpoint::PendingFile>& pending, int64_t restored);
 
+  // The consumer group whose committed metadata proves instance `subtask`'s commits: the
+  // transactional id itself.
+  std::string ProofGroup(int subtask) const;
+
+  // The proof a commit transaction carries (its offset metadata; kafka_sink.cc formats it).
+  struct Proof {
+    std::string lineage;
+    int64_t checkpoint = -1;
+    std::string final_token;
+  };
+
  private:
-  absl::StatusOr<int64_t> LastCommitted(int subtask);
+  struct Instance {
+    std::unique_ptr<Producer> producer;
+    bool proof_read = false;
+    Proof proof;  // the newest, whichever lineage it names
+  };
+  // What Kafka has of one staging directory's output for an instance.
+  struct Committed {
+    int64_t checkpoint = -1;  // newest checkpoint whose output (or a final after it) is committed
+    std::string final_token;  // the committed final epoch's file, if the proof names one
+  };
+  absl::Status LoadLineage();
+  absl::StatusOr<Instance*> Open(int subtask);
+  std::string LineageOf(const std::string& dir);
+  Committed View(int subtask, const std::string& dir);
+  // Whether Kafka has the file staged in `dir` for checkpoint `id` (token: a final epoch's).
+  bool IsCommitted(int subtask, const std::string& dir, int64_t id, const std::string& token);
   absl::Status RecordCommitted(int subtask, int64_t id);
-  absl::Status CommitFile(const std::string& path);
+  absl::Status CommitFile(const std::string& path, const std::string& published);
 
   KafkaEndpoint endpoint_;
   std::string stage_dir_;
   std::string prefix_;
+  bool duplicate_on_rewind_ = false;
   std::mutex mu_;
-  std::map<int, std::unique_ptr<Producer>> producers_;
-  std::map<int, int64_t> committed_;
+  std::string lineage_;
+  std::map<int, Instance> instances_;
 };
 
 // The staged file of instance `subtask` for checkpoint `id` (kFinalId: the run's end).
