@@ -25,7 +25,8 @@ namespace kappa {
 namespace {
 
 using ::kappa::testing::CreateTopic;
-using ::kappa::testing::ReadTopicValues;
+using ::kappa::testing::KafkaRecord;
+using ::kappa::testing::ReadTopicRecords;
 using ::kappa::testing::RunKappa;
 using ::kappa::testing::RunResult;
 using ::kappa::testing::TestKafkaBootstrap;
@@ -101,15 +102,14 @@ class Result {
   bool ok_ = false;
 };
 
-// Five seconds of paced input at 2000 events/s with a 500 ms watermark bound: the first
+// A small run. Five seconds of paced input at 2000 events/s with a 500 ms watermark bound: the first
 // 2 s slide ends within 2 s of the first event, so at least one window closes.
-const std::vector<std::string> kSmallRun = {"--events", "5000", "--partitions", "2",
-                                            "--latency-rate", "2000", "--latency-duration", "5",
-                                            "--out-of-orderness", "500", "--json"};
-
-std::vector<std::string> BenchArgs(const std::string& bootstrap, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"bench", "kafka", "--kafka", bootstrap};
-  args.insert(args.end(), kSmallRun.begin(), kSmallRun.end());
+std::vector<std::string> BenchArgs(const std::string& bootstrap, const std::string& latency_duration,
+                                   std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"bench",          "kafka", "--kafka",          bootstrap,
+                                   "--events",       "5000",  "--partitions",     "2",
+                                   "--latency-rate", "2000",  "--latency-duration", latency_duration,
+                                   "--out-of-orderness", "500", "--json"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -117,7 +117,7 @@ std::vector<std::string> BenchArgs(const std::string& bootstrap, std::vector<std
 TEST(KafkaBenchTest, RealClusterReportsQ0BesideTheRawLoopAndExactlyOnceQ5) {
   const std::string bootstrap = TestKafkaBootstrap();
   ASSERT_FALSE(bootstrap.empty());
-  RunResult run = RunKappa(BenchArgs(bootstrap), /*stderr_file=*/"", std::chrono::seconds(180));
+  RunResult run = RunKappa(BenchArgs(bootstrap, "5"), /*stderr_file=*/"", std::chrono::seconds(180));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::vector<std::string> lines = Lines(run.out);
   ASSERT_EQ(lines.size(), 1u) << run.out;
@@ -190,7 +190,7 @@ TEST(KafkaBenchTest, TopicsTheUserNamesAreUsedAndKept) {
   const std::string out = UniqueTopicName("bench-out");
   ASSERT_TRUE(CreateTopic(bootstrap, in, 3).ok());
   ASSERT_TRUE(CreateTopic(bootstrap, out, 3).ok());
-  RunResult run = RunKappa(BenchArgs(bootstrap, {"--in-topic", in, "--out-topic", out, "--latency-duration", "0"}),
+  RunResult run = RunKappa(BenchArgs(bootstrap, "0", {"--in-topic", in, "--out-topic", out}),
                            /*stderr_file=*/"", std::chrono::seconds(180));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::vector<std::string> lines = Lines(run.out);
@@ -206,10 +206,13 @@ TEST(KafkaBenchTest, TopicsTheUserNamesAreUsedAndKept) {
   EXPECT_TRUE(topics.contains(out));
   // The input once (the live q0 run appends it a second time); in the output every run's
   // rows: q0's three times, then q5's committed rows.
-  absl::StatusOr<std::vector<std::string>> inputs = ReadTopicValues(bootstrap, in);
+  // (ReadTopicRecords' timeout counts polls of up to 100 ms, one per message too: a large
+  // one lets it read 10 000 messages.)
+  constexpr int kTimeoutMs = 3'600'000;
+  absl::StatusOr<std::vector<KafkaRecord>> inputs = ReadTopicRecords(bootstrap, in, true, kTimeoutMs);
   ASSERT_TRUE(inputs.ok()) << inputs.status();
   EXPECT_EQ(inputs->size(), 2u * 5000);
-  absl::StatusOr<std::vector<std::string>> rows = ReadTopicValues(bootstrap, out);
+  absl::StatusOr<std::vector<KafkaRecord>> rows = ReadTopicRecords(bootstrap, out, true, kTimeoutMs);
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(static_cast<int64_t>(rows->size()), 3 * r.Int("bids") + r.Int("q5_replay_rows"));
 }

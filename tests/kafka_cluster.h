@@ -70,7 +70,7 @@ inline std::string UniqueTopicName(std::string_view prefix) {
   static std::atomic<int> counter{0};
   std::string test = "t";
   if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) test = info->name();
-  std::string name = absl::StrCat(prefix, "-", test, "-", getpid(), "-", counter++);
+  std::string name = absl::StrCat(std::string(prefix), "-", test, "-", getpid(), "-", counter++);
   for (char& c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
   }

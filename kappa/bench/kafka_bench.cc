@@ -154,8 +154,11 @@ class Cluster {
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count());
     }
-    KAPPA_ASSIGN_OR_RETURN(c->admin_, kafka::NewClient(RD_KAFKA_CONSUMER, c->Endpoint(c->in_topic_),
-                                                       {{"group.id", "kappa-bench"}, {"enable.auto.commit", "false"}}));
+    // Quiet: an unreachable cluster is reported once, by Describe(), not logged per attempt.
+    KAPPA_ASSIGN_OR_RETURN(c->admin_,
+                           kafka::NewClient(RD_KAFKA_CONSUMER, c->Endpoint(c->in_topic_),
+                                            {{"group.id", "kappa-bench"}, {"enable.auto.commit", "false"},
+                                             {"log_level", "2"}}));
     return c;
   }
   // Deletes the topics the bench created, if RunKafkaBench did not (it failed early).
@@ -252,7 +255,8 @@ class Cluster {
     const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(admin_.get(), 0, nullptr, &md, 10000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return absl::UnavailableError(absl::StrCat("metadata of ", bootstrap_, ": ", rd_kafka_err2str(err)));
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach Kafka at ", bootstrap_, " within 10 s (", rd_kafka_err2str(err), ")"));
     }
     info.brokers = md->broker_cnt;
     const int broker = md->broker_cnt > 0 ? md->brokers[0].id : -1;
