@@ -205,6 +205,7 @@ TEST(BenchKafkaTest, ReportsEngineBaselineAndLiveWithTheSameRows) {
   EXPECT_THAT(r.Str("machine"), HasSubstr("cores"));
   // q5 with exactly-once output on the mock: the hand-written q5's rows, committed.
   EXPECT_EQ(r.Int("q5_replay_rows"), r.Int("q5_replay_expected_rows"));
+  EXPECT_EQ(r.Int("q5_baseline_rows"), r.Int("q5_replay_expected_rows"));
   EXPECT_GE(r.Int("q5_replay_rows"), 5);
   EXPECT_GE(r.Int("q5_live_windows"), 1);
   EXPECT_EQ(r.Int("q5_live_rows"), r.Int("q5_live_expected_rows"));

@@ -159,9 +159,11 @@ TEST(KafkaBenchTest, RealClusterReportsQ0BesideTheRawLoopAndExactlyOnceQ5) {
   // q5 replay: 5000 events at the generator's 10M events/s of event time fall into one 2 s
   // slide, so into 5 sliding windows, each with at least one row (more on ties).
   EXPECT_EQ(r.Int("q5_replay_rows"), r.Int("q5_replay_expected_rows"));
+  EXPECT_EQ(r.Int("q5_baseline_rows"), r.Int("q5_replay_expected_rows"));
   EXPECT_GE(r.Int("q5_replay_rows"), 5);
-  EXPECT_GT(r.Double("q5_replay_s"), 0);
-  EXPECT_GT(r.Double("q5_events_per_s"), 0);
+  for (const char* key : {"q5_replay_s", "q5_events_per_s", "q5_baseline_s", "q5_baseline_events_per_s", "q5_ratio"}) {
+    EXPECT_GT(r.Double(key), 0) << key << " in " << r.text();
+  }
   // q5 live: the rows of every window the paced input closed, committed and read back.
   EXPECT_EQ(r.Int("q5_live_events"), 10000);
   EXPECT_GE(r.Int("q5_live_windows"), 1);
@@ -205,7 +207,7 @@ TEST(KafkaBenchTest, TopicsTheUserNamesAreUsedAndKept) {
   EXPECT_TRUE(topics.contains(in));
   EXPECT_TRUE(topics.contains(out));
   // The input once (the live q0 run appends it a second time); in the output every run's
-  // rows: q0's three times, then q5's committed rows.
+  // rows: q0's three times, then q5's committed rows, the engine's and the baseline's.
   // (ReadTopicRecords' timeout counts polls of up to 100 ms, one per message too: a large
   // one lets it read 10 000 messages.)
   constexpr int kTimeoutMs = 3'600'000;
@@ -214,7 +216,8 @@ TEST(KafkaBenchTest, TopicsTheUserNamesAreUsedAndKept) {
   EXPECT_EQ(inputs->size(), 2u * 5000);
   absl::StatusOr<std::vector<KafkaRecord>> rows = ReadTopicRecords(bootstrap, out, true, kTimeoutMs);
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_EQ(static_cast<int64_t>(rows->size()), 3 * r.Int("bids") + r.Int("q5_replay_rows"));
+  EXPECT_EQ(static_cast<int64_t>(rows->size()),
+            3 * r.Int("bids") + r.Int("q5_replay_rows") + r.Int("q5_baseline_rows"));
 }
 
 TEST(KafkaBenchTest, AnUnreachableClusterIsOneLine) {

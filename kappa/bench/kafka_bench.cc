@@ -26,6 +26,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -505,6 +506,7 @@ nexmark::GeneratorConfig EventsConfig(const KafkaBenchOptions& o) {
   nexmark::GeneratorConfig config;
   config.seed = o.seed;
   config.events = o.events;
+  if (o.event_rate > 0) config.rate = o.event_rate;
   return config;
 }
 
@@ -648,7 +650,7 @@ absl::StatusOr<Measured> RunJob(const JobRegistry& registry, const KafkaBenchOpt
 // the contract's field order, `extra` copied as its JSON token. False for other events.
 class BidRows {
  public:
-  absl::StatusOr<bool> Row(const char* data, size_t len, std::string* row, int64_t* ts) {
+  absl::StatusOr<bool> Row(const char* data, size_t len, std::string* row, int64_t* ts, int64_t* auction_out = nullptr) {
     if (padded_.size() < len + simdjson::SIMDJSON_PADDING) padded_.resize(len + simdjson::SIMDJSON_PADDING);
     std::memcpy(padded_.data(), data, len);
     simdjson::ondemand::document doc;
@@ -706,6 +708,7 @@ class BidRows {
     row->append(extra);
     row->push_back('}');
     *ts = date_time;
+    if (auction_out != nullptr) *auction_out = auction;
     return true;
   }
 
@@ -1316,6 +1319,90 @@ absl::Status RunQ5Replay(const JobRegistry& registry, const KafkaBenchOptions& o
   return absl::OkStatus();
 }
 
+// The q5 baseline: one thread consumes the input range, counts bids per auction in q5's
+// sliding windows (open windows in a map by start), fires a window when the watermark —
+// as the engine's source computes it: the lowest over partitions of each one's highest
+// message timestamp, minus the bound — reaches its end − 1, produces its rows (the
+// auctions with the most bids) through a transactional producer, and commits the
+// transaction every checkpoint interval and at the end. Timed like the engine's replay:
+// from opening the clients to the last row visible to the read_committed reader.
+absl::Status RunQ5Baseline(const KafkaBenchOptions& o, Cluster& cluster, const Range& in, int64_t expected,
+                           Q5Result* q) {
+  KAPPA_ASSIGN_OR_RETURN(std::string out, cluster.OutputTopic("q5-out-baseline", static_cast<int>(in.begin.size())));
+  KAPPA_ASSIGN_OR_RETURN(std::vector<int64_t> before, cluster.Highs(out));
+  KAPPA_ASSIGN_OR_RETURN(std::unique_ptr<CommittedReader> reader, CommittedReader::Start(cluster, out, before));
+  const int64_t t0 = NowMicros();
+  std::atomic<int64_t> consumed{0};
+  absl::Status status;
+  {
+    Progress progress(o.progress, "q5 exactly-once baseline (raw librdkafka)", in.count(),
+                      [&] { return consumed.load(); });
+    status = [&]() -> absl::Status {
+      KAPPA_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
+                             kafka::Producer::Open(cluster.Endpoint(out), absl::StrCat("kappa-bench-q5-baseline-", out)));
+      KAPPA_RETURN_IF_ERROR(producer->Begin());
+      std::map<Timestamp, absl::flat_hash_map<int64_t, int64_t>> open;  // window start → auction → bids
+      std::vector<Timestamp> highest(in.begin.size(), kMinTimestamp);
+      BidRows bids;
+      std::string row;
+      auto last_commit = Clock::now();
+      auto fire = [&](Timestamp start, const absl::flat_hash_map<int64_t, int64_t>& counts) -> absl::Status {
+        int64_t most = 0;
+        for (const auto& [auction, n] : counts) most = std::max(most, n);
+        for (const auto& [auction, n] : counts) {
+          if (n != most) continue;
+          row = absl::StrCat("{\"auction\":", auction, ",\"num\":", n, ",\"window_start\":", start,
+                             ",\"window_end\":", start + kQ5Size, "}");
+          KAPPA_RETURN_IF_ERROR(producer->Produce(row, "", start + kQ5Size - 1));
+        }
+        return absl::OkStatus();
+      };
+      int64_t n = 0;
+      KAPPA_RETURN_IF_ERROR(ConsumeRange(cluster, in, "kappa-bench-q5-baseline", [&](const rd_kafka_message_t* m) {
+        const Timestamp ts = rd_kafka_message_timestamp(m, nullptr);  // = dateTime
+        int64_t bid_ts = 0, auction = 0;
+        KAPPA_ASSIGN_OR_RETURN(bool bid,
+                               bids.Row(static_cast<const char*>(m->payload), m->len, &row, &bid_ts, &auction));
+        if (bid) {
+          for (Timestamp start = bid_ts - bid_ts % kQ5Slide; start > bid_ts - kQ5Size; start -= kQ5Slide) {
+            ++open[start][auction];
+          }
+        }
+        Timestamp& h = highest[static_cast<size_t>(m->partition)];
+        h = std::max(h, ts);
+        const Timestamp low = *std::min_element(highest.begin(), highest.end());
+        while (low != kMinTimestamp && !open.empty() &&
+               low - o.out_of_orderness_ms >= open.begin()->first + kQ5Size - 1) {
+          KAPPA_RETURN_IF_ERROR(fire(open.begin()->first, open.begin()->second));
+          open.erase(open.begin());
+        }
+        if ((++n & 1023) == 0) {
+          KAPPA_RETURN_IF_ERROR(producer->Poll());
+          consumed.store(n, std::memory_order_relaxed);
+          if (Clock::now() - last_commit >= std::chrono::milliseconds(o.checkpoint_interval_ms)) {
+            KAPPA_RETURN_IF_ERROR(producer->Commit(60000));
+            KAPPA_RETURN_IF_ERROR(producer->Begin());
+            last_commit = Clock::now();
+          }
+        }
+        return absl::OkStatus();
+      }));
+      for (const auto& [start, counts] : open) KAPPA_RETURN_IF_ERROR(fire(start, counts));
+      consumed.store(n, std::memory_order_relaxed);
+      return producer->Commit(60000);
+    }();
+  }
+  std::atomic<bool> done{true};
+  if (status.ok()) status = WaitRows(*reader, expected, done, [] { return absl::OkStatus(); });
+  reader->Stop();
+  KAPPA_RETURN_IF_ERROR(status);
+  int64_t last_us = t0;
+  for (const auto& m : reader->messages()) last_us = std::max(last_us, m.visible_us);
+  q->baseline_s = static_cast<double>(last_us - t0) * 1e-6;
+  KAPPA_ASSIGN_OR_RETURN(q->baseline_rows, CountCommitted(cluster, out, before));
+  return absl::OkStatus();
+}
+
 // One event of the live run as produced: its timestamp (= dateTime = produce time, ms) and,
 // for bids, the auction.
 struct LiveEvent {
@@ -1528,14 +1615,16 @@ std::string ResultJson(const KafkaBenchResult& r, const KafkaBenchOptions& o, co
       r.start_stop_s, r.engine_broker_cpu_s, r.baseline_broker_cpu_s);
   absl::StrAppendFormat(
       &json,
-      "\"q5_checkpoint_interval_ms\":%d,\"q5_out_of_orderness_ms\":%d,\"q5_replay_s\":%.6f,"
-      "\"q5_events_per_s\":%.1f,\"q5_replay_rows\":%d,\"q5_replay_expected_rows\":%d,\"q5_replay_checkpoints\":%d,"
+      "\"event_rate_per_s\":%.1f,\"q5_checkpoint_interval_ms\":%d,\"q5_out_of_orderness_ms\":%d,\"q5_replay_s\":%.6f,"
+      "\"q5_events_per_s\":%.1f,\"q5_baseline_s\":%.6f,\"q5_baseline_events_per_s\":%.1f,\"q5_baseline_rows\":%d,"
+      "\"q5_ratio\":%.4f,\"q5_replay_rows\":%d,\"q5_replay_expected_rows\":%d,\"q5_replay_checkpoints\":%d,"
       "\"q5_live_rate_per_s\":%d,\"q5_live_duration_s\":%.3f,\"q5_live_events\":%d,\"q5_live_windows\":%d,"
       "\"q5_live_rows\":%d,\"q5_live_expected_rows\":%d,\"q5_live_checkpoints\":%d,"
       "\"q5_latency_p50_ms\":%.1f,\"q5_latency_p99_ms\":%.1f,\"q5_latency_max_ms\":%.1f,"
       "\"q5_close_latency_p50_ms\":%.1f,\"q5_close_latency_p99_ms\":%.1f,\"q5_close_latency_max_ms\":%.1f,"
       "\"machine\":\"%s\"}",
-      o.checkpoint_interval_ms, q.out_of_orderness_ms, q.replay_s, r.q5_events_per_s(), q.replay_rows,
+      EventsConfig(o).rate, o.checkpoint_interval_ms, q.out_of_orderness_ms, q.replay_s, r.q5_events_per_s(), q.baseline_s,
+      r.q5_baseline_events_per_s(), q.baseline_rows, r.q5_ratio(), q.replay_rows,
       q.replay_expected_rows, q.replay_checkpoints, q.live_rate, q.live_duration_s, q.live_events, q.live_windows,
       q.live_rows, q.live_expected_rows, q.live_checkpoints, q.latency_p50_ms, q.latency_p99_ms, q.latency_max_ms,
       q.close_latency_p50_ms, q.close_latency_p99_ms, q.close_latency_max_ms, JsonEscape(MachineLine()));
@@ -1584,8 +1673,11 @@ void PrintTable(const KafkaBenchResult& r, const KafkaBenchOptions& o, const std
       o.checkpoint_interval_ms, q.out_of_orderness_ms);
   out << absl::StrFormat("%-46s %7.3f %10s %10s %8d\n", "replay: building the job -> last row visible", q.replay_s,
                          Human(r.q5_events_per_s()), "-", q.replay_rows);
-  out << absl::StrFormat("  (%d rows expected; %d periodic checkpoints before the final one)\n", q.replay_expected_rows,
-                         q.replay_checkpoints);
+  out << absl::StrFormat("%-46s %7.3f %10s %10s %8d\n", "baseline: raw librdkafka, transactions", q.baseline_s,
+                         Human(r.q5_baseline_events_per_s()), "-", q.baseline_rows);
+  out << absl::StrFormat("%-46s %7s %10.2f\n", "  engine / baseline", "", r.q5_ratio());
+  out << absl::StrFormat("  (%d rows expected; the engine took %d periodic checkpoints before the final one)\n",
+                         q.replay_expected_rows, q.replay_checkpoints);
   if (q.live_events > 0) {
     out << absl::StrFormat(
         "live: %d events paced at %d/s (%.1f s), %d windows closed, %d rows (%d expected), %d checkpoints\n",
@@ -1631,6 +1723,7 @@ int RunKafkaBench(const JobRegistry& registry, const KafkaBenchOptions& o, std::
   if (o.checkpoint_interval_ms < 10) return usage("--checkpoint-interval must be at least 10 ms");
   if (o.out_of_orderness_ms < 0) return usage("--out-of-orderness must be 0 ms or more");
   if (o.latency_rate < 1) return usage("--latency-rate must be at least 1 event/s");
+  if (!(o.event_rate >= 0)) return usage("--event-rate must be a positive number of events/s (0: 10M/s)");
   if (!(o.latency_duration_s >= 0) || o.latency_duration_s > 3600) {
     return usage("--latency-duration must be between 0 and 3600 s");
   }
@@ -1762,17 +1855,20 @@ int RunKafkaBench(const JobRegistry& registry, const KafkaBenchOptions& o, std::
 
   // q5 with exactly-once output, once: the replay of the same input, then the paced live run.
   if (absl::Status s = RunQ5Replay(registry, o, cluster, in, shape.q5_rows, &result.q5); !s.ok()) return failed(s);
+  if (absl::Status s = RunQ5Baseline(o, cluster, in, shape.q5_rows, &result.q5); !s.ok()) return failed(s);
   result.q5.live_rate = o.latency_rate;
   result.q5.live_duration_s = o.latency_duration_s;
   if (o.latency_duration_s > 0 && o.latency_rate * o.latency_duration_s >= 1) {
     if (absl::Status s = RunQ5Live(registry, o, cluster, partitions, &result.q5); !s.ok()) return failed(s);
   }
   if (result.q5.replay_rows != result.q5.replay_expected_rows ||
+      result.q5.baseline_rows != result.q5.replay_expected_rows ||
       result.q5.live_rows != result.q5.live_expected_rows) {
     err << absl::StrFormat(
-        "kappa: bench kafka: ROWS DIFFER: nexmark-q5 committed %d rows in the replay (%d expected) and %d in the "
-        "live run (%d expected)\n",
-        result.q5.replay_rows, result.q5.replay_expected_rows, result.q5.live_rows, result.q5.live_expected_rows);
+        "kappa: bench kafka: ROWS DIFFER: nexmark-q5 committed %d rows in the replay and the baseline %d (%d "
+        "expected), %d in the live run (%d expected)\n",
+        result.q5.replay_rows, result.q5.baseline_rows, result.q5.replay_expected_rows, result.q5.live_rows,
+        result.q5.live_expected_rows);
     return 1;
   }
   if (absl::Status s = cluster.DeleteCreated(); !s.ok()) return failed(s);

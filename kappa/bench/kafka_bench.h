@@ -69,6 +69,9 @@ struct KafkaBenchOptions {
   std::string in_topic, out_topic;
   int replication_factor = 1;  // of the topics the bench creates on a real cluster
   uint64_t seed = 0;
+  // Events per second of event time in the input (dateTime spacing): how many q5 windows
+  // the input spans. 0: the generator's default (10M/s, as Flink's Nexmark).
+  double event_rate = 0;
   // q5 with exactly-once output: checkpoint interval, watermark bound (the Nexmark jobs'
   // default), and the paced live run that measures latency (events/s of wall time for
   // this many seconds; 0 s: no live q5 run).
@@ -94,6 +97,10 @@ struct Q5Result {
   int64_t replay_rows = 0;
   int64_t replay_expected_rows = 0;  // windows (and ties) of the hand-written q5
   int64_t replay_checkpoints = 0;
+  // The baseline: the same work by hand on raw librdkafka (kafka_bench.cc, RunQ5Baseline),
+  // a transaction committed every checkpoint interval; timed the same way.
+  double baseline_s = 0;
+  int64_t baseline_rows = 0;
   // Live: a producer paced at `rate` events/s for `duration_s`, the job following.
   int64_t live_rate = 0;
   double live_duration_s = 0;
@@ -141,6 +148,8 @@ struct KafkaBenchResult {
   double engine_mb_per_s() const { return Rate(input_bytes, engine_wall_s) / 1e6; }
   double baseline_mb_per_s() const { return Rate(input_bytes, baseline_wall_s) / 1e6; }
   double q5_events_per_s() const { return Rate(events, q5.replay_s); }
+  double q5_baseline_events_per_s() const { return Rate(events, q5.baseline_s); }
+  double q5_ratio() const { return q5.replay_s > 0 ? q5.baseline_s / q5.replay_s : 0; }
   double replay_events_per_s() const { return Rate(events, replay_s); }
   double live_events_per_s() const { return Rate(events, live_wall_s); }
   double live_producer_events_per_s() const { return Rate(events, live_producer_s); }
@@ -151,7 +160,8 @@ struct KafkaBenchResult {
   double live_vs_replay() const { return live_wall_s > 0 ? replay_s / live_wall_s : 0; }
   bool rows_match() const {
     return engine_rows == bids && baseline_rows == bids && live_rows == bids &&
-           q5.replay_rows == q5.replay_expected_rows && q5.live_rows == q5.live_expected_rows;
+           q5.replay_rows == q5.replay_expected_rows && q5.baseline_rows == q5.replay_expected_rows &&
+           q5.live_rows == q5.live_expected_rows;
   }
 
   static double Rate(int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0; }

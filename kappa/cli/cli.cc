@@ -578,6 +578,9 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   kafka_bench_cmd->add_option("--latency-duration", kafka_bench.latency_duration_s,
                               "q5 live run: seconds of paced input (0: no live q5 run)")
       ->capture_default_str();
+  kafka_bench_cmd->add_option("--event-rate", kafka_bench.event_rate,
+                              "Input events per second of event time, which spaces dateTimes and so sets how many "
+                              "q5 windows the input spans (default: the generator's 10M/s)");
   kafka_bench_cmd->add_option("--seed", kafka_bench.seed, "Generator seed")->capture_default_str();
   kafka_bench_cmd->add_flag("--json", kafka_bench.json, "One JSON object on stdout instead of the table");
   kafka_bench_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
