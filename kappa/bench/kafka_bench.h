@@ -1,14 +1,18 @@
-// `kappa bench kafka`: Kafka → nexmark-q0 → Kafka, beside a hand-written raw librdkafka
-// loop doing the same on the same messages, and a replay beside a live run, in one process.
+// `kappa bench kafka`: Kafka → nexmark-q0 → Kafka beside a hand-written raw librdkafka
+// loop doing the same on the same messages, a replay beside a live run, and Kafka →
+// nexmark-q5 → Kafka with exactly-once output beside a raw loop with transactions, with
+// end-to-end latency seen by a read_committed consumer; in one process.
 //
 // Setup: N Nexmark events (JSON, DESIGN §7; message timestamp = dateTime) are produced into
 // an input topic of P partitions, event e to partition e % P. The cluster is librdkafka's
 // mock, started in this process (default), or a real one (`--kafka BOOTSTRAP`), where the
-// topics must exist: kappa-bench-in (the input, also written by the live run) and
-// kappa-bench-out (every run's output). Every run reads and counts offset ranges (the high
-// watermarks before and after), so topics may already hold data.
+// bench creates every topic it needs (kappa-bench-PID-MS-ROLE, replication factor
+// --replication-factor) and deletes them at the end, or uses two existing topics the user
+// names (--in-topic: the input, also appended to by the live runs; --out-topic: every
+// run's output). Every run reads and counts offset ranges (the high watermarks before and
+// after), so user-named topics may already hold data.
 //
-// Each repetition measures:
+// q0, each repetition:
 //  - engine (a replay): the job nexmark-q0 (registered, else the built-in one) reads the
 //    filled topic bounded (`?start=earliest&end=end`, what `kappa replay --to end` does;
 //    explicit offset ranges on a real cluster) and writes an output topic through its
@@ -26,13 +30,35 @@
 //    and the run is timed from the first produce until the output topic holds every row
 //    (watched by ListOffsets requests every 2 ms once the job has read every event).
 // The engine's rows must equal the baseline's and the live run's (counts, and once the
-// multisets of message values); a difference fails the bench.
+// multisets of message values); a difference fails the bench. MB/s = input JSON values
+// (bytes, 10^6) per second of the same wall time as events/s.
+//
+// q5 with exactly-once output (checkpoints every --checkpoint-interval into a temporary
+// directory, output committed in Kafka transactions), once after the q0 repetitions:
+//  - replay: nexmark-q5 over the filled input, bounded; timed from building the job to
+//    the last row returned to a read_committed consumer thread (CommittedReader);
+//  - baseline: one thread consumes the same range, counts bids per auction in the same
+//    sliding windows, fires a window when the same watermark passes its end (lowest
+//    per-partition message timestamp − bound), produces its rows through a transactional
+//    producer and commits every checkpoint interval and at the end; timed the same way;
+//  - live: the job follows an empty topic while a producer paces rate × duration events
+//    at --latency-rate, setting each event's dateTime and message timestamp to the
+//    wall-clock ms at which it is produced (so produce time = event time). Per window the
+//    input closed (Q5Windows: the window's end − 1 ≤ the watermark after the last event),
+//    latency = the time its last row reached the read_committed reader − the produce time
+//    of (a) the window's newest bid (this includes waiting for the watermark bound) and
+//    (b) the event after which the watermark passed the window's end. Then the job is
+//    stopped (a stopped run commits nothing after its last checkpoint).
+// Row counts must equal the hand-written q5's (nexmark_baseline.h for the replay,
+// Q5Windows for the live run), counted afterwards with a fresh read_committed consumer.
 //
 // On the embedded cluster every run has topics of its own, output topics have 8 times the
 // input's partitions (rows without a key land unevenly; the mock keeps ~5 MiB per
 // partition), and every consumer uses fetch.wait.max.ms=10: the mock answers a fetch that
 // finds no data only after the whole wait (500 ms by default), so a live consumer that
-// catches up with its producer would stall that long each time.
+// catches up with its producer would stall that long each time. The read_committed
+// reader uses fetch.wait.max.ms=100 on a real cluster, which answers as soon as data or a
+// commit marker arrives.
 //
 // CPU: all threads of the process (getrusage) minus the embedded broker's thread, so
 // "per core" figures include librdkafka's client threads but not the mock broker. The
@@ -42,8 +68,8 @@
 //   options.events = 200'000;
 //   int exit_code = RunKafkaBench(registry, options, std::cout, std::cerr);
 //
-// Runs on the calling thread (plus the engine's workers and a producer thread); one bench
-// at a time per process.
+// Runs on the calling thread (plus the engine's workers, a producer thread and the
+// read_committed reader's); one bench at a time per process.
 #ifndef KAPPA_BENCH_KAFKA_BENCH_H_
 #define KAPPA_BENCH_KAFKA_BENCH_H_
 
