@@ -245,6 +245,15 @@ TEST(BenchKafkaTest, TopicNamesWithoutARealClusterAreAUsageError) {
   EXPECT_EQ(run.out, "");
 }
 
+TEST(BenchKafkaTest, AnUnreachableClusterIsOneLine) {
+  RunResult run = RunKappa({"bench", "kafka", "--kafka", "127.0.0.1:1", "--events", "100", "--json"},
+                           /*stderr_file=*/"", std::chrono::seconds(60));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("127.0.0.1:1"));
+  EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
+  EXPECT_EQ(run.out, "");
+}
+
 // `kappa bench job`: a registered job beside its sources read alone, on the same events.
 void ExpectJobLine(const Result& r, const std::string& job, int64_t events) {
   ASSERT_TRUE(r.ok()) << r.text();

@@ -220,14 +220,5 @@ TEST(KafkaBenchTest, TopicsTheUserNamesAreUsedAndKept) {
             3 * r.Int("bids") + r.Int("q5_replay_rows") + r.Int("q5_baseline_rows"));
 }
 
-TEST(KafkaBenchTest, AnUnreachableClusterIsOneLine) {
-  RunResult run = RunKappa({"bench", "kafka", "--kafka", "127.0.0.1:1", "--events", "100", "--json"},
-                           /*stderr_file=*/"", std::chrono::seconds(60));
-  EXPECT_EQ(run.exit_code, 1);
-  EXPECT_THAT(run.err, HasSubstr("127.0.0.1:1"));
-  EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
-  EXPECT_EQ(run.out, "");
-}
-
 }  // namespace
 }  // namespace kappa
