@@ -359,10 +359,18 @@ class Cluster {
   Cluster() = default;
 
   // Creates a topic through the admin API and waits until every partition has a leader.
+  // The input's message timestamps are its dateTimes, in 2023: with a broker's defaults,
+  // retention by time would delete the data within minutes and every batch would roll a
+  // new segment (a segment rolls when its first timestamp is older than segment.ms), so
+  // the bench's topics keep data by time forever and roll segments by size only.
   absl::Status CreateTopic(const std::string& topic, int partitions) {
     char err[512];
     rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_, err, sizeof err);
     if (nt == nullptr) return absl::InvalidArgumentError(absl::StrCat("topic ", topic, ": ", err));
+    for (const auto& [key, value] : {std::pair<const char*, const char*>{"retention.ms", "-1"},
+                                     {"segment.ms", "3153600000000"}}) {  // 100 years
+      rd_kafka_NewTopic_set_config(nt, key, value);
+    }
     rd_kafka_queue_t* q = rd_kafka_queue_new(admin_.get());
     rd_kafka_CreateTopics(admin_.get(), &nt, 1, nullptr, q);
     absl::Status status = absl::DeadlineExceededError(absl::StrCat("creating topic ", topic, ": no answer in 60 s"));
