@@ -212,7 +212,6 @@ class Cluster {
   bool creates_topics() const { return embedded() || in_topic_.empty(); }
   // Of the topics the bench creates on a real cluster ("" on the embedded one).
   const std::string& prefix() const { return prefix_; }
-  const std::vector<std::string>& created() const { return created_; }
   int replication() const { return replication_; }
 
   // Deletes the topics the bench created on a real cluster.
@@ -658,7 +657,8 @@ absl::StatusOr<Measured> RunJob(const JobRegistry& registry, const KafkaBenchOpt
 // the contract's field order, `extra` copied as its JSON token. False for other events.
 class BidRows {
  public:
-  absl::StatusOr<bool> Row(const char* data, size_t len, std::string* row, int64_t* ts, int64_t* auction_out = nullptr) {
+  absl::StatusOr<bool> Row(const char* data, size_t len, std::string* row, int64_t* ts,
+                           int64_t* auction_out = nullptr) {
     if (padded_.size() < len + simdjson::SIMDJSON_PADDING) padded_.resize(len + simdjson::SIMDJSON_PADDING);
     std::memcpy(padded_.data(), data, len);
     simdjson::ondemand::document doc;
@@ -1346,8 +1346,9 @@ absl::Status RunQ5Baseline(const KafkaBenchOptions& o, Cluster& cluster, const R
     Progress progress(o.progress, "q5 exactly-once baseline (raw librdkafka)", in.count(),
                       [&] { return consumed.load(); });
     status = [&]() -> absl::Status {
+      const std::string transactional_id = absl::StrCat("kappa-bench-q5-baseline-", out);
       KAPPA_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
-                             kafka::Producer::Open(cluster.Endpoint(out), absl::StrCat("kappa-bench-q5-baseline-", out)));
+                             kafka::Producer::Open(cluster.Endpoint(out), transactional_id));
       KAPPA_RETURN_IF_ERROR(producer->Begin());
       std::map<Timestamp, absl::flat_hash_map<int64_t, int64_t>> open;  // window start → auction → bids
       std::vector<Timestamp> highest(in.begin.size(), kMinTimestamp);
@@ -1631,7 +1632,8 @@ std::string ResultJson(const KafkaBenchResult& r, const KafkaBenchOptions& o, co
       "\"q5_latency_p50_ms\":%.1f,\"q5_latency_p99_ms\":%.1f,\"q5_latency_max_ms\":%.1f,"
       "\"q5_close_latency_p50_ms\":%.1f,\"q5_close_latency_p99_ms\":%.1f,\"q5_close_latency_max_ms\":%.1f,"
       "\"machine\":\"%s\"}",
-      EventsConfig(o).rate, o.checkpoint_interval_ms, q.out_of_orderness_ms, q.replay_s, r.q5_events_per_s(), q.baseline_s,
+      EventsConfig(o).rate, o.checkpoint_interval_ms, q.out_of_orderness_ms, q.replay_s, r.q5_events_per_s(),
+      q.baseline_s,
       r.q5_baseline_events_per_s(), q.baseline_rows, r.q5_ratio(), q.replay_rows,
       q.replay_expected_rows, q.replay_checkpoints, q.live_rate, q.live_duration_s, q.live_events, q.live_windows,
       q.live_rows, q.live_expected_rows, q.live_checkpoints, q.latency_p50_ms, q.latency_p99_ms, q.latency_max_ms,
@@ -1691,10 +1693,12 @@ void PrintTable(const KafkaBenchResult& r, const KafkaBenchOptions& o, const std
         "live: %d events paced at %d/s (%.1f s), %d windows closed, %d rows (%d expected), %d checkpoints\n",
         q.live_events, q.live_rate, q.live_duration_s, q.live_windows, q.live_rows, q.live_expected_rows,
         q.live_checkpoints);
-    out << absl::StrFormat("  latency from the window's newest bid produced:    p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms\n",
-                           q.latency_p50_ms, q.latency_p99_ms, q.latency_max_ms);
-    out << absl::StrFormat("  latency from the event that closed the window:    p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms\n",
-                           q.close_latency_p50_ms, q.close_latency_p99_ms, q.close_latency_max_ms);
+    out << absl::StrFormat(
+        "  latency from the window's newest bid produced:  p50 %7.1f ms, p99 %7.1f ms, max %7.1f ms\n",
+        q.latency_p50_ms, q.latency_p99_ms, q.latency_max_ms);
+    out << absl::StrFormat(
+        "  latency from the event that closed the window: p50 %7.1f ms, p99 %7.1f ms, max %7.1f ms\n",
+        q.close_latency_p50_ms, q.close_latency_p99_ms, q.close_latency_max_ms);
     out << "  (to the window's last row returned to a read_committed consumer; one sample per window; produce time = "
            "the message timestamp = dateTime, set when produced)\n";
   }
