@@ -176,7 +176,8 @@ TEST(BenchNexmarkTest, MissingEventsIsAUsageError) {
 // `kappa bench kafka` against the embedded mock cluster: Kafka -> q0 -> Kafka beside the raw
 // librdkafka loop, and live beside replay. Only that every figure exists and the rows agree.
 TEST(BenchKafkaTest, ReportsEngineBaselineAndLiveWithTheSameRows) {
-  RunResult run = RunKappa({"bench", "kafka", "--events", "5000", "--partitions", "4", "--json"},
+  RunResult run = RunKappa({"bench", "kafka", "--events", "5000", "--partitions", "4", "--latency-rate", "2000",
+                            "--latency-duration", "5", "--out-of-orderness", "500", "--json"},
                            /*stderr_file=*/"", std::chrono::seconds(120));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::vector<std::string> lines = Lines(run.out);
@@ -202,11 +203,18 @@ TEST(BenchKafkaTest, ReportsEngineBaselineAndLiveWithTheSameRows) {
   }
   EXPECT_THAT(r.Str("broker"), HasSubstr("embedded"));
   EXPECT_THAT(r.Str("machine"), HasSubstr("cores"));
+  // q5 with exactly-once output on the mock: the hand-written q5's rows, committed.
+  EXPECT_EQ(r.Int("q5_replay_rows"), r.Int("q5_replay_expected_rows"));
+  EXPECT_EQ(r.Int("q5_baseline_rows"), r.Int("q5_replay_expected_rows"));
+  EXPECT_GE(r.Int("q5_replay_rows"), 5);
+  EXPECT_GE(r.Int("q5_live_windows"), 1);
+  EXPECT_EQ(r.Int("q5_live_rows"), r.Int("q5_live_expected_rows"));
+  EXPECT_GT(r.Double("q5_latency_p50_ms"), 0);
 }
 
 TEST(BenchKafkaTest, TablePrintsEveryRunAndNoMismatch) {
-  RunResult run = RunKappa({"bench", "kafka", "--events", "2000", "--partitions", "2"}, /*stderr_file=*/"",
-                           std::chrono::seconds(120));
+  RunResult run = RunKappa({"bench", "kafka", "--events", "2000", "--partitions", "2", "--latency-duration", "0"},
+                           /*stderr_file=*/"", std::chrono::seconds(120));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("\nengine: nexmark-q0 replay"));
   EXPECT_THAT(run.out, HasSubstr("\nbaseline: raw librdkafka"));
@@ -225,6 +233,23 @@ TEST(BenchKafkaTest, InputBeyondTheMockRetentionIsAUsageError) {
   RunResult run = RunKappa({"bench", "kafka", "--events", "200000", "--partitions", "1"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("--partitions"));
+  EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
+  EXPECT_EQ(run.out, "");
+}
+
+TEST(BenchKafkaTest, TopicNamesWithoutARealClusterAreAUsageError) {
+  RunResult run = RunKappa({"bench", "kafka", "--in-topic", "a", "--out-topic", "b"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--kafka"));
+  EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
+  EXPECT_EQ(run.out, "");
+}
+
+TEST(BenchKafkaTest, AnUnreachableClusterIsOneLine) {
+  RunResult run = RunKappa({"bench", "kafka", "--kafka", "127.0.0.1:1", "--events", "100", "--json"},
+                           /*stderr_file=*/"", std::chrono::seconds(60));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("127.0.0.1:1"));
   EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
   EXPECT_EQ(run.out, "");
 }

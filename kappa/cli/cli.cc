@@ -527,28 +527,60 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   bench::KafkaBenchOptions kafka_bench;
   auto* kafka_bench_cmd = bench_cmd->add_subcommand(
       "kafka",
-      "Kafka -> nexmark-q0 -> Kafka beside a hand-written raw librdkafka loop (consume every input message, "
-      "produce q0's row for every bid with an idempotent producer, flush), and a replay beside a live run, in one "
-      "process. N Nexmark events are produced as JSON into an input topic first. Replay: the job reads the filled "
-      "topic bounded (start=earliest&end=end). Live: the job follows an empty topic while a producer thread writes "
-      "the same events at full speed, timed until the output topic holds every row. The rows of all three must "
-      "agree (counts, and once the values, compared as multisets). Runs against librdkafka's mock cluster in this "
-      "process (~5 MiB per partition: keep events / partitions small enough), or a real cluster with --kafka, "
-      "where the topics kappa-bench-in and kappa-bench-out must exist.");
+      "Kafka -> Nexmark -> Kafka in one process, each beside a baseline measured in the same run. N Nexmark "
+      "events are produced as JSON into an input topic first (message timestamp = dateTime). "
+      "(a) nexmark-q0 (pass-through): the engine replays the filled topic bounded and writes every bid's row with "
+      "an idempotent producer, no checkpoints; the baseline is a hand-written raw librdkafka loop doing the same "
+      "(consume, simdjson, produce, flush). Figures: seconds, events/s (input events / wall time), events/s per "
+      "core (/ CPU seconds of the process), MB/s (MB of input JSON values / wall time), engine / baseline. Live: "
+      "the job follows an empty topic while a producer thread writes the same events at full speed, timed until "
+      "the output holds every row. The rows of all three must agree (counts, and once the values as multisets). "
+      "(b) nexmark-q5 with exactly-once output (checkpoints every --checkpoint-interval, output committed in "
+      "Kafka transactions), read by a read_committed consumer thread. Replay: events/s = input events / (building "
+      "the job -> last row visible). Live: a producer paced at --latency-rate for --latency-duration writes events "
+      "whose dateTime and message timestamp are the wall-clock time they are produced; per closed window, latency = "
+      "time its last row was returned to the read_committed consumer - produce time of (1) the window's newest bid, "
+      "which includes the watermark bound (--out-of-orderness), and (2) the event that moved the watermark past the "
+      "window's end; p50/p99/max over windows, in ms. Row counts must equal the hand-written q5's. "
+      "Without --kafka: librdkafka's mock cluster in this process (~5 MiB per partition: keep events / partitions "
+      "small enough). With --kafka: a real cluster, where the bench creates its topics (kappa-bench-PID-MS-ROLE, "
+      "deleted at the end) unless --in-topic and --out-topic name existing ones. --json: one JSON object; units are "
+      "in the key names (_s, _ms, _per_s, _bytes, _mb_per_s).");
   kafka_bench_cmd->add_option("--events,-n", kafka_bench.events, "Nexmark events in the input")->capture_default_str();
   kafka_bench_cmd->add_option("--partitions", kafka_bench.partitions,
-                              "Partitions of the input topic the embedded cluster creates (output topics: 8 times as "
-                              "many)")
+                              "Partitions of the topics the bench creates (on the embedded cluster output topics "
+                              "get 8 times as many)")
       ->capture_default_str();
   kafka_bench_cmd->add_option("--parallelism,-p", kafka_bench.parallelism, "Parallel instances of the job")
       ->capture_default_str();
   kafka_bench_cmd->add_option("--workers", kafka_bench.workers, "Worker threads (default: number of cores)");
   kafka_bench_cmd->add_option("--repetitions", kafka_bench.repetitions,
-                              "Run replay, baseline and live this many times each and report the best")
+                              "Run q0's replay, baseline and live this many times each and report the best")
       ->capture_default_str();
   kafka_bench_cmd->add_option("--kafka", kafka_bench.kafka,
-                              "Bootstrap servers of a real cluster (default: librdkafka's mock, in this process); "
-                              "create kappa-bench-in and kappa-bench-out first");
+                              "Bootstrap servers of a real cluster (default: librdkafka's mock, in this process)");
+  kafka_bench_cmd->add_option("--in-topic", kafka_bench.in_topic,
+                              "With --kafka: an existing input topic to fill and append to (its partitions replace "
+                              "--partitions), instead of topics the bench creates; needs --out-topic");
+  kafka_bench_cmd->add_option("--out-topic", kafka_bench.out_topic,
+                              "With --kafka: an existing topic for every run's output (runs count offset ranges)");
+  kafka_bench_cmd->add_option("--replication-factor", kafka_bench.replication_factor,
+                              "Replication factor of the topics the bench creates on a real cluster")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--checkpoint-interval", kafka_bench.checkpoint_interval_ms,
+                              "q5: checkpoint (and Kafka transaction) interval in ms")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--out-of-orderness", kafka_bench.out_of_orderness_ms,
+                              "q5: watermark bound in ms (the Nexmark jobs' default)")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--latency-rate", kafka_bench.latency_rate, "q5 live run: events per second, paced")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--latency-duration", kafka_bench.latency_duration_s,
+                              "q5 live run: seconds of paced input (0: no live q5 run)")
+      ->capture_default_str();
+  kafka_bench_cmd->add_option("--event-rate", kafka_bench.event_rate,
+                              "Input events per second of event time, which spaces dateTimes and so sets how many "
+                              "q5 windows the input spans (default: the generator's 10M/s)");
   kafka_bench_cmd->add_option("--seed", kafka_bench.seed, "Generator seed")->capture_default_str();
   kafka_bench_cmd->add_flag("--json", kafka_bench.json, "One JSON object on stdout instead of the table");
   kafka_bench_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
