@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -70,7 +71,7 @@ inline std::string UniqueTopicName(std::string_view prefix) {
   static std::atomic<int> counter{0};
   std::string test = "t";
   if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) test = info->name();
-  std::string name = absl::StrCat(prefix, "-", test, "-", getpid(), "-", counter++);
+  std::string name = absl::StrCat(std::string(prefix), "-", test, "-", getpid(), "-", counter++);
   for (char& c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
   }
@@ -191,9 +192,9 @@ inline absl::StatusOr<std::vector<KafkaRecord>> ReadTopicRecords(const std::stri
   std::map<int, std::vector<KafkaRecord>> by_partition;
   int at_end = 0;
   std::vector<bool> ended(partitions, false);
-  const int64_t deadline_polls = timeout_ms / 100;
-  for (int64_t polls = 0; at_end < partitions; ++polls) {
-    if (polls > deadline_polls) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (at_end < partitions) {
+    if (std::chrono::steady_clock::now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat("reading ", topic, ": ", at_end, " of ", partitions,
                                                       " partitions reached their end in ", timeout_ms, " ms"));
     }
