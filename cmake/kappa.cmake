@@ -13,17 +13,25 @@ function(kappa_cc_test)
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
+  # Several labels reach each test as one list: gtest_discover_tests passes its PROPERTIES
+  # through two rounds of list expansion and a -D argument, so the separators are escaped
+  # for each (ctest -N -L kafka lists the tests of a KAFKA binary labelled integration).
+  set(labels ${T_LABELS})
+  if(T_KAFKA)
+    list(APPEND labels kafka)
+  endif()
+  string(REPLACE ";" "\\\\\\\\\\\\\\\\;" labels "${labels}")
   add_executable(${T_NAME} ${T_SRCS})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   if(T_KAFKA)
     target_compile_definitions(${T_NAME} PRIVATE KAPPA_KAFKA_BROKER_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/kafka-broker")
     gtest_discover_tests(${T_NAME}
-      PROPERTIES LABELS "${T_LABELS};kafka" FIXTURES_REQUIRED kafka_broker
+      PROPERTIES LABELS "${labels}" FIXTURES_REQUIRED kafka_broker
                  ENVIRONMENT KAPPA_TEST_KAFKA=${KAPPA_TEST_KAFKA_DIR}
       DISCOVERY_TIMEOUT 60)
   else()
     gtest_discover_tests(${T_NAME}
-      PROPERTIES LABELS "${T_LABELS}"
+      PROPERTIES LABELS "${labels}"
       DISCOVERY_TIMEOUT 60)
   endif()
 endfunction()
