@@ -1,16 +1,16 @@
 // Broker failures under a running exactly-once job, on a real 3-node Apache Kafka cluster
-// (scripts/kafka-broker) that this test starts for itself:
+// (scripts/kafka-broker) that each test starts for itself:
 //
-//  - The leader of an input partition is killed with kill -9 and restarted a few seconds
-//    later.
+//  - The leader of an input partition is killed with kill -9 and restarted 4 s later.
 //  - Every broker is stopped for 20 s and started again.
 //
 // Nexmark q5 reads a 4-partition topic while the test produces it at a pace, and writes a
-// topic exactly-once with checkpoints; topics have replication factor 3 and
-// min.insync.replicas=2. The source ends at offsets fixed before the run, so the job cannot
-// finish before the last event is produced, and each fault strikes while it runs. In both,
-// the job stalls, resumes by itself and exits 0, and its committed output (read_committed)
-// equals, as a multiset, that of an uninterrupted run over the same input.
+// topic exactly-once with checkpoints every 500 ms; topics have replication factor 3 and
+// min.insync.replicas=2. The fault starts once a third of the input is produced and ends
+// before the last third is: the source ends at offsets fixed before the run, so the job
+// cannot finish before the fault is over. In both, the job stalls, resumes by itself and
+// exits 0, and its committed output (read_committed) equals, as a multiset, that of an
+// uninterrupted run over the same input, and the independent reference.
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,8 +46,8 @@ using testing::ReadFileToString;
 using testing::ScopedTempDir;
 using namespace ::kappa::testing;  // NOLINT: KafkaBrokerScript, RunKappa, ReadTopicValues
 
-// 6000 events at 200 events/s: 30 s of event time, ~15 sliding windows of q5. The test
-// produces them over about kProduceSeconds of wall time.
+// 6000 events at 200 events/s: 30 s of event time, 19 sliding windows of q5. The test
+// produces them over about kProduceSeconds of wall time, plus the fault.
 constexpr int64_t kEvents = 6000;
 constexpr double kRate = 200;
 constexpr int kPartitions = 4;
