@@ -5,9 +5,12 @@
 
 What the Kafka tests rely on: a cluster left running by a killed test is stopped by the
 next `start` in the same directory; `bootstrap` prints the address `start` printed;
-`create-topic` waits for leaders, so `leader` answers at once; `stop` leaves no JVM; and
-without the jars `start` says in one line to run scripts/setup.
+`create-topic` waits for leaders, so `leader` answers at once; `stop` leaves no JVM;
+without the jars `start` says in one line to run scripts/setup; and cluster ids never
+start with '-', which kafka-storage would take for an option.
 """
+import importlib.machinery
+import importlib.util
 import json
 import os
 import shutil
@@ -120,6 +123,16 @@ class KafkaBrokerScriptTest(unittest.TestCase):
                          "scripts/kafka-broker start %s" % (self.dir, self.dir))
         out = run("stop", self.dir)  # nothing to stop is not an error: cleanup may run twice
         self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_cluster_ids_never_start_with_a_dash(self):
+        # kafka-storage format -t -xyz... fails ("expected one argument"): 1 start in 64 did.
+        loader = importlib.machinery.SourceFileLoader("kafka_broker", SCRIPT)
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader("kafka_broker", loader))
+        loader.exec_module(module)
+        ids = [module.new_cluster_id() for _ in range(5000)]
+        self.assertEqual([i for i in ids if i.startswith("-")], [])
+        self.assertEqual(len(set(ids)), len(ids))
+        self.assertEqual({len(i) for i in ids}, {22})
 
 
 if __name__ == "__main__":
