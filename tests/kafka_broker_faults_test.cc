@@ -30,8 +30,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "kappa/base/file_test_util.h"
+#include "kappa/base/status.h"
 #include "kappa/connectors/nexmark/generator.h"
 #include "kappa/connectors/nexmark/json.h"
 #include "gtest/gtest.h"
@@ -128,7 +130,30 @@ class KafkaBrokerFaultsTest : public ::testing::Test {
   // Nexmark's event times (November 2023) are the records' timestamps: without
   // retention.ms=-1 the brokers' time-based retention (7 days) deletes them within minutes.
   absl::Status CreateReplicatedTopic(const std::string& topic) {
-    return CreateTopic(bootstrap_, topic, kPartitions, 3, {{"min.insync.replicas", "2"}, {"retention.ms", "-1"}});
+    KAPPA_RETURN_IF_ERROR(
+        CreateTopic(bootstrap_, topic, kPartitions, 3, {{"min.insync.replicas", "2"}, {"retention.ms", "-1"}}));
+    // CreateTopic saw the topic on one broker; the others learn of it a little later, and
+    // the job fails fast on a broker that does not know its topic yet.
+    for (absl::string_view broker : absl::StrSplit(bootstrap_, ',')) {
+      bool known = false;
+      for (int attempt = 0; attempt < 300 && !known; ++attempt) {
+        // A new client's first metadata request goes to its bootstrap broker.
+        auto rk = kafka_test_internal::NewClient(RD_KAFKA_PRODUCER, std::string(broker), {{"log_level", "2"}});
+        if (!rk.ok()) return rk.status();
+        rd_kafka_topic_t* t = rd_kafka_topic_new(rk->get(), topic.c_str(), nullptr);
+        const rd_kafka_metadata_t* md = nullptr;
+        if (rd_kafka_metadata(rk->get(), 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          known = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                  md->topics[0].partition_cnt == kPartitions;
+          for (int p = 0; known && p < kPartitions; ++p) known = md->topics[0].partitions[p].leader >= 0;
+          rd_kafka_metadata_destroy(md);
+        }
+        rd_kafka_topic_destroy(t);
+        if (!known) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (!known) return absl::DeadlineExceededError(absl::StrCat(broker, " does not know topic ", topic, " after 30 s"));
+    }
+    return absl::OkStatus();
   }
 
   // Produces the input to `topic`, one paced producer thread per partition, spread over
@@ -202,7 +227,10 @@ class KafkaBrokerFaultsTest : public ::testing::Test {
     const std::string input = UniqueTopicName(name + "-in");
     const std::string faulty = UniqueTopicName(name + "-out");
     const std::string clean = UniqueTopicName(name + "-clean");
-    for (const auto& t : {input, faulty, clean}) ASSERT_TRUE(CreateReplicatedTopic(t).ok()) << t;
+    for (const auto& t : {input, faulty, clean}) {
+      absl::Status created = CreateReplicatedTopic(t);
+      ASSERT_TRUE(created.ok()) << created;
+    }
     ScopedTempDir dir;
     const std::string log = dir.path() + "/faulty.log";
 
