@@ -15,24 +15,21 @@ function(kappa_cc_test)
   endif()
   add_executable(${T_NAME} ${T_SRCS})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # The properties are set by a file ctest includes after the discovered tests:
+  # gtest_discover_tests cannot pass a list (two labels) through PROPERTIES, and a second
+  # label would be read as a property name, losing what follows it.
+  gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60)
+  set(properties "LABELS \"${T_LABELS}\"")
   if(T_KAFKA)
     target_compile_definitions(${T_NAME} PRIVATE KAPPA_KAFKA_BROKER_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/kafka-broker")
-    gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60)
-    # The properties are set by a file ctest includes after the discovered tests:
-    # gtest_discover_tests cannot pass a list (two labels) through PROPERTIES, and the
-    # second label would be read as a property name, losing the fixture and environment.
-    set(include_file ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_kafka.cmake)
-    file(WRITE ${include_file}
-         "if(${T_NAME}_TESTS)\n"
-         "  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES LABELS \"${T_LABELS};kafka\"\n"
-         "    FIXTURES_REQUIRED kafka_broker ENVIRONMENT \"KAPPA_TEST_KAFKA=${KAPPA_TEST_KAFKA_DIR}\")\n"
-         "endif()\n")
-    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${include_file})
-  else()
-    gtest_discover_tests(${T_NAME}
-      PROPERTIES LABELS "${T_LABELS}"
-      DISCOVERY_TIMEOUT 60)
+    set(properties "LABELS \"${T_LABELS};kafka\" FIXTURES_REQUIRED kafka_broker ENVIRONMENT \"KAPPA_TEST_KAFKA=${KAPPA_TEST_KAFKA_DIR}\"")
   endif()
+  set(include_file ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_properties.cmake)
+  file(WRITE ${include_file}
+       "if(${T_NAME}_TESTS)\n"
+       "  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES ${properties})\n"
+       "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${include_file})
 endfunction()
 
 # kappa_cc_bench(NAME name SRCS a.cc ... DEPS target ...)
