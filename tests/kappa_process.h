@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -26,6 +27,21 @@ struct RunResult {
   std::string out;
   std::string err;
 };
+
+// Every thread's stack of the live process `pid` (gdb in batch mode), for the report of
+// a run that hung; "" when gdb is not installed.
+inline std::string StacksOf(pid_t pid) {
+  if (access("/usr/bin/gdb", X_OK) != 0) return "";
+  std::string cmd = "/usr/bin/gdb -p " + std::to_string(pid) +
+                    " -batch -ex 'thread apply all bt' 2>/dev/null | grep -E '^(Thread|#)'";
+  std::string out = "\n--- stacks of the hung process ---\n";
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char line[4096];
+    while (fgets(line, sizeof line, f) != nullptr) out += line;
+    pclose(f);
+  }
+  return out;
+}
 
 // Runs KAPPA_BINARY with `args`, capturing stdout and stderr (or, if `stderr_file` is
 // given, sending stderr to that file the way `2> FILE` does). A run that takes longer than
@@ -72,11 +88,13 @@ inline RunResult RunKappa(const std::vector<std::string>& args, const std::strin
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
   bool timed_out = false;
+  std::string stacks;  // of a run that timed out
   char buf[1 << 16];
   while (open_fds > 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
+      stacks = StacksOf(pid);
       kill(pid, SIGKILL);
       break;
     }
@@ -104,7 +122,7 @@ inline RunResult RunKappa(const std::vector<std::string>& args, const std::strin
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
   EXPECT_FALSE(timed_out) << "kappa " << absl::StrJoin(args, " ") << " ran longer than " << timeout.count()
-                          << " s";
+                          << " s" << stacks;
   return result;
 }
 
