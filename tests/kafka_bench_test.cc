@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
+#include "tests/bench_result.h"
 #include "tests/kafka_cluster.h"
 #include "tests/kappa_process.h"
 
@@ -27,20 +28,13 @@ namespace {
 using ::kappa::testing::CreateTopic;
 using ::kappa::testing::KafkaRecord;
 using ::kappa::testing::ReadTopicRecords;
+using ::kappa::testing::Lines;
+using ::kappa::testing::Result;
 using ::kappa::testing::RunKappa;
 using ::kappa::testing::RunResult;
 using ::kappa::testing::TestKafkaBootstrap;
 using ::kappa::testing::UniqueTopicName;
 using ::testing::HasSubstr;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
 
 // Every topic of the cluster, from its metadata.
 std::set<std::string> Topics(const std::string& bootstrap) {
@@ -64,43 +58,6 @@ std::set<std::string> Topics(const std::string& bootstrap) {
   return topics;
 }
 
-class Result {
- public:
-  explicit Result(const std::string& line) : json_(line) {
-    auto doc = parser_.parse(json_);
-    ok_ = doc.error() == simdjson::SUCCESS && doc.value().is_object();
-    if (ok_) object_ = doc.value().get_object().value();
-  }
-  bool ok() const { return ok_; }
-  bool Has(const char* key) const { return ok_ && object_[key].error() == simdjson::SUCCESS; }
-  int64_t Int(const char* key) const {
-    int64_t v = -1;
-    EXPECT_EQ(object_[key].get_int64().get(v), simdjson::SUCCESS) << key << " in " << json_;
-    return v;
-  }
-  double Double(const char* key) const {
-    double v = -1;
-    EXPECT_EQ(object_[key].get_double().get(v), simdjson::SUCCESS) << key << " in " << json_;
-    return v;
-  }
-  bool Bool(const char* key) const {
-    bool v = false;
-    EXPECT_EQ(object_[key].get_bool().get(v), simdjson::SUCCESS) << key << " in " << json_;
-    return v;
-  }
-  std::string Str(const char* key) const {
-    std::string_view v;
-    EXPECT_EQ(object_[key].get_string().get(v), simdjson::SUCCESS) << key << " in " << json_;
-    return std::string(v);
-  }
-  const std::string& text() const { return json_; }
-
- private:
-  std::string json_;
-  simdjson::dom::parser parser_;
-  simdjson::dom::object object_;
-  bool ok_ = false;
-};
 
 // A small run. Five seconds of paced input at 2000 events/s with a 500 ms watermark bound: the first
 // 2 s slide ends within 2 s of the first event, so at least one window closes.
