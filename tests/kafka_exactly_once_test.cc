@@ -580,5 +580,65 @@ TEST_F(KafkaExactlyOnceTest, AThawedZombieIsFencedAndCommitsNothing) {
   ExpectExactly(Committed(out), expected, "after restarting the finished job");
 }
 
+// A zombie fenced through Kafka alone: while it is frozen, other producers take over its
+// transactional ids (as a newer run with the same transactional.id and another checkpoint
+// directory would), and its claim on its own directory still holds. Thawed, its next
+// commit is fenced: it fails with the one fenced line, commits nothing more, and opens no
+// producer that would take an id back (the new holders still commit afterwards).
+TEST_F(KafkaExactlyOnceTest, AZombieFencedThroughKafkaAloneStopsAtItsNextCommit) {
+  const std::string out = NewOutputTopic("eo-out");
+  const std::string chk = dir_ + "/chk";
+  const std::string zombie_log = dir_ + "/zombie.txt";
+  const std::string prefix = UniqueTopicName("eo-tx");
+  std::vector<std::string> args = RunArgs(kJob, out, chk, /*slow=*/true, {"--checkpoint-interval", "200", "-p", "2"});
+  ASSERT_EQ(args[4], "--sink");
+  args[5] = Uri(out) + "?transactional.id=" + prefix;
+  pid_t zombie = Start(args, zombie_log);
+  // Both instances' producers exist once both recorded a commit.
+  const std::string stage = chk + "/kafka-sink/" + out;
+  bool both = false;
+  for (int i = 0; i < 3000 && !both; ++i) {
+    both = fs::exists(stage + "/committed-000") && fs::exists(stage + "/committed-001");
+    if (!both) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(both) << "both sink instances should have committed within a minute\n" << ReadFile(zombie_log);
+  ASSERT_TRUE(FreezeOutsideACommit(zombie, chk)) << ReadFile(zombie_log);
+  const size_t frozen_rows = Committed(out).size();
+  ASSERT_GT(frozen_rows, 0u);
+
+  connectors::kafka::KafkaEndpoint endpoint;
+  endpoint.bootstrap = bootstrap_;
+  endpoint.topic = out;
+  std::vector<std::unique_ptr<connectors::kafka::Producer>> holders;
+  for (int i = 0; i < 2; ++i) {
+    auto p = connectors::kafka::Producer::Open(endpoint, absl::StrCat(prefix, "-", i));
+    ASSERT_TRUE(p.ok()) << p.status();
+    holders.push_back(std::move(*p));
+  }
+
+  ASSERT_EQ(kill(zombie, SIGCONT), 0);
+  const int code = WaitAtMost(zombie, 60);
+  const std::string text = ReadFile(zombie_log);
+  EXPECT_NE(code, 0) << text;
+  EXPECT_NE(code, -1) << "the thawed zombie was still running after 60 s\n" << text;
+  std::vector<std::string> failures;
+  for (const std::string& line : Lines(text)) {
+    if (line.starts_with("kappa: ") && line.find(" failed: ") != std::string::npos) failures.push_back(line);
+  }
+  ASSERT_EQ(failures.size(), 1u) << text;
+  EXPECT_THAT(failures[0], ::testing::HasSubstr(absl::StrCat(
+                               ": fenced: another process took over transactional id ", prefix, "-")));
+  EXPECT_THAT(failures[0], ::testing::EndsWith("(a newer run of this job); this run stops and commits nothing more"));
+  EXPECT_EQ(Committed(out).size(), frozen_rows) << "the fenced zombie committed more output";
+
+  for (auto& holder : holders) {
+    ASSERT_TRUE(holder->Begin().ok());
+    ASSERT_TRUE(holder->Produce("{\"by\":\"holder\"}", "", 1).ok());
+    absl::Status committed = holder->Commit(30000);
+    EXPECT_TRUE(committed.ok()) << committed << ": the zombie took its transactional id back";
+  }
+  EXPECT_EQ(Committed(out).size(), frozen_rows + 2);
+}
+
 }  // namespace
 }  // namespace kappa
