@@ -433,11 +433,9 @@ void KafkaExactlyOnceTest::SavepointStopAndRestore(const std::string& restore_di
 TEST_F(KafkaExactlyOnceTest, SavepointStopAndRestoreCommitsEveryRowOnce) { SavepointStopAndRestore(""); }
 
 // The same into a fresh --checkpoint-dir, as docs/operations.md shows savepoints
-// restored. Disabled: today the restore fails ("the output instance 0 pre-committed for
-// checkpoint 1 is missing (.../chk/kafka-sink/TOPIC/.stage-000-00000001); it was never
-// committed"): the savepoint's staged output was committed and deleted by the stopped
-// run, but the fresh directory has no committed-NNN record of it. Enable with the fix.
-TEST_F(KafkaExactlyOnceTest, DISABLED_SavepointRestoresIntoAFreshCheckpointDirectory) {
+// restored: the savepoint's staged output, committed and deleted by the stopped run, is
+// judged by the stopped run's lineage (its directory's), not as missing.
+TEST_F(KafkaExactlyOnceTest, SavepointRestoresIntoAFreshCheckpointDirectory) {
   SavepointStopAndRestore(dir_ + "/chk-restored");
 }
 
@@ -515,19 +513,13 @@ TEST_F(KafkaExactlyOnceTest, RestoreAtAnotherParallelismCommitsEveryRowOnce) {
 }
 
 // A frozen process (SIGSTOP) is taken over by a new process of the same job on the same
-// checkpoint directory: the newcomer's init_transactions fences the frozen producers.
-// Thawed (SIGCONT) after the newcomer finished, the zombie fails with one line naming the
-// fencing, and the output is exactly the uninterrupted run's.
-//
-// Disabled: today the thawed zombie's first commit is fenced ("... has been fenced by a
-// newer instance (retried with the next checkpoint)", the run goes on), the sink then
-// opens a new producer with the same transactional id, which takes the id back, and the
-// zombie commits the rest of its output (about 110 duplicate rows) and exits 0. It also
-// shares the checkpoint directory: it begins checkpoints with the successor's ids (Begin
-// removes a directory of the same id, a complete one included), its retention deletes the
-// successor's checkpoints, and its final checkpoint is what a restart then finds. Enable
-// once a fenced sink fails the run.
-TEST_F(KafkaExactlyOnceTest, DISABLED_AThawedZombieIsFencedAndCommitsNothing) {
+// checkpoint directory: the newcomer claims the directory (DIR/OWNER) and its
+// init_transactions fences the frozen producers. Thawed (SIGCONT) after the newcomer
+// finished, the zombie fails with one line, whichever it meets first: the directory was
+// taken over (its next write there) or its producer was fenced (its next commit). The
+// output is exactly the uninterrupted run's, and the directory still holds the
+// newcomer's final checkpoint.
+TEST_F(KafkaExactlyOnceTest, AThawedZombieIsFencedAndCommitsNothing) {
   const std::vector<std::string> expected = Reference();
   const std::string out = NewOutputTopic("eo-out");
   const std::string chk = dir_ + "/chk";
@@ -550,6 +542,7 @@ TEST_F(KafkaExactlyOnceTest, DISABLED_AThawedZombieIsFencedAndCommitsNothing) {
     return text;
   };
   const std::string after_successor = listing();
+  const int64_t successor_final = NewestCheckpoint(chk);
 
   ASSERT_EQ(kill(zombie, SIGCONT), 0);
   const int code = WaitAtMost(zombie, 60);
@@ -560,14 +553,91 @@ TEST_F(KafkaExactlyOnceTest, DISABLED_AThawedZombieIsFencedAndCommitsNothing) {
             << text << "[ zombie ] checkpoint dir after the successor:\n"
             << after_successor << "[ zombie ] and after the zombie:\n"
             << listing();
-  EXPECT_THAT(text, ::testing::HasSubstr("fenced"));
+  // Exactly one reason, on one line: "kappa: JOB failed: REASON".
+  const std::string taken_over = chk + " was taken over by another run (pid ";
+  const std::string fenced = ": fenced: another process took over transactional id ";
+  std::vector<std::string> failures;
+  for (const std::string& line : Lines(text)) {
+    if (line.starts_with("kappa: ") && line.find(" failed: ") != std::string::npos) failures.push_back(line);
+  }
+  ASSERT_EQ(failures.size(), 1u) << text;
+  const bool by_claim = failures[0].find(taken_over) != std::string::npos;
+  const bool by_fence = failures[0].find(fenced) != std::string::npos;
+  EXPECT_TRUE(by_claim != by_fence) << failures[0];
+  if (by_claim) {
+    EXPECT_THAT(failures[0], ::testing::EndsWith("); this run stops without writing to it"));
+  } else {
+    EXPECT_THAT(failures[0], ::testing::EndsWith("this run stops and commits nothing more"));
+  }
+  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("retried with the next checkpoint")));
   ExpectExactly(Committed(out), expected, "after the zombie thawed");
+  EXPECT_EQ(NewestCheckpoint(chk), successor_final) << "the zombie wrote a newer checkpoint";
 
   // The successor's finished checkpoint is still what a restart finds.
   RunResult again = RunKappa(RunArgs(kJob, out, chk, /*slow=*/false, {"--checkpoint-interval", "200", "-p", "2"}));
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.err, ::testing::HasSubstr("already finished")) << again.err;
   ExpectExactly(Committed(out), expected, "after restarting the finished job");
+}
+
+// A zombie fenced through Kafka alone: while it is frozen, other producers take over its
+// transactional ids (as a newer run with the same transactional.id and another checkpoint
+// directory would), and its claim on its own directory still holds. Thawed, its next
+// commit is fenced: it fails with the one fenced line, commits nothing more, and opens no
+// producer that would take an id back (the new holders still commit afterwards).
+TEST_F(KafkaExactlyOnceTest, AZombieFencedThroughKafkaAloneStopsAtItsNextCommit) {
+  const std::string out = NewOutputTopic("eo-out");
+  const std::string chk = dir_ + "/chk";
+  const std::string zombie_log = dir_ + "/zombie.txt";
+  const std::string prefix = UniqueTopicName("eo-tx");
+  std::vector<std::string> args = RunArgs(kJob, out, chk, /*slow=*/true, {"--checkpoint-interval", "200", "-p", "2"});
+  ASSERT_EQ(args[4], "--sink");
+  args[5] = Uri(out) + "?transactional.id=" + prefix;
+  pid_t zombie = Start(args, zombie_log);
+  // Both instances' producers exist once both recorded a commit.
+  const std::string stage = chk + "/kafka-sink/" + out;
+  bool both = false;
+  for (int i = 0; i < 3000 && !both; ++i) {
+    both = fs::exists(stage + "/committed-000") && fs::exists(stage + "/committed-001");
+    if (!both) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(both) << "both sink instances should have committed within a minute\n" << ReadFile(zombie_log);
+  ASSERT_TRUE(FreezeOutsideACommit(zombie, chk)) << ReadFile(zombie_log);
+  const size_t frozen_rows = Committed(out).size();
+  ASSERT_GT(frozen_rows, 0u);
+
+  connectors::kafka::KafkaEndpoint endpoint;
+  endpoint.bootstrap = bootstrap_;
+  endpoint.topic = out;
+  std::vector<std::unique_ptr<connectors::kafka::Producer>> holders;
+  for (int i = 0; i < 2; ++i) {
+    auto p = connectors::kafka::Producer::Open(endpoint, absl::StrCat(prefix, "-", i));
+    ASSERT_TRUE(p.ok()) << p.status();
+    holders.push_back(std::move(*p));
+  }
+
+  ASSERT_EQ(kill(zombie, SIGCONT), 0);
+  const int code = WaitAtMost(zombie, 60);
+  const std::string text = ReadFile(zombie_log);
+  EXPECT_NE(code, 0) << text;
+  EXPECT_NE(code, -1) << "the thawed zombie was still running after 60 s\n" << text;
+  std::vector<std::string> failures;
+  for (const std::string& line : Lines(text)) {
+    if (line.starts_with("kappa: ") && line.find(" failed: ") != std::string::npos) failures.push_back(line);
+  }
+  ASSERT_EQ(failures.size(), 1u) << text;
+  EXPECT_THAT(failures[0], ::testing::HasSubstr(absl::StrCat(
+                               ": fenced: another process took over transactional id ", prefix, "-")));
+  EXPECT_THAT(failures[0], ::testing::EndsWith("(a newer run of this job); this run stops and commits nothing more"));
+  EXPECT_EQ(Committed(out).size(), frozen_rows) << "the fenced zombie committed more output";
+
+  for (auto& holder : holders) {
+    ASSERT_TRUE(holder->Begin().ok());
+    ASSERT_TRUE(holder->Produce("{\"by\":\"holder\"}", "", 1).ok());
+    absl::Status committed = holder->Commit(30000);
+    EXPECT_TRUE(committed.ok()) << committed << ": the zombie took its transactional id back";
+  }
+  EXPECT_EQ(Committed(out).size(), frozen_rows + 2);
 }
 
 }  // namespace

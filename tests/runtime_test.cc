@@ -13,6 +13,7 @@
 #include "kappa/connectors/file_source.h"
 #include "kappa/connectors/nexmark_source.h"
 #include "kappa/api/job.h"
+#include "kappa/checkpoint/storage.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -682,6 +683,60 @@ TEST(SavepointTest, StateOfAnOperatorTheNewVersionLacksIsRefusedByName) {
   ASSERT_FALSE(result.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(result.status()));
   EXPECT_THAT(std::string(result.status().message()), ::testing::HasSubstr("operator 'count-v1'"));
+}
+
+// The newest checkpoint directory in `dir` (complete or not; 0: none).
+int64_t NewestCheckpointDir(const std::string& dir) {
+  int64_t id = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("chk-")) id = std::max<int64_t>(id, std::stoll(name.substr(4)));
+  }
+  return id;
+}
+
+// A newer run claims the checkpoint directory of a running one (as a restarted process
+// would, while the old one is frozen): the old run fails on its own with one line naming
+// the newer claim, and begins no checkpoint after the one it may have had in flight.
+TEST(CheckpointDirectoryTest, ARunWhoseDirectoryIsTakenOverFailsAndBeginsNoCheckpoint) {
+  std::string dir = ::testing::TempDir() + "/kappa_claim_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  auto job = Job::Create("counting");
+  BuildCounting(job.get(), "count", dir + "/out");
+  ExecutionOptions opt;
+  opt.parallelism = 2;
+  opt.checkpoint_dir = dir;
+  opt.checkpoint_interval_ms = 20;
+  std::atomic<bool> stop{false};  // only if the run does not fail within a minute
+  opt.stop_requested = &stop;
+  std::atomic<bool> ended{false};
+  absl::StatusOr<ExecutionResult> result;
+  std::thread runner([&] {
+    result = job->Execute(opt);
+    ended = true;
+  });
+  for (int i = 0; i < 1000 && !std::filesystem::exists(dir + "/chk-00000002/MANIFEST"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto newer = checkpoint::DirectoryClaim::Take(dir);
+  ASSERT_TRUE(newer.ok()) << newer.status();
+  const int64_t at_takeover = NewestCheckpointDir(dir);
+  for (int i = 0; i < 6000 && !ended; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const bool failed_by_itself = ended;
+  stop = true;
+  runner.join();
+  ASSERT_TRUE(failed_by_itself) << "the run went on for a minute after it lost its checkpoint directory";
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(result.status())) << result.status();
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  EXPECT_THAT(std::string(result.status().message()),
+              ::testing::StartsWith(absl::StrCat(dir, " was taken over by another run (pid ", getpid(), " on ", host)));
+  EXPECT_THAT(std::string(result.status().message()), ::testing::EndsWith("this run stops without writing to it"));
+  // Begun before the takeover at most: the one in flight.
+  EXPECT_LE(NewestCheckpointDir(dir), at_takeover + 1);
+  EXPECT_TRUE((*newer)->Check().ok()) << "the old run claimed the directory back";
 }
 
 // Source progress belongs to a run: two jobs running at once in one process each see

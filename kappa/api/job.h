@@ -323,9 +323,7 @@ class Stream {
     n.make_operator = [sink](const runtime::NodeSpec&, TaskMetrics* m) {
       return std::make_unique<runtime::SinkOperator<T>>(sink, m);
     };
-    n.enable_exactly_once = [sink](const std::string& job, const std::string& dir) {
-      return sink->EnableExactlyOnce(ExactlyOnceContext{job, dir});
-    };
+    n.enable_exactly_once = [sink](const ExactlyOnceContext& context) { return sink->EnableExactlyOnce(context); };
     n.commit = [sink](const std::vector<checkpoint::PendingFile>& p) { return sink->Commit(p); };
     n.recover = [sink](const std::vector<checkpoint::PendingFile>& p, int64_t restored) {
       return sink->Recover(p, restored);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -13,6 +14,16 @@
 #include <filesystem>
 
 namespace kappa::checkpoint {
+namespace {
+constexpr char kFatalPayload[] = "kappa/fatal";
+}  // namespace
+
+absl::Status MarkFatal(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kFatalPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsFatal(const absl::Status& status) { return status.GetPayload(kFatalPayload).has_value(); }
 
 std::string PublishedPartName(const std::string& dir, int64_t checkpoint, int subtask) {
   return absl::StrFormat("%s/part-%08d-%03d.jsonl", dir, checkpoint, subtask);

@@ -41,6 +41,13 @@ absl::Status RemoveAbandonedParts(const std::string& dir);
 // are rewound to it and produce that output again.
 absl::Status WithdrawPartsAfter(const std::string& dir, int64_t checkpoint);
 
+// A fatal error stops the run at once instead of being retried with the next checkpoint:
+// the run lost its right to write (a newer run took over its checkpoint directory, or
+// fenced its Kafka producers). Marked with a payload, so it survives being passed on
+// unchanged; a status rebuilt with another message is no longer fatal.
+absl::Status MarkFatal(absl::Status status);
+bool IsFatal(const absl::Status& status);
+
 // Where a source resumes reading one partition (manifest: PartitionOffset).
 struct PartitionPosition {
   int partition = 0;

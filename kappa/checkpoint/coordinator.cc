@@ -45,6 +45,20 @@ absl::Status CheckpointCoordinator::status() const {
   return status_;
 }
 
+absl::Status CheckpointCoordinator::fatal() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fatal_;
+}
+
+// Called with mu_ held.
+bool CheckpointCoordinator::Failed(const absl::Status& s) {
+  if (s.ok()) return false;
+  if (status_.ok()) status_ = s;
+  if (!IsFatal(s)) return false;
+  if (fatal_.ok()) fatal_ = s;
+  return true;
+}
+
 void CheckpointCoordinator::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
@@ -64,8 +78,10 @@ void CheckpointCoordinator::Loop() {
     if (live_tasks_ < tasks_ && live_tasks_ == 0) break;
     int64_t id = next_id_++;
     lock.unlock();
-    Trigger(id);
+    absl::Status triggered = Trigger(id);
     lock.lock();
+    if (Failed(triggered)) break;
+    if (!triggered.ok()) continue;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
     cv_.wait_until(lock, deadline,
                    [this] { return stopping_ || expected_acks_ <= 0 || acks_ >= expected_acks_; });
@@ -82,30 +98,36 @@ void CheckpointCoordinator::Loop() {
     }
     absl::Status s = Complete();
     pending_id_ = -1;
-    if (!s.ok() && status_.ok()) status_ = s;
+    if (Failed(s)) break;
     if (s.ok()) {
+      bool fatal = false;
       for (const std::string& name : savepoints_requested_) {
         auto path = storage_->CreateSavepoint(name);
-        if (!path.ok() && status_.ok()) status_ = path.status();
+        if (!path.ok()) fatal |= Failed(path.status());
       }
       savepoints_requested_.clear();
+      if (fatal) break;
     }
+  }
+  // A fatal error: nothing more is triggered or completed; the run is told to stop.
+  if (!fatal_.ok() && on_fatal_) {
+    absl::Status fatal = fatal_;
+    lock.unlock();
+    on_fatal_(fatal);
   }
 }
 
-void CheckpointCoordinator::Trigger(int64_t id) {
+absl::Status CheckpointCoordinator::Trigger(int64_t id) {
   auto path = storage_->Begin(id);
+  if (!path.ok()) return path.status();
   std::lock_guard<std::mutex> lock(mu_);
-  if (!path.ok()) {
-    if (status_.ok()) status_ = path.status();
-    return;
-  }
   pending_id_ = id;
   pending_path_ = *path;
   acks_ = 0;
   expected_acks_ = live_tasks_;
   pending_acks_.clear();
   trigger_sources_(id);
+  return absl::OkStatus();
 }
 
 void CheckpointCoordinator::OnAck(int64_t id, TaskAck ack) {

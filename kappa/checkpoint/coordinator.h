@@ -6,7 +6,11 @@
 // When every live task acknowledged, the coordinator checksums the state files, writes
 // the manifest durably (now the checkpoint is complete), publishes the sink files
 // pre-committed for n, and keeps the newest K checkpoints. A checkpoint that does not
-// complete within its timeout is abandoned; the next one starts over.
+// complete within its timeout is abandoned; the next one starts over. A checkpoint that
+// fails goes into status() and the next one tries again, except for a fatal error
+// (IsFatal: the run lost its checkpoint directory or its Kafka producers were fenced):
+// then the coordinator triggers nothing more and reports it to the fatal handler, which
+// stops the run.
 //
 // Threads: its own trigger thread; OnAck and OnTaskFinished from task threads. It knows
 // tasks only by count and reaches them through `trigger_sources`, so it sits below the
@@ -58,6 +62,12 @@ class CheckpointCoordinator {
 
   // Where a task writes its state snapshot for checkpoint id.
   std::string SnapshotDir(int64_t id, const std::string& task) const;
+  // Whether the run still owns the checkpoint directory (CheckpointStorage::CheckOwner);
+  // tasks check before they write a snapshot there. Thread-safe.
+  absl::Status CheckOwner() const { return storage_->CheckOwner(); }
+
+  // Called (on the coordinator's thread, once) with the first fatal error. Set before Start.
+  void SetFatalHandler(std::function<void(const absl::Status&)> handler) { on_fatal_ = std::move(handler); }
 
   void Start();
   void Stop();
@@ -74,10 +84,14 @@ class CheckpointCoordinator {
   int64_t last_completed_id() const { return last_completed_.load(); }
   // The first error completing a checkpoint (the run goes on; it is reported at the end).
   absl::Status status() const;
+  // The fatal error that stopped checkpointing, if any.
+  absl::Status fatal() const;
 
  private:
   void Loop();
-  void Trigger(int64_t id);
+  absl::Status Trigger(int64_t id);
+  // Records `s` (the first failure in status_); true when it is fatal and the loop must end.
+  bool Failed(const absl::Status& s);
   absl::Status Complete();
   checkpoint::Manifest NewManifest(int64_t id) const;
 
@@ -104,6 +118,8 @@ class CheckpointCoordinator {
   std::vector<checkpoint::SinkPending> carried_sinks_;
   std::vector<std::string> savepoints_requested_;  // kept as savepoints once a checkpoint completes
   absl::Status status_;
+  absl::Status fatal_;
+  std::function<void(const absl::Status&)> on_fatal_;
   std::atomic<int64_t> completed_{0};
   std::atomic<int64_t> last_completed_{-1};
 };

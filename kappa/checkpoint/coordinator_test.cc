@@ -41,6 +41,10 @@ class Triggers {
     ids_.pop_front();
     return id;
   }
+  bool Empty() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ids_.empty();
+  }
 
  private:
   std::mutex mu_;
@@ -225,6 +229,84 @@ TEST_F(CoordinatorTest, FinalizeWritesAFinalManifestAndPublishesTheLastFiles) {
   EXPECT_TRUE(m.final());
   EXPECT_THAT(SourceUids(m), ElementsAre("src/0@1234"));
   EXPECT_THAT(committed(), ElementsAre("/out/part-final"));
+}
+
+// Records the fatal handler's calls; Wait() returns the first (empty: none within a minute).
+class FatalCalls {
+ public:
+  void operator()(const absl::Status& s) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.push_back(s);
+    }
+    cv_.notify_all();
+  }
+  absl::Status Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, std::chrono::seconds(60), [this] { return !calls_.empty(); })) return absl::OkStatus();
+    return calls_.front();
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<absl::Status> calls_;
+};
+
+// A newer run claims the directory while checkpoint 1 is in flight: the coordinator
+// writes no manifest, publishes nothing, triggers nothing more and reports the loss once.
+TEST_F(CoordinatorTest, ATakenOverDirectoryStopsCheckpointingWithAFatalError) {
+  auto claim = DirectoryClaim::Take(dir_.path());
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  storage_.set_claim(*claim);
+  FatalCalls fatal;
+  CheckpointCoordinator c(&storage_, Options(), 1, std::ref(triggers_));
+  c.SetFatalHandler(std::ref(fatal));
+  c.Start();
+  ASSERT_EQ(triggers_.Next(), 1);
+  ASSERT_TRUE(DirectoryClaim::Take(dir_.path()).ok());
+  c.OnAck(1, SinkAck("s", "/out/.part-1", "/out/part-1"));
+  absl::Status s = fatal.Wait();
+  ASSERT_FALSE(s.ok()) << "the fatal handler was not called";
+  EXPECT_TRUE(IsFatal(s));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("was taken over by another run"));
+  c.Stop();
+  EXPECT_EQ(fatal.count(), 1u);
+  EXPECT_TRUE(triggers_.Empty());
+  EXPECT_EQ(c.completed(), 0);
+  EXPECT_EQ(c.fatal().message(), s.message());
+  EXPECT_THAT(committed(), ElementsAre());
+  EXPECT_FALSE(std::filesystem::exists(storage_.PathFor(1) + "/MANIFEST"));
+  EXPECT_FALSE(std::filesystem::exists(storage_.PathFor(2)));
+}
+
+// A sink's fatal commit error (its Kafka producer was fenced) ends checkpointing too; a
+// plain one is retried with the next checkpoint.
+TEST_F(CoordinatorTest, AFatalCommitErrorStopsCheckpointingAndAPlainOneDoesNot) {
+  CoordinatorOptions o = Options();
+  int calls = 0;
+  o.commit = [&calls](const SinkPending&) {
+    return ++calls == 1 ? absl::UnavailableError("broker down") : MarkFatal(absl::FailedPreconditionError("fenced"));
+  };
+  FatalCalls fatal;
+  CheckpointCoordinator c(&storage_, o, 1, std::ref(triggers_));
+  c.SetFatalHandler(std::ref(fatal));
+  c.Start();
+  ASSERT_EQ(triggers_.Next(), 1);
+  c.OnAck(1, SinkAck("s", "/out/.part-1", "/out/part-1"));
+  ASSERT_EQ(triggers_.Next(), 2);  // the plain error: the run goes on
+  EXPECT_EQ(fatal.count(), 0u);
+  c.OnAck(2, SinkAck("s", "/out/.part-2", "/out/part-2"));
+  absl::Status s = fatal.Wait();
+  EXPECT_EQ(s.message(), "fenced");
+  c.Stop();
+  EXPECT_TRUE(triggers_.Empty());
+  EXPECT_EQ(c.status().message(), "broker down");
+  EXPECT_EQ(c.fatal().message(), "fenced");
 }
 
 }  // namespace

@@ -4,12 +4,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "kappa/checkpoint/checkpointing.h"
 
 namespace kappa::checkpoint {
 namespace fs = std::filesystem;
@@ -49,7 +55,45 @@ bool ParseId(const std::string& name, int64_t* id) {
   return true;
 }
 
+constexpr char kOwnerFile[] = "OWNER";
+
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<const DirectoryClaim>> DirectoryClaim::Take(const std::string& dir) {
+  std::random_device rd;
+  std::string token;
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&token, absl::Hex(rd(), absl::kZeroPad8));
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "unknown");
+  const std::string started = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  absl::Status s = WriteFileAtomically(absl::StrCat(dir, "/", kOwnerFile),
+                                       absl::StrCat("token=", token, " pid=", getpid(), " host=", host,
+                                                    " started=", started, "\n"));
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("cannot claim checkpoint directory ", dir, ": ", s.message()));
+  return std::shared_ptr<const DirectoryClaim>(new DirectoryClaim(dir, std::move(token)));
+}
+
+absl::Status DirectoryClaim::Check() const {
+  const std::string path = absl::StrCat(dir_, "/", kOwnerFile);
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return MarkFatal(absl::FailedPreconditionError(
+        absl::StrCat(dir_, " was taken over or reset: ", path,
+                     " is gone (another process removed it); this run stops without writing to it")));
+  }
+  std::string token, pid = "?", host = "?", started = "?";
+  for (const std::string& field : std::vector<std::string>(absl::StrSplit(line, ' ', absl::SkipEmpty()))) {
+    if (field.starts_with("token=")) token = field.substr(6);
+    if (field.starts_with("pid=")) pid = field.substr(4);
+    if (field.starts_with("host=")) host = field.substr(5);
+    if (field.starts_with("started=")) started = field.substr(8);
+  }
+  if (token == token_) return absl::OkStatus();
+  return MarkFatal(absl::FailedPreconditionError(absl::StrCat(dir_, " was taken over by another run (pid ", pid, " on ",
+                                                              host, ", started ", started,
+                                                              "); this run stops without writing to it")));
+}
 
 uint32_t Crc32c(uint32_t crc, std::string_view data) {
   static const std::array<uint32_t, 256> table = MakeTable();
@@ -110,6 +154,7 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view data)
 }
 
 absl::StatusOr<std::string> CheckpointStorage::CreateSavepoint(const std::string& name) const {
+  if (absl::Status owned = CheckOwner(); !owned.ok()) return owned;
   if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
     return absl::InvalidArgumentError(absl::StrCat("savepoint name '", name, "' must be a plain file name"));
   }
@@ -177,6 +222,7 @@ void CheckpointStorage::CancelSavepointRequest(const std::string& name) const {
 std::string CheckpointStorage::PathFor(int64_t id) const { return absl::StrFormat("%s/chk-%08d", dir_, id); }
 
 absl::StatusOr<std::string> CheckpointStorage::Begin(int64_t id) {
+  if (absl::Status owned = CheckOwner(); !owned.ok()) return owned;
   std::string path = PathFor(id);
   std::error_code ec;
   fs::remove_all(path, ec);
@@ -186,6 +232,7 @@ absl::StatusOr<std::string> CheckpointStorage::Begin(int64_t id) {
 }
 
 absl::Status CheckpointStorage::Commit(const std::string& path, const Manifest& manifest) {
+  if (absl::Status owned = CheckOwner(); !owned.ok()) return owned;
   std::string bytes;
   if (!manifest.SerializeToString(&bytes)) return absl::InternalError("cannot serialize the manifest");
   return WriteFileAtomically(path + "/MANIFEST", bytes);
@@ -244,6 +291,7 @@ absl::StatusOr<LoadedCheckpoint> CheckpointStorage::LatestValid(std::vector<std:
 }
 
 absl::Status CheckpointStorage::Retain(int keep) {
+  if (absl::Status owned = CheckOwner(); !owned.ok()) return owned;
   std::vector<int64_t> ids = ListIds();
   std::vector<int64_t> complete;
   for (int64_t id : ids) {

@@ -12,6 +12,7 @@
 #define KAPPA_CHECKPOINT_STORAGE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,39 @@ absl::StatusOr<FileEntry> DescribeFile(const std::string& root, const std::strin
 // Writes `data` to path durably: path.tmp, fsync, rename, fsync of the directory.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view data);
 
+// A run's claim on its checkpoint directory, so that one run at a time writes there.
+//
+// Take() writes DIR/OWNER atomically (temporary file, fsync, rename): a random token and
+// the run's pid, host and start time. A newer run takes over unconditionally, like a
+// newly elected leader: the older run may be frozen or cut off and cannot be asked to let
+// go. The older run calls Check() before each of its writes in DIR (a checkpoint's
+// directory and manifest, retention, savepoints, a sink's staged and committed files);
+// once OWNER names another run, Check() fails with a fatal error (MarkFatal) naming it,
+// and the run stops without writing more.
+//
+// The check and the write after it are not atomic: a run frozen between the two still
+// makes that one write when it wakes. The claim keeps a stale run from going on writing
+// in the directory (new checkpoint ids, retention, staged files); what reaches a Kafka
+// topic is guarded by Kafka's fencing of the stale run's producers, not by the claim.
+// Thread-safe (Check only reads).
+class DirectoryClaim {
+ public:
+  static absl::StatusOr<std::shared_ptr<const DirectoryClaim>> Take(const std::string& dir);
+
+  // OK while DIR/OWNER holds this claim; otherwise a fatal FailedPrecondition: "DIR was
+  // taken over by another run (pid P on HOST, started T); this run stops without writing
+  // to it".
+  absl::Status Check() const;
+
+  const std::string& dir() const { return dir_; }
+  const std::string& token() const { return token_; }
+
+ private:
+  DirectoryClaim(std::string dir, std::string token) : dir_(std::move(dir)), token_(std::move(token)) {}
+  std::string dir_;
+  std::string token_;
+};
+
 struct LoadedCheckpoint {
   int64_t id = 0;
   std::string path;  // the checkpoint's directory
@@ -43,6 +77,12 @@ class CheckpointStorage {
   explicit CheckpointStorage(std::string dir) : dir_(std::move(dir)) {}
 
   const std::string& dir() const { return dir_; }
+  // A run's storage holds the run's claim on dir(): every write here checks it first
+  // (Begin, Commit, Retain, CreateSavepoint). Without a claim (tools reading a directory,
+  // tests) nothing is checked.
+  void set_claim(std::shared_ptr<const DirectoryClaim> claim) { claim_ = std::move(claim); }
+  const std::shared_ptr<const DirectoryClaim>& claim() const { return claim_; }
+  absl::Status CheckOwner() const { return claim_ ? claim_->Check() : absl::OkStatus(); }
   std::string PathFor(int64_t id) const;
 
   // Creates the directory of checkpoint `id` (empty).
@@ -75,6 +115,7 @@ class CheckpointStorage {
 
  private:
   std::string dir_;
+  std::shared_ptr<const DirectoryClaim> claim_;
 };
 
 }  // namespace kappa::checkpoint

@@ -3,8 +3,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kappa/checkpoint/checkpointing.h"
 
 namespace kappa::checkpoint {
 namespace {
@@ -127,6 +131,79 @@ TEST_F(StorageTest, RetainKeepsTheNewestKAndDropsAbandonedOnes) {
   ASSERT_TRUE(s.Begin(6).ok());  // in progress: newer than every complete one, kept
   ASSERT_TRUE(s.Retain(2).ok());
   EXPECT_THAT(s.ListIds(), ::testing::ElementsAre(4, 5, 6));
+}
+
+// A run claims its directory; a newer run's claim takes it over, and from then on every
+// write of the older run's storage fails with one fatal line naming the newer run, and
+// leaves the directory as the newer run made it.
+TEST_F(StorageTest, ANewerClaimStopsEveryWriteOfTheOlderRun) {
+  CheckpointStorage older(dir_);
+  auto first = DirectoryClaim::Take(dir_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  older.set_claim(*first);
+  ASSERT_TRUE(older.CheckOwner().ok());
+  Write(older, 1, "older");
+  Write(older, 2, "older");
+
+  CheckpointStorage newer(dir_);
+  auto second = DirectoryClaim::Take(dir_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  newer.set_claim(*second);
+  EXPECT_NE((*first)->token(), (*second)->token());
+  Write(newer, 3, "newer");
+
+  absl::Status lost = older.CheckOwner();
+  EXPECT_EQ(lost.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(IsFatal(lost)) << lost;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  EXPECT_THAT(std::string(lost.message()),
+              HasSubstr(absl::StrCat(dir_, " was taken over by another run (pid ", getpid(), " on ", host, ", started ")));
+  EXPECT_THAT(std::string(lost.message()), HasSubstr("); this run stops without writing to it"));
+  EXPECT_THAT(std::string(lost.message()), ::testing::Not(HasSubstr("\n")));
+
+  // Begin of the newer run's id would have removed its complete checkpoint.
+  auto begun = older.Begin(3);
+  EXPECT_TRUE(IsFatal(begun.status())) << begun.status();
+  EXPECT_TRUE(older.Begin(4).status().code() == absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(fs::exists(older.PathFor(4)));
+  Manifest m;
+  m.set_format_version(kFormatVersion);
+  m.set_job_name("job");
+  m.set_checkpoint_id(3);
+  EXPECT_TRUE(IsFatal(older.Commit(older.PathFor(3), m)));
+  EXPECT_TRUE(IsFatal(older.Retain(1)));
+  EXPECT_TRUE(IsFatal(older.CreateSavepoint("sp").status()));
+  EXPECT_FALSE(fs::exists(dir_ + "/savepoints/sp"));
+  EXPECT_THAT(older.ListIds(), ::testing::ElementsAre(1, 2, 3));
+  auto latest = newer.LatestValid(nullptr);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->id, 3);
+
+  // The newer run goes on writing.
+  EXPECT_TRUE(newer.Retain(1).ok());
+  EXPECT_THAT(newer.ListIds(), ::testing::ElementsAre(3));
+  EXPECT_TRUE(newer.CreateSavepoint("sp").ok());
+}
+
+TEST_F(StorageTest, ARemovedClaimIsLostToo) {
+  auto claim = DirectoryClaim::Take(dir_);
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  ASSERT_TRUE((*claim)->Check().ok());
+  fs::remove(dir_ + "/OWNER");
+  absl::Status lost = (*claim)->Check();
+  EXPECT_TRUE(IsFatal(lost)) << lost;
+  EXPECT_THAT(std::string(lost.message()), HasSubstr("this run stops without writing to it"));
+}
+
+// Storage without a claim (tools, tests) checks nothing, and a plain error is not fatal.
+TEST_F(StorageTest, WithoutAClaimNothingIsChecked) {
+  CheckpointStorage s(dir_);
+  EXPECT_TRUE(s.CheckOwner().ok());
+  Write(s, 1, "x");
+  EXPECT_FALSE(IsFatal(absl::UnavailableError("disk full")));
+  EXPECT_TRUE(IsFatal(MarkFatal(absl::UnavailableError("x"))));
+  EXPECT_TRUE(MarkFatal(absl::OkStatus()).ok());
 }
 
 }  // namespace

@@ -84,15 +84,23 @@ class FileSinkImpl final : public RawSinkConnector {
   using Kind = FileSinkKind;
   FileSinkImpl(std::string path, Kind kind) : path_(std::move(path)), kind_(kind) {}
 
-  absl::Status EnableExactlyOnce(const ExactlyOnceContext&) override {
+  absl::Status EnableExactlyOnce(const ExactlyOnceContext& context) override {
     if (kind_ != Kind::kDirectory) {
       return absl::FailedPreconditionError(absl::StrCat(
           description(), " cannot be written exactly once; with checkpoints use a directory sink file:DIR/"));
     }
     exactly_once_ = true;
+    check_owner_ = context.check_owner;
     return absl::OkStatus();
   }
+  // A run that lost its checkpoint directory to a newer run publishes nothing more: the
+  // newer run publishes (or withdraws) what the directory's checkpoints listed.
+  absl::Status Commit(const std::vector<checkpoint::PendingFile>& pending) override {
+    if (check_owner_) KAPPA_RETURN_IF_ERROR(check_owner_());
+    return checkpoint::PublishPending(pending);
+  }
   absl::Status Recover(const std::vector<checkpoint::PendingFile>& pending, int64_t restored) override {
+    if (check_owner_) KAPPA_RETURN_IF_ERROR(check_owner_());
     KAPPA_RETURN_IF_ERROR(CreateDirectories(path_));
     KAPPA_RETURN_IF_ERROR(checkpoint::PublishPending(pending));
     KAPPA_RETURN_IF_ERROR(checkpoint::RemoveAbandonedParts(path_));
@@ -144,6 +152,7 @@ class FileSinkImpl final : public RawSinkConnector {
   std::string path_;
   Kind kind_;
   bool exactly_once_ = false;
+  std::function<absl::Status()> check_owner_;  // ExactlyOnceContext::check_owner
   std::mutex mu_;
   std::shared_ptr<FileWriter> shared_;
   std::vector<checkpoint::PendingFile> final_;

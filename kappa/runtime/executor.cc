@@ -40,7 +40,7 @@ absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& g, const Execut
     KAPPA_ASSIGN_OR_RETURN(from, runtime::internal::ChooseCheckpoint(g, opt, *storage));
     result.skipped_checkpoints = from.skipped;
     if (from.checkpoint) result.restored_checkpoint = from.checkpoint->id;
-    KAPPA_RETURN_IF_ERROR(runtime::internal::RecoverSinks(g, opt.checkpoint_dir, from));
+    KAPPA_RETURN_IF_ERROR(runtime::internal::RecoverSinks(g, *storage, from));
     if (from.already_finished()) {
       result.already_finished = true;
       return result;

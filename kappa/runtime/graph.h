@@ -16,6 +16,10 @@
 #include "kappa/runtime/exchange.h"
 #include "kappa/runtime/operator.h"
 
+namespace kappa {
+struct ExactlyOnceContext;  // sink.h
+}  // namespace kappa
+
 namespace kappa::runtime {
 
 struct PortSpec {
@@ -35,7 +39,7 @@ struct NodeSpec {
   std::vector<PortSpec> ports;
   std::function<std::unique_ptr<OperatorBase>(const NodeSpec&, TaskMetrics*)> make_operator;
   // Sinks only: the connector's exactly-once hooks (see SinkConnector).
-  std::function<absl::Status(const std::string& job, const std::string& checkpoint_dir)> enable_exactly_once;
+  std::function<absl::Status(const ExactlyOnceContext&)> enable_exactly_once;
   std::function<absl::Status(const std::vector<checkpoint::PendingFile>&, int64_t restored)> recover;
   std::function<std::vector<checkpoint::PendingFile>()> take_final_pending;
   std::function<absl::Status(const std::vector<checkpoint::PendingFile>&)> commit;

@@ -7,6 +7,7 @@
 #ifndef KAPPA_RUNTIME_SINK_H_
 #define KAPPA_RUNTIME_SINK_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,6 +41,11 @@ class SinkWriter {
 struct ExactlyOnceContext {
   std::string job_name;
   std::string checkpoint_dir;  // durable; sinks may stage pre-committed output under it
+  // Whether this run still owns checkpoint_dir (checkpoint::DirectoryClaim): a sink calls
+  // it before each write it makes there or publishes (sealing a staged file, committing,
+  // recording a commit) and fails with its error, which is fatal, when another run took the
+  // directory over. Null: no claim to check. Thread-safe.
+  std::function<absl::Status()> check_owner;
 };
 
 template <typename T>

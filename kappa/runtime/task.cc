@@ -74,6 +74,7 @@ bool StreamTask::OutputsBacklogged() const {
 void StreamTask::EnableCheckpoints(CheckpointCoordinator* c) {
   std::string task = name();
   config_.snapshot_dir = [c, task](int64_t id) { return c->SnapshotDir(id, task); };
+  config_.check_owner = [c] { return c->CheckOwner(); };
   config_.on_checkpoint = [c](int64_t id, checkpoint::TaskAck ack) { c->OnAck(id, std::move(ack)); };
   config_.on_finish = [c](checkpoint::TaskSnapshot s) { c->OnTaskFinished(std::move(s)); };
 }
@@ -122,7 +123,10 @@ Task::StepResult StreamTask::StepImpl() {
       for (size_t i = 0; i < ops_.size(); ++i) {
         absl::Status s = ops_[i]->Close();
         if (!s.ok()) {
-          scheduler()->Fail(absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(), ": ", s.message())));
+          // A fatal error names its cause in full; it is reported as it is.
+          scheduler()->Fail(checkpoint::IsFatal(s)
+                                ? s
+                                : absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(), ": ", s.message())));
           break;
         }
       }
@@ -349,12 +353,19 @@ void StreamTask::CompleteCheckpoint(int64_t id) {
   for (size_t i = 0; i < ops_.size(); ++i) {
     absl::Status s = ops_[i]->SnapshotState(id, &ack.snapshot);
     if (!s.ok()) {
-      scheduler()->Fail(absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(),
-                                                             ": snapshot failed: ", s.message())));
+      scheduler()->Fail(checkpoint::IsFatal(s) ? s
+                                               : absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(),
+                                                                                     ": snapshot failed: ", s.message())));
       return;
     }
   }
   if (config_.backend && config_.snapshot_dir) {
+    if (config_.check_owner) {
+      if (absl::Status owned = config_.check_owner(); !owned.ok()) {
+        scheduler()->Fail(owned);
+        return;
+      }
+    }
     std::string dir = config_.snapshot_dir(id);
     auto files = config_.backend->Snapshot(dir);
     if (!files.ok()) {

@@ -81,6 +81,9 @@ struct TaskConfig {
   // Checkpointing (null when off): where barrier `id`'s state snapshot goes, and who is
   // told once the task snapshotted and forwarded the barrier.
   std::function<std::string(int64_t id)> snapshot_dir;
+  // Whether the run still owns the checkpoint directory; checked before a state snapshot
+  // is written there (its error is fatal).
+  std::function<absl::Status()> check_owner;
   std::function<void(int64_t id, checkpoint::TaskAck ack)> on_checkpoint;
   std::string state_uid;  // uid of the keyed operator whose state the backend holds
   int key_group_first = 0;

@@ -508,6 +508,16 @@ absl::Status Producer::Flush(int timeout_ms) {
   return absl::OkStatus();
 }
 
+bool Producer::Fatal(std::string* reason, bool* fenced) const {
+  char text[512] = {};
+  rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), text, sizeof text);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  *reason = text[0] != '\0' ? std::string(text) : ErrText(err);
+  *fenced = err == RD_KAFKA_RESP_ERR__FENCED || err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+            err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+  return true;
+}
+
 absl::Status Producer::Begin() { return FromError(rd_kafka_begin_transaction(rk_.get()), "begin_transaction"); }
 
 absl::Status Producer::Commit(int timeout_ms) {

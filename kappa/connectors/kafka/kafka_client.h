@@ -132,6 +132,11 @@ class Producer {
 
   int64_t delivered() const { return delivered_.load(); }
 
+  // Whether librdkafka raised a fatal error on this producer (it is unusable from then on):
+  // *reason says what, *fenced whether a newer producer with the same transactional id
+  // fenced it (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH).
+  bool Fatal(std::string* reason, bool* fenced) const;
+
  private:
   Producer() = default;
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque);

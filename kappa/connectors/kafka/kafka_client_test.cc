@@ -487,9 +487,10 @@ TEST_F(KafkaTest, AnOlderProducerIsFencedByANewerOneWithTheSameTransactionalId) 
   EXPECT_THAT(Committed(out), UnorderedElementsAreArray({"{\"by\":\"newer\"}"}));
 }
 
-// A committer that was fenced says so, keeps the staged file, and its next commit (a new
-// producer: init_transactions takes the id back) commits it.
-TEST_F(KafkaTest, FencedCommitKeepsTheStagedFileAndTheNextCommitRetriesIt) {
+// A fenced committer stops for good: its commit fails with one fatal line naming the
+// transactional id, the staged file stays, and no later Commit or Recover opens a new
+// producer with the id (that would fence the newer one and commit this output again).
+TEST_F(KafkaTest, AFencedCommitterIsFatalAndNeverTakesItsIdBack) {
   namespace fs = std::filesystem;
   const std::string out = Topic("out", 1);
   ScopedTempDir dir;
@@ -506,15 +507,57 @@ TEST_F(KafkaTest, FencedCommitKeepsTheStagedFileAndTheNextCommitRetriesIt) {
   absl::Status fenced = committer.Commit({{second, "out@4"}});
   ASSERT_FALSE(fenced.ok());
   EXPECT_EQ(fenced.code(), absl::StatusCode::kFailedPrecondition) << fenced;
-  EXPECT_THAT(std::string(fenced.message()),
-              HasSubstr(absl::StrCat("another producer with transactional id ", prefix, "-0 took over")));
-  EXPECT_THAT(std::string(fenced.message()), Not(HasSubstr("\n")));
+  EXPECT_TRUE(checkpoint::IsFatal(fenced)) << fenced;
+  EXPECT_EQ(std::string(fenced.message()),
+            absl::StrCat(Endpoint(out).Describe(), ": fenced: another process took over transactional id ", prefix,
+                         "-0 (a newer run of this job); this run stops and commits nothing more"));
   EXPECT_TRUE(fs::exists(second));
 
-  ASSERT_TRUE(committer.Commit({{third, "out@5"}}).ok());  // commits 4, then 5
-  EXPECT_FALSE(fs::exists(second));
-  EXPECT_FALSE(fs::exists(third));
-  EXPECT_THAT(Committed(out), UnorderedElementsAreArray(Values("n", 0, 3)));
+  absl::Status again = committer.Commit({{third, "out@5"}});
+  EXPECT_EQ(again.message(), fenced.message());
+  EXPECT_TRUE(checkpoint::IsFatal(again));
+  EXPECT_EQ(committer.Recover({{third, "out@5"}}, 5).message(), fenced.message());
+  EXPECT_TRUE(fs::exists(second));
+  EXPECT_TRUE(fs::exists(third));
+  // The usurper still holds the id: the committer did not fence it back.
+  ASSERT_TRUE((*usurper)->Begin().ok());
+  ASSERT_TRUE((*usurper)->Produce("{\"by\":\"usurper\"}", "", 9).ok());
+  ASSERT_TRUE((*usurper)->Commit(30000).ok());
+  std::vector<std::string> want = Values("n", 0, 1);
+  want.push_back("{\"by\":\"usurper\"}");
+  EXPECT_THAT(Committed(out), UnorderedElementsAreArray(want));
+}
+
+// A committer whose run lost its checkpoint directory commits nothing and opens no
+// producer: the newer run's producer, mid-transaction, is not fenced.
+TEST_F(KafkaTest, ACommitterThatLostItsDirectoryOpensNoProducer) {
+  namespace fs = std::filesystem;
+  const std::string out = Topic("out", 1);
+  ScopedTempDir dir;
+  StagingFile stage(dir.path(), 0);
+  std::string staged = Stage(stage, Values("n", 0, 2), 3);
+  const std::string prefix = testing::UniqueTopicName("tx");
+  TransactionCommitter committer(Endpoint(out), dir.path(), prefix);
+  const absl::Status lost = checkpoint::MarkFatal(absl::FailedPreconditionError("DIR was taken over"));
+  committer.set_check_owner([lost] { return lost; });
+
+  auto newer = Producer::Open(Endpoint(out), committer.ProofGroup(0));
+  ASSERT_TRUE(newer.ok()) << newer.status();
+  ASSERT_TRUE((*newer)->Begin().ok());
+  ASSERT_TRUE((*newer)->Produce("{\"by\":\"newer\"}", "", 1).ok());
+  absl::Status s = committer.Commit({{staged, "out@3"}});
+  EXPECT_EQ(s.message(), "DIR was taken over");
+  EXPECT_TRUE(checkpoint::IsFatal(s));
+  EXPECT_EQ(committer.Recover({{staged, "out@3"}}, 3).message(), "DIR was taken over");
+  EXPECT_TRUE(fs::exists(staged));
+  ASSERT_TRUE((*newer)->Commit(30000).ok());
+  EXPECT_THAT(Committed(out), UnorderedElementsAreArray({"{\"by\":\"newer\"}"}));
+
+  // A staging file checks too: nothing new is created or sealed.
+  StagingFile zombie(dir.path(), 1);
+  zombie.set_check_owner([lost] { return lost; });
+  EXPECT_TRUE(checkpoint::IsFatal(zombie.Append("{}", "", 1)));
+  EXPECT_FALSE(fs::exists(StagedName(dir.path(), 1, 4)));
 }
 
 // A run's final epoch is committed once; a later run in the same checkpoint directory (a

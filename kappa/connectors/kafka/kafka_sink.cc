@@ -120,6 +120,7 @@ absl::Status KeyExtractor::Extract(std::string_view json, std::string* key) cons
 
 absl::Status StagingFile::Append(std::string_view value, std::string_view key, int64_t ts) {
   if (!file_) {
+    if (check_owner_) KAPPA_RETURN_IF_ERROR(check_owner_());
     path_ = absl::StrFormat("%s/.inprogress-%03d-%d-%d", dir_, subtask_, getpid(), absl::ToUnixMicros(absl::Now()));
     KAPPA_ASSIGN_OR_RETURN(file_, FileWriter::Open(path_, FileWriter::Mode::kTruncate));
   }
@@ -138,6 +139,7 @@ absl::Status StagingFile::Drain() {
 absl::StatusOr<std::string> StagingFile::Seal(int64_t id) {
   if (id != kFinalId) after_ = id;
   if (!file_) return std::string();
+  if (check_owner_) KAPPA_RETURN_IF_ERROR(check_owner_());
   token_ = RandomToken();
   AppendFrame(&buf_, token_, "", after_, kTrailer);
   KAPPA_RETURN_IF_ERROR(Drain());
@@ -272,6 +274,9 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
   if (!ParseStagedName(name, &subtask, &id)) {
     return absl::InternalError(absl::StrCat(path, " is not a staged Kafka sink file"));
   }
+  // Before a producer is opened (init_transactions would fence a newer run's) and before
+  // the transaction.
+  KAPPA_RETURN_IF_ERROR(CheckOwner());
   const std::string what = absl::StrCat("the output instance ", subtask, " pre-committed for ",
                                         id == kFinalId ? std::string("the final epoch") : absl::StrCat("checkpoint ", id));
   // Staged here, or (a savepoint restored into a new checkpoint directory) in the
@@ -334,21 +339,32 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
   if (s.ok()) s = producer.SendOffsets(ProofGroup(subtask), 0, 0, FormatProof(proof), 60000);
   if (s.ok()) s = producer.Commit(120000);
   if (!s.ok()) {
+    std::string reason;
+    bool fenced = false;
+    if (producer.Fatal(&reason, &fenced) || s.code() == absl::StatusCode::kFailedPrecondition) {
+      // Fatal: the producer is unusable, and a new one with this id would fence the run
+      // that fenced this one and commit this run's output again. This run stops here; the
+      // staged file stays for the checkpoint directory's owner to judge.
+      fenced |= std::string(s.message()).find("fenced") != std::string::npos;
+      fenced_ = checkpoint::MarkFatal(absl::FailedPreconditionError(
+          fenced ? absl::StrCat(endpoint_.Describe(), ": fenced: another process took over transactional id ",
+                                ProofGroup(subtask), " (a newer run of this job); this run stops and commits nothing more")
+                 : absl::StrCat(endpoint_.Describe(), ": transactional id ", ProofGroup(subtask), " failed fatally (",
+                                reason.empty() ? std::string(s.message()) : reason,
+                                "); this run stops and commits nothing more")));
+      return fenced_;
+    }
     (void)producer.Abort(30000);
     // Whatever state the transaction is in, a new producer settles it (init_transactions)
     // and the proof says whether it committed.
     inst->producer.reset();
-    std::string why;
-    if (s.code() == absl::StatusCode::kFailedPrecondition && std::string(s.message()).find("fenced") != std::string::npos) {
-      why = absl::StrCat("; another producer with transactional id ", ProofGroup(subtask),
-                         " took over (a newer run of this job, or another sink with the same transactional.id)");
-    }
     return absl::Status(s.code(), absl::StrCat("committing ", what, " to ", endpoint_.Describe(), ": ", s.message(),
-                                               why, " (retried with the next checkpoint)"));
+                                               " (retried with the next checkpoint)"));
   }
   inst->proof = proof;
   // An index of the instances that committed here (Recover checks their proofs), and a
   // lower bound of what Kafka has.
+  KAPPA_RETURN_IF_ERROR(CheckOwner());
   KAPPA_RETURN_IF_ERROR(RecordCommitted(subtask, proof.checkpoint));
   if (dir == stage_dir_) fs::remove(path, ec);  // another run's directory is that run's
   return absl::OkStatus();
@@ -356,6 +372,7 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
 
 absl::Status TransactionCommitter::Commit(const std::vector<checkpoint::PendingFile>& pending) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!fenced_.ok()) return fenced_;
   // Also commit what an earlier commit left behind (the broker was down): staged files of
   // completed checkpoints up to the newest pending one. Names sort by instance, then id
   // (a final epoch after every checkpoint).
@@ -382,6 +399,8 @@ absl::Status TransactionCommitter::Commit(const std::vector<checkpoint::PendingF
 absl::Status TransactionCommitter::Recover(const std::vector<checkpoint::PendingFile>& pending, int64_t restored) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!fenced_.ok()) return fenced_;
+    KAPPA_RETURN_IF_ERROR(CheckOwner());
     // Every instance that staged or committed output here: fence its zombie, read its proof.
     std::set<int> seen;
     std::error_code ec;
@@ -439,6 +458,7 @@ absl::Status TransactionCommitter::Recover(const std::vector<checkpoint::Pending
   }
   KAPPA_RETURN_IF_ERROR(Commit(pending));
   std::lock_guard<std::mutex> lock(mu_);
+  KAPPA_RETURN_IF_ERROR(CheckOwner());
   std::error_code ec;
   std::vector<fs::path> stale;
   for (const auto& entry : fs::directory_iterator(stage_dir_, ec)) {
@@ -533,6 +553,8 @@ class KafkaSinkImpl final : public RawSinkConnector {
     committer_ = std::make_unique<TransactionCommitter>(
         endpoint_, dir,
         prefix != endpoint_.params.end() ? prefix->second : absl::StrCat("kappa-", context.job_name, "-", safe));
+    committer_->set_check_owner(context.check_owner);
+    check_owner_ = context.check_owner;
     stage_dir_ = dir;
     return absl::OkStatus();
   }
@@ -562,6 +584,7 @@ class KafkaSinkImpl final : public RawSinkConnector {
   std::vector<std::string> key_fields_;
   std::unique_ptr<TransactionCommitter> committer_;
   std::string stage_dir_;
+  std::function<absl::Status()> check_owner_;
   int64_t restored_ = -1;
   std::mutex mu_;
   std::vector<checkpoint::PendingFile> final_;
@@ -570,6 +593,7 @@ class KafkaSinkImpl final : public RawSinkConnector {
 StagingWriter::StagingWriter(KafkaSinkImpl* sink, int subtask)
     : sink_(sink), keys_(sink->key_fields_), stage_(sink->stage_dir_, subtask) {
   stage_.StartAfter(sink->restored_);
+  stage_.set_check_owner(sink->check_owner_);
 }
 
 absl::StatusOr<std::vector<checkpoint::PendingFile>> StagingWriter::PreCommit(int64_t id) {

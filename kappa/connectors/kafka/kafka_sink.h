@@ -36,6 +36,15 @@
 // Consumers see each checkpoint's output once, atomically, with isolation.level=
 // read_committed.
 //
+// Zombies: a run that was frozen while a newer run of the job took over must write
+// nothing more. Fencing is fatal (as in Flink): once a producer is fenced, the sink opens
+// no producer with that id again and the run fails with one line ("fenced: another process
+// took over transactional id X ..."). And the run checks its claim on the checkpoint
+// directory (ExactlyOnceContext::check_owner) before it creates or seals a staged file,
+// opens a producer, begins a transaction and records a commit, so that it neither fences
+// the newer run's producers nor touches its staged files. The claim's check is not atomic
+// with the write after it; the fencing is what guarantees the topic.
+//
 // Rewinding: restoring checkpoint r while Kafka already holds output committed after r
 // (r is older than the newest checkpoint, or a run finished after it) would write that
 // output again; Kafka cannot withdraw committed records, and a rerun does not reproduce the
@@ -48,6 +57,7 @@
 #define KAPPA_CONNECTORS_KAFKA_KAFKA_SINK_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,6 +99,8 @@ class StagingFile {
   StagingFile(std::string dir, int subtask) : dir_(std::move(dir)), subtask_(subtask) {}
   // The run restored checkpoint `id`: a final epoch staged before any barrier comes after it.
   void StartAfter(int64_t id) { after_ = id; }
+  // Checked before a new file is created and before one is sealed (ExactlyOnceContext).
+  void set_check_owner(std::function<absl::Status()> check) { check_owner_ = std::move(check); }
   absl::Status Append(std::string_view value, std::string_view key, int64_t ts);
   // Syncs and closes the current file and names it after checkpoint `id`; "" when nothing
   // was written since the last seal.
@@ -100,6 +112,7 @@ class StagingFile {
   absl::Status Drain();
   std::string dir_;
   int subtask_;
+  std::function<absl::Status()> check_owner_;
   int64_t after_ = -1;  // the last barrier passed
   std::string token_;
   std::unique_ptr<FileWriter> file_;
@@ -110,11 +123,22 @@ class StagingFile {
 // Commits staged files in Kafka transactions, one transactional producer per instance,
 // each transaction with its proof (see above). Called by the checkpoint coordinator's
 // thread (Commit) and before the run (Recover); a mutex serialises them.
+//
+// A transient failure (the broker is unreachable, an abortable transaction) leaves the
+// staged file; the next Commit retries it with a new producer. Fencing does not: once a
+// producer is fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH: a newer process called
+// init_transactions with its transactional id) or hit any other fatal error, this
+// committer opens no producer again and every Commit and Recover returns the same fatal
+// error (checkpoint::MarkFatal), which stops the run. Opening a new producer would take
+// the id back from the newer run and commit this run's output a second time.
 class TransactionCommitter {
  public:
   // `endpoint.params` may hold on-rewind=duplicate (see Recover).
   TransactionCommitter(KafkaEndpoint endpoint, std::string stage_dir, std::string transactional_prefix);
   ~TransactionCommitter();
+  // Checked before each transaction and before each local record of a commit
+  // (ExactlyOnceContext::check_owner); its error is returned as it is.
+  void set_check_owner(std::function<absl::Status()> check) { check_owner_ = std::move(check); }
   // Commits each staged file not committed yet, in order. Idempotent. A final epoch's
   // published name ends with "#TOKEN", its file's token: after its commit the file is gone
   // and the name is what recognises it in the proof.
@@ -156,12 +180,15 @@ class TransactionCommitter {
   bool IsCommitted(int subtask, const std::string& dir, int64_t id, const std::string& token);
   absl::Status RecordCommitted(int subtask, int64_t id);
   absl::Status CommitFile(const std::string& path, const std::string& published);
+  absl::Status CheckOwner() const { return check_owner_ ? check_owner_() : absl::OkStatus(); }
 
   KafkaEndpoint endpoint_;
   std::string stage_dir_;
   std::string prefix_;
   bool duplicate_on_rewind_ = false;
+  std::function<absl::Status()> check_owner_;
   std::mutex mu_;
+  absl::Status fenced_;  // fatal: set once, never cleared
   std::string lineage_;
   std::map<int, Instance> instances_;
 };

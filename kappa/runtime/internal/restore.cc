@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kappa/base/status.h"
+#include "kappa/runtime/sink.h"
 
 namespace kappa::runtime::internal {
 
@@ -27,7 +28,10 @@ absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointSto
   }
   std::fclose(f);
   std::filesystem::remove(probe, ec);
-  return std::make_unique<checkpoint::CheckpointStorage>(dir);
+  auto storage = std::make_unique<checkpoint::CheckpointStorage>(dir);
+  KAPPA_ASSIGN_OR_RETURN(auto claim, checkpoint::DirectoryClaim::Take(dir));
+  storage->set_claim(std::move(claim));
+  return storage;
 }
 
 absl::StatusOr<RestorePoint> ChooseCheckpoint(const JobGraph& g, const ExecutionOptions& opt,
@@ -79,7 +83,7 @@ absl::Status CheckCompatible(const JobGraph& g, const checkpoint::Manifest& m, c
   return absl::OkStatus();
 }
 
-absl::Status RecoverSinks(const JobGraph& g, const std::string& checkpoint_dir, const RestorePoint& from) {
+absl::Status RecoverSinks(const JobGraph& g, const checkpoint::CheckpointStorage& storage, const RestorePoint& from) {
   std::map<std::string, std::vector<checkpoint::PendingFile>> pending;
   if (from.checkpoint) {
     for (const auto& s : from.checkpoint->manifest.sinks()) {
@@ -91,9 +95,13 @@ absl::Status RecoverSinks(const JobGraph& g, const std::string& checkpoint_dir, 
   // Output published after the restored checkpoint is withdrawn (it is produced again),
   // except after a final checkpoint: then everything published is the finished result.
   const int64_t withdraw_after = from.checkpoint && !from.already_finished() ? from.checkpoint->id : -1;
+  ExactlyOnceContext context{g.name, storage.dir(), nullptr};
+  if (std::shared_ptr<const checkpoint::DirectoryClaim> claim = storage.claim()) {
+    context.check_owner = [claim] { return claim->Check(); };
+  }
   for (const auto& node : g.nodes) {
     if (!node.enable_exactly_once) continue;
-    KAPPA_RETURN_IF_ERROR(node.enable_exactly_once(g.name, checkpoint_dir));
+    KAPPA_RETURN_IF_ERROR(node.enable_exactly_once(context));
     KAPPA_RETURN_IF_ERROR(node.recover(pending[node.uid], withdraw_after));
   }
   return absl::OkStatus();

@@ -38,7 +38,8 @@ struct RestorePoint {
 
 // Creates the checkpoint directory and fails at once when it is not writable (a
 // read-only remount, no permission): a run that cannot checkpoint cannot publish
-// exactly-once output either.
+// exactly-once output either. Then claims it for this run (checkpoint::DirectoryClaim):
+// an older run still writing there stops at its next write.
 absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointStorage(const std::string& dir);
 
 // Chooses the checkpoint to restore as options.restore says and checks that it fits.
@@ -52,8 +53,8 @@ absl::Status CheckCompatible(const JobGraph& graph, const checkpoint::Manifest& 
 // Turns on exactly-once output for every sink that supports it and recovers their
 // pre-committed files: published if the restored checkpoint listed them, and output
 // published after that checkpoint withdrawn (it is produced again) unless the checkpoint
-// was final.
-absl::Status RecoverSinks(const JobGraph& graph, const std::string& checkpoint_dir, const RestorePoint& from);
+// was final. Sinks check `storage`'s claim on the directory before their writes there.
+absl::Status RecoverSinks(const JobGraph& graph, const checkpoint::CheckpointStorage& storage, const RestorePoint& from);
 
 }  // namespace kappa::runtime::internal
 

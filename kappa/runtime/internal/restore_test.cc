@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kappa/base/file_test_util.h"
+#include "kappa/runtime/sink.h"
 
 namespace kappa::runtime::internal {
 namespace {
@@ -149,8 +150,8 @@ JobGraph GraphWithSink(RecordingSink* rec) {
   NodeSpec out;
   out.id = 2;
   out.name = out.uid = "out";
-  out.enable_exactly_once = [rec](const std::string& job, const std::string& dir) {
-    rec->checkpoint_dir = dir;
+  out.enable_exactly_once = [rec](const ExactlyOnceContext& context) {
+    rec->checkpoint_dir = context.checkpoint_dir;
     return absl::OkStatus();
   };
   out.recover = [rec](const std::vector<checkpoint::PendingFile>& files, int64_t restored) {
@@ -168,7 +169,7 @@ TEST_F(RestoreTest, SinksRecoverTheirPendingFilesAndWithdrawLaterOutput) {
   JobGraph g = GraphWithSink(&rec);
   absl::StatusOr<RestorePoint> from = ChooseCheckpoint(g, options_, storage_);
   ASSERT_TRUE(from.ok()) << from.status();
-  ASSERT_TRUE(RecoverSinks(g, dir_.path(), *from).ok());
+  ASSERT_TRUE(RecoverSinks(g, checkpoint::CheckpointStorage(dir_.path()), *from).ok());
   EXPECT_EQ(rec.checkpoint_dir, dir_.path());
   EXPECT_THAT(rec.pending, ElementsAre("/o/part-4"));
   EXPECT_EQ(rec.withdraw_after, 4);
@@ -181,14 +182,14 @@ TEST_F(RestoreTest, AfterAFinalCheckpointNothingIsWithdrawnAndTheRunIsFinished) 
   absl::StatusOr<RestorePoint> from = ChooseCheckpoint(g, options_, storage_);
   ASSERT_TRUE(from.ok()) << from.status();
   EXPECT_TRUE(from->already_finished());
-  ASSERT_TRUE(RecoverSinks(g, dir_.path(), *from).ok());
+  ASSERT_TRUE(RecoverSinks(g, checkpoint::CheckpointStorage(dir_.path()), *from).ok());
   EXPECT_EQ(rec.withdraw_after, -1);
 }
 
 TEST_F(RestoreTest, FreshStartRecoversSinksWithNothingPending) {
   RecordingSink rec;
   JobGraph g = GraphWithSink(&rec);
-  ASSERT_TRUE(RecoverSinks(g, dir_.path(), RestorePoint()).ok());
+  ASSERT_TRUE(RecoverSinks(g, checkpoint::CheckpointStorage(dir_.path()), RestorePoint()).ok());
   EXPECT_TRUE(rec.pending.empty());
   EXPECT_EQ(rec.withdraw_after, -1);
 }
@@ -199,7 +200,17 @@ TEST_F(RestoreTest, CheckpointDirectoryIsCreatedAndProbedForWriting) {
   ASSERT_TRUE(storage.ok()) << storage.status();
   EXPECT_EQ((*storage)->dir(), nested);
   EXPECT_TRUE(std::filesystem::is_directory(nested));
-  EXPECT_TRUE(std::filesystem::is_empty(nested)) << "the write probe is removed";
+  // The write probe is removed; what remains is the run's claim on the directory.
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(nested)) names.push_back(e.path().filename().string());
+  EXPECT_THAT(names, ::testing::ElementsAre("OWNER"));
+  ASSERT_NE((*storage)->claim(), nullptr);
+  EXPECT_TRUE((*storage)->CheckOwner().ok());
+  // A second open (a newer run) takes the directory over from the first.
+  auto newer = OpenCheckpointStorage(nested);
+  ASSERT_TRUE(newer.ok()) << newer.status();
+  EXPECT_TRUE(checkpoint::IsFatal((*storage)->CheckOwner()));
+  EXPECT_TRUE((*newer)->CheckOwner().ok());
 }
 
 }  // namespace

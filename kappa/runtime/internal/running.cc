@@ -36,11 +36,17 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
   }
   auto start = std::chrono::steady_clock::now();
   scheduler.Start();
-  if (job.coordinator) job.coordinator->Start();
+  if (job.coordinator) {
+    // A fatal checkpoint error (the directory was taken over, a sink was fenced) fails the
+    // run as a task failure does: this run must not write anything more.
+    job.coordinator->SetFatalHandler([&scheduler](const absl::Status& s) { scheduler.Fail(s); });
+    job.coordinator->Start();
+  }
   absl::Status status = scheduler.Wait();
   if (job.coordinator) job.coordinator->Stop();
   result->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   KAPPA_RETURN_IF_ERROR(status);
+  if (job.coordinator) KAPPA_RETURN_IF_ERROR(job.coordinator->fatal());
   if (job.coordinator) {
     result->checkpoints_completed = job.coordinator->completed();
     result->checkpoint_status = job.coordinator->status();

@@ -4,7 +4,8 @@
 // ends with a final checkpoint that publishes the sinks' last files.
 //
 // Called by Execute on the caller's thread, which it blocks until the run ends (every
-// task finished, one failed, or options.stop_requested drained the sources).
+// task finished, one failed, the coordinator hit a fatal error, or options.stop_requested
+// drained the sources).
 #ifndef KAPPA_RUNTIME_INTERNAL_RUNNING_H_
 #define KAPPA_RUNTIME_INTERNAL_RUNNING_H_
 
