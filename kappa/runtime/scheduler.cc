@@ -117,6 +117,9 @@ void Scheduler::WorkerLoop() {
       lock.lock();
       continue;
     }
+    // Firing timers dropped the lock: a stop (Wait() after the last task finished, Fail,
+    // Cancel) may have come and gone, and its notify_all found this worker awake.
+    if (stopping_.load(std::memory_order_acquire)) break;
     if (timers_.empty()) {
       cv_.wait(lock);
     } else {

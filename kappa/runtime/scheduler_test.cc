@@ -154,6 +154,36 @@ TEST(SchedulerTest, WakeAfterRunsAnIdleTaskAgain) {
   EXPECT_EQ(task.steps, 2);
 }
 
+// Sets `timers` wake-ups that are due at once, then finishes: the run ends while a worker
+// is still firing them.
+class TimerFloodTask : public Task {
+ public:
+  explicit TimerFloodTask(int timers) : Task("timer-flood"), timers_(timers) {}
+  StepResult Step() override {
+    for (int i = 0; i < timers_; ++i) scheduler()->WakeAfter(this, std::chrono::milliseconds(0));
+    return StepResult::kFinished;
+  }
+
+ private:
+  const int timers_;
+};
+
+// A worker drops its lock to fire each due timer. When the last task finished, Wait() sets
+// the stop flag and wakes every worker; a worker firing timers at that moment is not
+// waiting and misses the wake-up, so it must look at the flag again before it sleeps, or
+// it sleeps forever and Wait() never joins it.
+TEST(SchedulerTest, RunEndsWhileAWorkerFiresTimers) {
+  for (int round = 0; round < 5; ++round) {
+    Scheduler scheduler(1);
+    TimerFloodTask task(100000);
+    scheduler.Add(&task);
+    Watchdog watchdog(&scheduler);
+    scheduler.Start();
+    absl::Status status = scheduler.Wait();
+    ASSERT_TRUE(status.ok()) << "round " << round << ": " << status;
+  }
+}
+
 class FailingTask : public Task {
  public:
   FailingTask() : Task("failing") {}
