@@ -35,6 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "kappa/connectors/kafka/kafka_client.h"
 
 namespace kappa::testing {
 
@@ -103,56 +104,13 @@ inline absl::StatusOr<Client> NewClient(rd_kafka_type_t type, const std::string&
 }
 }  // namespace kafka_test_internal
 
-// Creates `topic` through Kafka's admin API and waits until it is created.
+// Creates `topic` through Kafka's admin API and waits until every partition has a leader.
 inline absl::Status CreateTopic(const std::string& bootstrap, const std::string& topic, int partitions,
                                 int replication = 1,
                                 const std::vector<std::pair<std::string, std::string>>& configs = {}) {
   auto rk = kafka_test_internal::NewClient(RD_KAFKA_PRODUCER, bootstrap, {});
   if (!rk.ok()) return rk.status();
-  char err[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication, err, sizeof err);
-  if (nt == nullptr) return absl::InvalidArgumentError(err);
-  for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk->get());
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk->get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
-  rd_kafka_CreateTopics(rk->get(), &nt, 1, opts, q);
-  absl::Status status = absl::DeadlineExceededError(absl::StrCat("creating topic ", topic, ": no answer in 60 s"));
-  if (rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 60000)) {
-    size_t n = 0;
-    const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      status = absl::UnavailableError(absl::StrCat("creating topic ", topic, ": ", rd_kafka_event_error_string(ev)));
-    } else if (n == 1 && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      status = absl::UnavailableError(
-          absl::StrCat("creating topic ", topic, ": ", rd_kafka_topic_result_error_string(res[0])));
-    } else {
-      status = absl::OkStatus();
-    }
-    rd_kafka_event_destroy(ev);
-  }
-  rd_kafka_AdminOptions_destroy(opts);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_NewTopic_destroy(nt);
-  if (!status.ok()) return status;
-  // Until the metadata shows every partition with a leader.
-  for (int attempt = 0; attempt < 300; ++attempt) {
-    rd_kafka_topic_t* t = rd_kafka_topic_new(rk->get(), topic.c_str(), nullptr);
-    const rd_kafka_metadata_t* md = nullptr;
-    bool ready = false;
-    if (rd_kafka_metadata(rk->get(), 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-          md->topics[0].partition_cnt == partitions) {
-        ready = true;
-        for (int p = 0; p < partitions; ++p) ready &= md->topics[0].partitions[p].leader >= 0;
-      }
-      rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(t);
-    if (ready) return absl::OkStatus();
-    usleep(100000);
-  }
-  return absl::DeadlineExceededError(absl::StrCat("topic ", topic, " has no leader for every partition after 30 s"));
+  return connectors::kafka::CreateTopic(rk->get(), topic, partitions, replication, configs);
 }
 
 struct KafkaRecord {

@@ -363,56 +363,9 @@ class Cluster {
   // new segment (a segment rolls when its first timestamp is older than segment.ms), so
   // the bench's topics keep data by time forever and roll segments by size only.
   absl::Status CreateTopic(const std::string& topic, int partitions) {
-    char err[512];
-    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_, err, sizeof err);
-    if (nt == nullptr) return absl::InvalidArgumentError(absl::StrCat("topic ", topic, ": ", err));
-    for (const auto& [key, value] : {std::pair<const char*, const char*>{"retention.ms", "-1"},
-                                     {"segment.ms", "3153600000000"}}) {  // 100 years
-      rd_kafka_NewTopic_set_config(nt, key, value);
-    }
-    rd_kafka_queue_t* q = rd_kafka_queue_new(admin_.get());
-    rd_kafka_CreateTopics(admin_.get(), &nt, 1, nullptr, q);
-    absl::Status status = absl::DeadlineExceededError(absl::StrCat("creating topic ", topic, ": no answer in 60 s"));
-    if (rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 60000)) {
-      size_t n = 0;
-      const rd_kafka_topic_result_t** res =
-          rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-      if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        status = absl::UnavailableError(absl::StrCat("creating topic ", topic, ": ", rd_kafka_event_error_string(ev)));
-      } else if (n == 1 && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        status = absl::UnavailableError(
-            absl::StrCat("creating topic ", topic, ": ", rd_kafka_topic_result_error_string(res[0])));
-      } else {
-        status = absl::OkStatus();
-      }
-      rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    KAPPA_RETURN_IF_ERROR(status);
-    created_.push_back(topic);
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (true) {
-      rd_kafka_topic_t* t = rd_kafka_topic_new(admin_.get(), topic.c_str(), nullptr);
-      const rd_kafka_metadata_t* md = nullptr;
-      bool ready = false;
-      if (rd_kafka_metadata(admin_.get(), 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md->topics[0].partition_cnt == partitions) {
-          ready = true;
-          for (int p = 0; p < partitions; ++p) ready = ready && md->topics[0].partitions[p].leader >= 0;
-        }
-        rd_kafka_metadata_destroy(md);
-      }
-      rd_kafka_topic_destroy(t);
-      // The leader in the metadata may not serve the partition yet (NOT_LEADER_FOR_PARTITION).
-      for (int p = 0; p < partitions && ready; ++p) ready = kafka::QueryWatermarks(admin_.get(), topic, p, 5000).ok();
-      if (ready) return absl::OkStatus();
-      if (Clock::now() > deadline) {
-        return absl::DeadlineExceededError(absl::StrCat("topic ", topic, ": no leader for every partition in 30 s"));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    created_.push_back(topic);  // deleted at the end, even if it never gets a leader
+    return kafka::CreateTopic(admin_.get(), topic, partitions, replication_,
+                              {{"retention.ms", "-1"}, {"segment.ms", "3153600000000"}});  // 100 years
   }
 
   std::string in_topic_, out_topic_;  // named by the user (a real cluster)

@@ -161,6 +161,58 @@ absl::StatusOr<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& to
   return w;
 }
 
+absl::Status CreateTopic(rd_kafka_t* rk, const std::string& topic, int partitions, int replication,
+                         const std::vector<std::pair<std::string, std::string>>& configs, int timeout_ms) {
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication, err, sizeof err);
+  if (nt == nullptr) return absl::InvalidArgumentError(absl::StrCat("topic ", topic, ": ", err));
+  for (const auto& [key, value] : configs) rd_kafka_NewTopic_set_config(nt, key.c_str(), value.c_str());
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
+  absl::Status status = absl::DeadlineExceededError(
+      absl::StrCat("creating topic ", topic, ": no answer in ", timeout_ms / 1000, " s"));
+  if (rd_kafka_event_t* ev = rd_kafka_queue_poll(q, timeout_ms)) {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = absl::UnavailableError(absl::StrCat("creating topic ", topic, ": ", rd_kafka_event_error_string(ev)));
+    } else if (n == 1 && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = absl::UnavailableError(
+          absl::StrCat("creating topic ", topic, ": ", rd_kafka_topic_result_error_string(res[0])));
+    } else {
+      status = absl::OkStatus();
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_queue_destroy(q);
+  rd_kafka_NewTopic_destroy(nt);
+  KAPPA_RETURN_IF_ERROR(status);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    bool ready = false;
+    if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          md->topics[0].partition_cnt == partitions) {
+        ready = true;
+        for (int p = 0; p < partitions; ++p) ready = ready && md->topics[0].partitions[p].leader >= 0;
+      }
+      rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+    // The leader in the metadata may not serve the partition yet (NOT_LEADER_FOR_PARTITION).
+    for (int p = 0; p < partitions && ready; ++p) ready = QueryWatermarks(rk, topic, p, 5000).ok();
+    if (ready) return absl::OkStatus();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("topic ", topic, ": no leader for every partition in ", timeout_ms / 1000, " s"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 absl::StatusOr<int64_t> MessageTimestamp(rd_kafka_t* rk, const std::string& topic, int partition, int64_t offset,
                                          int timeout_ms) {
   PartitionList parts(1);

@@ -49,6 +49,12 @@ struct Watermarks {
 absl::StatusOr<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int partition,
                                            int timeout_ms = 10000);
 
+// Creates `topic` through the admin API of `rk` (any client of the cluster) with the
+// topic settings `configs`, and waits until every partition has a leader that serves it.
+absl::Status CreateTopic(rd_kafka_t* rk, const std::string& topic, int partitions, int replication,
+                         const std::vector<std::pair<std::string, std::string>>& configs = {},
+                         int timeout_ms = 60000);
+
 // The timestamp of the message at `offset` (CreateTime or LogAppendTime), read with a
 // consumer `rk` that has no other assignment. An offset without a message (a transaction
 // marker, an aborted message under read_committed) gives the next message's.
