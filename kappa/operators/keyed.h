@@ -26,11 +26,18 @@ class RuntimeContext {
   ValueState<V> GetValueState(const std::string& name) {
     return ValueState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_);
   }
-  // A value that expires `ttl` after it was last written (processing time).
+  // A value that expires `ttl` after it was last written, in event time
+  // (Ttl::EventTime(absl::Minutes(5)): replayable, reclaimed in the background) or in
+  // processing time (Ttl::ProcessingTime(...), or a plain absl::Duration: Flink's
+  // behaviour, removed when read, not replayable). See StateTtl in keyed_state.h.
+  template <typename V>
+  ValueState<V> GetValueState(const std::string& name, StateTtl ttl) {
+    state::TableId table = Table(name, state::TableKind::kPoint);
+    return ValueState<V>(ctx_->backend(), table, key_, Prepare(table, ttl, state::TtlLayout::kValue));
+  }
   template <typename V>
   ValueState<V> GetValueState(const std::string& name, absl::Duration ttl) {
-    return ValueState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_,
-                         StateTtl{absl::ToInt64Milliseconds(ttl), ctx_->clock()});
+    return GetValueState<V>(name, StateTtl::ProcessingTime(ttl));
   }
   template <typename V>
   CachedValueState<V> GetCachedValueState(const std::string& name) {
@@ -42,15 +49,23 @@ class RuntimeContext {
   bool backend_is_on_disk() const { return ctx_->backend()->name() != "heap"; }
   // A list whose elements expire `ttl` after they were added.
   template <typename V>
+  ListState<V> GetListState(const std::string& name, StateTtl ttl) {
+    state::TableId table = Table(name, state::TableKind::kPoint);
+    return ListState<V>(ctx_->backend(), table, key_, Prepare(table, ttl, state::TtlLayout::kListElements));
+  }
+  template <typename V>
   ListState<V> GetListState(const std::string& name, absl::Duration ttl) {
-    return ListState<V>(ctx_->backend(), Table(name, state::TableKind::kPoint), key_,
-                        StateTtl{absl::ToInt64Milliseconds(ttl), ctx_->clock()});
+    return GetListState<V>(name, StateTtl::ProcessingTime(ttl));
   }
   // A map whose entries expire `ttl` after they were last put.
   template <typename UK, typename UV>
+  MapState<UK, UV> GetMapState(const std::string& name, StateTtl ttl) {
+    state::TableId table = Table(name, state::TableKind::kOrdered);
+    return MapState<UK, UV>(ctx_->backend(), table, key_, Prepare(table, ttl, state::TtlLayout::kValue));
+  }
+  template <typename UK, typename UV>
   MapState<UK, UV> GetMapState(const std::string& name, absl::Duration ttl) {
-    return MapState<UK, UV>(ctx_->backend(), Table(name, state::TableKind::kOrdered), key_,
-                            StateTtl{absl::ToInt64Milliseconds(ttl), ctx_->clock()});
+    return GetMapState<UK, UV>(name, StateTtl::ProcessingTime(ttl));
   }
   template <typename V, typename Fn>
   ReducingState<V, Fn> GetReducingState(const std::string& name, Fn fn) {
@@ -63,8 +78,17 @@ class RuntimeContext {
   }
   // Reducing and aggregating state whose value expires `ttl` after its last Add.
   template <typename V, typename Fn>
+  ReducingState<V, Fn> GetReducingState(const std::string& name, Fn fn, StateTtl ttl) {
+    return ReducingState<V, Fn>(GetValueState<V>(name, ttl), std::move(fn));
+  }
+  template <typename V, typename Fn>
   ReducingState<V, Fn> GetReducingState(const std::string& name, Fn fn, absl::Duration ttl) {
     return ReducingState<V, Fn>(GetValueState<V>(name, ttl), std::move(fn));
+  }
+  template <typename In, typename Agg>
+  AggregatingState<In, Agg> GetAggregatingState(const std::string& name, Agg agg, StateTtl ttl) {
+    using Acc = typename AggregatingState<In, Agg>::Acc;
+    return AggregatingState<In, Agg>(GetValueState<Acc>(name, ttl), std::move(agg));
   }
   template <typename In, typename Agg>
   AggregatingState<In, Agg> GetAggregatingState(const std::string& name, Agg agg, absl::Duration ttl) {
@@ -89,6 +113,16 @@ class RuntimeContext {
     if (!t.ok()) throw StateError(t.status());
     return *t;
   }
+  // Processing time reads the task's clock; event-time tables are declared to the backend,
+  // which then reclaims their expired entries in the background.
+  StateTtl Prepare(state::TableId table, StateTtl ttl, state::TtlLayout layout) {
+    if (!ttl.event_time()) {
+      ttl.clock = ctx_->clock();
+    } else if (ttl.enabled()) {
+      ctx_->backend()->SetTtl(table, layout);
+    }
+    return ttl;
+  }
   runtime::OperatorContext* ctx_;
   const state::KeyContext* key_;
   std::string prefix_;
@@ -106,6 +140,8 @@ class KeyScope {
     ctx_.Set(buf_, state::KeyGroupFor(buf_, max_parallelism));
   }
   void SetFromBytes(std::string_view bytes, int key_group) { ctx_.Set(bytes, key_group); }
+  // What event-time TTL counts from and judges by (KeyContext::SetEventTime).
+  void SetEventTime(Timestamp event_time, Timestamp read_watermark) { ctx_.SetEventTime(event_time, read_watermark); }
   K DecodeKey() const {
     K k{};
     if (!ParseFromString(ctx_.key_bytes(), &k)) throw StateError(absl::DataLossError("corrupt key in timer"));

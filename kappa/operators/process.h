@@ -91,6 +91,7 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
       return;
     }
     key_.SetFromKey(current_key_, this->ctx_->max_parallelism());
+    key_.SetEventTime(r.ts, std::max(r.ts, r.pwm));
     ts_ = r.ts;
     late_ = r.ts < r.pwm;
     proc_timer_ = false;
@@ -117,6 +118,11 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
   void OnTimer(const FiredTimer& t, bool processing) {
     key_.SetFromBytes(t.key_bytes, t.key_group);
     current_key_ = key_.DecodeKey();
+    if (processing) {
+      key_.SetEventTime(this->ctx_->current_watermark(), this->ctx_->current_watermark());
+    } else {
+      key_.SetEventTime(t.time, t.time);
+    }
     ts_ = t.time;
     late_ = false;
     proc_timer_ = processing;
@@ -214,6 +220,7 @@ class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>,
  private:
   void Begin(const K& key, Timestamp ts, Timestamp pwm) {
     key_value_ = key;
+    this->key_.SetEventTime(ts, std::max(ts, pwm));
     ts_ = ts;
     late_ = ts < pwm;
     proc_timer_ = false;
@@ -221,6 +228,11 @@ class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>,
   }
   void Fire(const FiredTimer& t, bool processing) {
     key_value_ = this->key_.DecodeKey();
+    if (processing) {
+      this->key_.SetEventTime(this->ctx_->current_watermark(), this->ctx_->current_watermark());
+    } else {
+      this->key_.SetEventTime(t.time, t.time);
+    }
     ts_ = t.time;
     late_ = false;
     proc_timer_ = processing;

@@ -296,6 +296,9 @@ bool StreamTask::ContinueAdvance() {
       return false;
     }
   }
+  // Every timer up to the watermark has fired: event-time TTL may now reclaim what expired
+  // by it (no record or timer still to come is judged by a smaller watermark).
+  if (config_.backend) config_.backend->AdvanceTtlWatermark(target_wm_);
   advancing_ = false;
   FlushBatches();
   Broadcast(MessageKind::kWatermark, target_wm_);

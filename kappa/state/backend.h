@@ -13,9 +13,19 @@
 //   last checkpoint), never into a dropped record.
 // - Append adds one length-prefixed element to the list stored under a key (RocksDB: a
 //   merge operand), so lists grow in O(1) without reading them back.
+// - Event-time TTL (SetTtl, AdvanceTtlWatermark): a table whose values carry an expiry
+//   (keyed_state.h's framing) is declared with SetTtl; as the task's watermark advances,
+//   the backend may drop entries whose expiry is at or below ttl_watermark() without being
+//   asked (heap: an incremental sweep; RocksDB: a compaction filter). ttl_watermark() only
+//   grows, is written with every snapshot of a backend that has TTL tables, and is restored
+//   with it, so a restored run reads as expired everything a reclaim may have dropped.
 #ifndef KAPPA_STATE_BACKEND_H_
 #define KAPPA_STATE_BACKEND_H_
 
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +50,28 @@ inline int KeyGroupOfKey(TableKind kind, std::string_view key) {
   if (key.size() < at + 2) return -1;
   return (static_cast<uint8_t>(key[at]) << 8) | static_cast<uint8_t>(key[at + 1]);
 }
+
+// Where a TTL table keeps the expiry of its values (an 8-byte event time, native order,
+// written by the state handles of keyed_state.h):
+// - kValue: before the value ([expiry][value]; value and map state). The entry is gone
+//   once its expiry passed.
+// - kListElements: before every list element (list state). Expired elements are dropped;
+//   the entry is gone once all of them are.
+enum class TtlLayout { kNone = 0, kValue = 1, kListElements = 2 };
+
+// Reads the expiry at the front of a framed value or element; false if too short.
+inline bool ReadTtlExpiry(std::string_view framed, int64_t* expiry) {
+  if (framed.size() < sizeof(int64_t)) return false;
+  std::memcpy(expiry, framed.data(), sizeof(int64_t));
+  return true;
+}
+
+// What a background reclaim does with one stored value of a TTL table at watermark `wm`:
+// kKeep it, kDrop the whole entry, or kRewrite it as `*kept` (a list without its expired
+// elements). Values too short to carry an expiry, or malformed lists, are kept: reads
+// report them as corrupt.
+enum class TtlVerdict { kKeep, kDrop, kRewrite };
+TtlVerdict JudgeTtl(TtlLayout layout, std::string_view value, int64_t wm, std::string* kept);
 
 struct TableInfo {
   std::string name;
@@ -83,6 +115,17 @@ class KeyedStateBackend {
   // through. Backends without a cache ignore this.
   virtual void BypassCache(TableId table) {}
 
+  // Declares that `table` holds event-time TTL framing in `layout`, so expired entries may
+  // be reclaimed in the background. Backends without background reclaim ignore it; reads
+  // filter expired values either way.
+  virtual void SetTtl(TableId table, TtlLayout layout) {}
+  // The task's watermark advanced to `wm` (after every event-time timer up to it fired):
+  // raises ttl_watermark() and reclaims some entries that expired. Also called with the
+  // watermark a snapshot recorded, when it is restored.
+  virtual void AdvanceTtlWatermark(int64_t wm) { RaiseTtlWatermark(wm); }
+  // Event-time TTL never reads an entry with expiry <= this as present. Any thread.
+  int64_t ttl_watermark() const { return ttl_watermark_.load(std::memory_order_acquire); }
+
   // Number of keys (approximate for disk backends); for metrics and tests.
   virtual int64_t ApproximateKeys(TableId table) = 0;
 
@@ -95,6 +138,19 @@ class KeyedStateBackend {
   virtual absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) = 0;
 
   virtual std::string_view name() const = 0;
+
+ protected:
+  // True when wm raised the TTL watermark.
+  bool RaiseTtlWatermark(int64_t wm) {
+    int64_t cur = ttl_watermark_.load(std::memory_order_relaxed);
+    while (wm > cur) {
+      if (ttl_watermark_.compare_exchange_weak(cur, wm, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::atomic<int64_t> ttl_watermark_{std::numeric_limits<int64_t>::min()};
 };
 
 // Copies into `target` every entry of the snapshot in `dir` (written by a backend named
@@ -123,6 +179,35 @@ bool ForEachListElement(std::string_view list, Fn&& fn) {
     list.remove_prefix(n);
   }
   return true;
+}
+
+inline TtlVerdict JudgeTtl(TtlLayout layout, std::string_view value, int64_t wm, std::string* kept) {
+  int64_t expiry = 0;
+  if (layout == TtlLayout::kValue) {
+    if (!ReadTtlExpiry(value, &expiry)) return TtlVerdict::kKeep;
+    return expiry <= wm ? TtlVerdict::kDrop : TtlVerdict::kKeep;
+  }
+  if (layout != TtlLayout::kListElements) return TtlVerdict::kKeep;
+  size_t expired = 0, total = 0;
+  bool framed = true;
+  bool ok = ForEachListElement(value, [&](std::string_view e) {
+    ++total;
+    if (!ReadTtlExpiry(e, &expiry)) {
+      framed = false;
+    } else if (expiry <= wm) {
+      ++expired;
+    }
+  });
+  if (!ok || !framed || expired == 0) return TtlVerdict::kKeep;
+  if (expired == total) return TtlVerdict::kDrop;
+  kept->clear();
+  ForEachListElement(value, [&](std::string_view e) {
+    ReadTtlExpiry(e, &expiry);
+    if (expiry <= wm) return;
+    kappa::internal::WriteVarint(e.size(), kept);
+    kept->append(e);
+  });
+  return TtlVerdict::kRewrite;
 }
 
 inline absl::Status KeyedStateBackend::AppendEncoded(TableId table, std::string_view key, std::string_view elements) {

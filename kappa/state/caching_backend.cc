@@ -304,7 +304,58 @@ absl::StatusOr<std::vector<std::string>> CachingBackend::Snapshot(const std::str
   return inner_->Snapshot(dir);
 }
 
+void CachingBackend::SetTtl(TableId id, TtlLayout layout) {
+  tables_[id]->ttl = layout;
+  inner_->SetTtl(id, layout);
+}
+
+void CachingBackend::AdvanceTtlWatermark(int64_t wm) {
+  RaiseTtlWatermark(wm);
+  inner_->AdvanceTtlWatermark(wm);
+}
+
+void CachingBackend::DropExpired(const Table& t, Entry& e) {
+  const int64_t wm = ttl_watermark();
+  if (e.replace) {
+    if (!e.present) return;
+    switch (JudgeTtl(t.ttl, e.value, wm, &ttl_scratch_)) {
+      case TtlVerdict::kDrop:
+        SetValue(e, {});
+        e.present = false;
+        if (e.stored == Stored::kAbsent) e.replace = false;  // nothing to delete
+        break;
+      case TtlVerdict::kRewrite:
+        SetValue(e, ttl_scratch_);
+        break;
+      case TtlVerdict::kKeep:
+        break;
+    }
+    return;
+  }
+  // Appended elements on top of the backend's value: only those still alive go.
+  const size_t base = e.value.size() - e.pending;
+  switch (JudgeTtl(t.ttl, std::string_view(e.value).substr(base), wm, &ttl_scratch_)) {
+    case TtlVerdict::kDrop:
+      ttl_scratch_.clear();
+      break;
+    case TtlVerdict::kRewrite:
+      break;
+    case TtlVerdict::kKeep:
+      return;
+  }
+  bytes_ = bytes_ - e.pending + ttl_scratch_.size();
+  e.value.resize(base);
+  e.value.append(ttl_scratch_);
+  e.pending = ttl_scratch_.size();
+}
+
+bool CachingBackend::Expired(const Table& t, const Entry& e) {
+  return t.ttl != TtlLayout::kNone && e.known && e.present && !e.dirty() &&
+         JudgeTtl(t.ttl, e.value, ttl_watermark(), &ttl_scratch_) == TtlVerdict::kDrop;
+}
+
 absl::Status CachingBackend::WriteBack(TableId id, std::string_view key, Entry& e) {
+  if (e.dirty() && tables_[id]->ttl != TtlLayout::kNone) DropExpired(*tables_[id], e);
   if (e.dirty()) tables_[id]->inner_empty = false;
   if (e.replace) {
     KAPPA_RETURN_IF_ERROR(e.present ? inner_->Put(id, key, e.value) : inner_->Delete(id, key));
@@ -330,7 +381,7 @@ absl::Status CachingBackend::FlushTable(TableId id) {
   for (auto it = t.point.begin(); it != t.point.end();) {
     Entry& e = it->second;
     if (e.dirty()) KAPPA_RETURN_IF_ERROR(WriteBack(id, it->first, e));
-    if (!e.known || !e.present) {
+    if (!e.known || !e.present || Expired(t, e)) {
       bytes_ -= EntryBytes(it->first, e.value);
       t.point.erase(it++);
     } else {
@@ -338,8 +389,15 @@ absl::Status CachingBackend::FlushTable(TableId id) {
     }
   }
   // Ordered tables may have scans open (ApproximateKeys, a point-table scan): entries stay.
-  for (auto& [key, e] : t.ordered) {
-    if (e.dirty()) KAPPA_RETURN_IF_ERROR(WriteBack(id, key, e));
+  for (auto it = t.ordered.begin(); it != t.ordered.end();) {
+    Entry& e = it->second;
+    if (e.dirty()) KAPPA_RETURN_IF_ERROR(WriteBack(id, it->first, e));
+    if (open_scans_ == 0 && Expired(t, e)) {
+      bytes_ -= EntryBytes(it->first, e.value);
+      it = t.ordered.erase(it);
+    } else {
+      ++it;
+    }
   }
   return absl::OkStatus();
 }

@@ -18,6 +18,12 @@
 //   in CachedValueState): passed through. Operators keep their timers in memory
 //   (TimerService) and write them back themselves.
 //
+// Event-time TTL tables (SetTtl): expired data is never written back — a changed value
+// that expired by the TTL watermark becomes a delete (or nothing, if the backend never had
+// it), expired appended elements are left out — and every flush (each snapshot) drops
+// clean cached values that expired, so the cache neither keeps nor brings back what the
+// backend's reclaim removed.
+//
 // Deleted keys are dropped from the cache once the backend is known not to hold them, and
 // while nothing of a table was ever written back (a run before its first checkpoint) the
 // backend is not asked about it at all.
@@ -62,6 +68,9 @@ class CachingBackend : public KeyedStateBackend {
   void BypassCache(TableId table) override;
   // Writes back the table's changes first, then asks the backend.
   int64_t ApproximateKeys(TableId table) override;
+  void SetTtl(TableId table, TtlLayout layout) override;
+  // Forwarded: the backend reclaims; the cache drops expired entries at its next flush.
+  void AdvanceTtlWatermark(int64_t wm) override;
   std::vector<TableInfo> Tables() const override { return inner_->Tables(); }
   // Writes back every change, then snapshots the backend.
   absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) override;
@@ -94,6 +103,7 @@ class CachingBackend : public KeyedStateBackend {
   };
   struct Table {
     TableKind kind = TableKind::kOrdered;
+    TtlLayout ttl = TtlLayout::kNone;
     bool bypass = false;
     // The backend holds nothing for this table (nothing was ever written back to it):
     // misses need no backend read and deletes no backend write.
@@ -113,6 +123,10 @@ class CachingBackend : public KeyedStateBackend {
   void SetValue(Entry& e, std::string_view value);
   absl::Status Complete(TableId id, std::string_view key, Entry& e);
   absl::Status WriteBack(TableId id, std::string_view key, Entry& e);
+  // TTL tables: takes out of a dirty entry what expired, before it is written back.
+  void DropExpired(const Table& t, Entry& e);
+  // TTL tables: a clean, whole value that expired entirely.
+  bool Expired(const Table& t, const Entry& e);
   absl::Status FlushTable(TableId id);
   // Over capacity and no scan open: write back everything, evict down to half.
   absl::Status MaybeEvict();
@@ -127,6 +141,7 @@ class CachingBackend : public KeyedStateBackend {
   int64_t evictions_ = 0;
   int64_t write_backs_ = 0;
   std::string scratch_;
+  std::string ttl_scratch_;
 };
 
 }  // namespace kappa::state

@@ -1,6 +1,7 @@
 #include "kappa/state/heap_backend.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "kappa/base/status.h"
 #include "kappa/base/strings.h"
@@ -10,6 +11,8 @@ namespace kappa::state {
 namespace {
 
 using Ordered = absl::btree_map<std::string, std::string, std::less<>>;
+
+constexpr int64_t kMaxExpiry = std::numeric_limits<int64_t>::max();
 
 class OrderedIterator : public StateIterator {
  public:
@@ -77,6 +80,7 @@ absl::Status HeapBackend::Get(TableId table, std::string_view key, std::string* 
 
 absl::Status HeapBackend::Put(TableId table, std::string_view key, std::string_view value) {
   Table& t = *tables_[table];
+  if (t.ttl != TtlLayout::kNone) EnqueueValue(table, key, value);
   if (t.kind == TableKind::kPoint) {
     auto [it, inserted] = t.point.try_emplace(AbslView(key));
     it->second.assign(value);
@@ -96,6 +100,10 @@ std::string* HeapBackend::FindOrAdd(Table& t, std::string_view key) {
 }
 
 absl::Status HeapBackend::Append(TableId table, std::string_view key, std::string_view element) {
+  int64_t expiry;
+  if (tables_[table]->ttl == TtlLayout::kListElements && ReadTtlExpiry(element, &expiry)) {
+    Enqueue(table, key, expiry);
+  }
   std::string* v = FindOrAdd(*tables_[table], key);
   kappa::internal::WriteVarint(element.size(), v);
   v->append(element);
@@ -103,6 +111,7 @@ absl::Status HeapBackend::Append(TableId table, std::string_view key, std::strin
 }
 
 absl::Status HeapBackend::AppendEncoded(TableId table, std::string_view key, std::string_view elements) {
+  if (tables_[table]->ttl != TtlLayout::kNone) EnqueueValue(table, key, elements);
   FindOrAdd(*tables_[table], key)->append(elements);
   return absl::OkStatus();
 }
@@ -135,6 +144,82 @@ std::vector<TableInfo> HeapBackend::Tables() const {
   return out;
 }
 
+void HeapBackend::Enqueue(TableId id, std::string_view key, int64_t expiry) {
+  Table& t = *tables_[id];
+  auto [it, inserted] = t.queued.try_emplace(AbslView(key), expiry);
+  if (!inserted) {
+    if (expiry >= it->second) return;  // popped at the earlier time, then re-queued if need be
+    queue_.erase(std::make_tuple(it->second, id, std::string(key)));
+    it->second = expiry;
+  }
+  queue_.emplace(expiry, id, std::string(key));
+}
+
+namespace {
+// The earliest expiry in a whole value (kValue) or list (kListElements); false if none.
+bool EarliestExpiry(TtlLayout layout, std::string_view value, int64_t* earliest) {
+  int64_t expiry;
+  if (layout == TtlLayout::kValue) return ReadTtlExpiry(value, earliest);
+  *earliest = kMaxExpiry;
+  bool any = false;
+  ForEachListElement(value, [&](std::string_view e) {
+    if (ReadTtlExpiry(e, &expiry) && expiry <= *earliest) {
+      *earliest = expiry;
+      any = true;
+    }
+  });
+  return any;
+}
+}  // namespace
+
+void HeapBackend::EnqueueValue(TableId id, std::string_view key, std::string_view value) {
+  int64_t earliest;
+  if (EarliestExpiry(tables_[id]->ttl, value, &earliest)) Enqueue(id, key, earliest);
+}
+
+void HeapBackend::SetTtl(TableId table, TtlLayout layout) {
+  Table& t = *tables_[table];
+  if (t.ttl == layout) return;
+  t.ttl = layout;
+  has_ttl_ = true;
+  // Entries restored before the table was declared wait for the sweep too.
+  for (const auto& [k, v] : t.point) EnqueueValue(table, k, v);
+  for (const auto& [k, v] : t.ordered) EnqueueValue(table, k, v);
+}
+
+void HeapBackend::AdvanceTtlWatermark(int64_t wm) {
+  RaiseTtlWatermark(wm);
+  Sweep(ttl_watermark(), kSweepBudget);
+}
+
+void HeapBackend::Sweep(int64_t wm, size_t budget) {
+  std::string kept;
+  for (; budget > 0 && !queue_.empty() && std::get<0>(*queue_.begin()) <= wm; --budget) {
+    auto node = queue_.extract(queue_.begin());
+    auto& [expiry, id, key] = node.value();
+    Table& t = *tables_[id];
+    t.queued.erase(key);
+    std::string* value = Find(t, key);
+    if (value == nullptr) continue;  // deleted since
+    switch (JudgeTtl(t.ttl, *value, wm, &kept)) {
+      case TtlVerdict::kDrop:
+        (void)Delete(id, key);
+        break;
+      case TtlVerdict::kRewrite:
+        value->swap(kept);
+        EnqueueValue(id, key, *value);
+        break;
+      case TtlVerdict::kKeep: {
+        // Written again since it was queued: wait for the new expiry. (Values without
+        // framing, or malformed, have nothing to wait for.)
+        int64_t next;
+        if (EarliestExpiry(t.ttl, *value, &next) && next > wm) Enqueue(id, key, next);
+        break;
+      }
+    }
+  }
+}
+
 absl::StatusOr<std::vector<std::string>> HeapBackend::Snapshot(const std::string& dir) {
   std::string out = kHeapSnapshotMagic;
   kappa::internal::WriteVarint(tables_.size(), &out);
@@ -154,7 +239,9 @@ absl::StatusOr<std::vector<std::string>> HeapBackend::Snapshot(const std::string
     }
   }
   KAPPA_RETURN_IF_ERROR(WriteSnapshotFile(dir, "state.bin", out));
-  return std::vector<std::string>{"state.bin"};
+  if (!has_ttl_) return std::vector<std::string>{"state.bin"};
+  KAPPA_RETURN_IF_ERROR(WriteSnapshotFile(dir, kTtlWatermarkFile, std::to_string(ttl_watermark())));
+  return std::vector<std::string>{"state.bin", kTtlWatermarkFile};
 }
 
 int64_t HeapBackend::ApproximateKeys(TableId table) {

@@ -31,6 +31,7 @@
 
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "kappa/base/strings.h"
 #include "kappa/base/time.h"
 #include "kappa/state/backend.h"
@@ -63,6 +64,18 @@ class KeyContext {
   std::string_view key_bytes() const { return key_bytes_; }
   int key_group() const { return key_group_; }
 
+  // Event time for event-time TTL, set by the operator before user code runs: the time
+  // writes count from (a record's timestamp, a timer's time) and the time reads are judged
+  // by — for a record r at t, max(t, pwm(r)) (pwm: its own partition's watermark before it,
+  // which does not depend on how partitions interleave, so a replay judges alike); for a
+  // timer, its time. kMinTimestamp when unknown.
+  void SetEventTime(Timestamp event_time, Timestamp read_watermark) {
+    event_time_ = event_time;
+    read_watermark_ = read_watermark;
+  }
+  Timestamp event_time() const { return event_time_; }
+  Timestamp read_watermark() const { return read_watermark_; }
+
   // Appends [key group, 2 bytes big-endian][key bytes] to out.
   void AppendPrefix(std::string* out) const {
     out->push_back(static_cast<char>((key_group_ >> 8) & 0xff));
@@ -73,6 +86,8 @@ class KeyContext {
  private:
   std::string key_bytes_;
   int key_group_ = 0;
+  Timestamp event_time_ = kMinTimestamp;
+  Timestamp read_watermark_ = kMinTimestamp;
 };
 
 inline void ThrowIfError(const absl::Status& status) {
@@ -113,25 +128,63 @@ class StateHandleBase {
 
 }  // namespace state
 
-// Time-to-live of a state's values, in processing time (Flink's StateTtlConfig with
-// OnCreateAndWrite and NeverReturnExpired): a value not written for `ttl` reads as absent
-// and is removed when read. Expiry is stored with the value, so it survives restores.
+// Time-to-live of a state's values, on one of two clocks:
+//
+// - Ttl::EventTime(d): a value written while processing a record (or firing a timer) at
+//   event time t expires at t + d. A record r at time t' reads it as absent once
+//   t + d <= max(t', pwm(r)) (pwm: r's partition's watermark before it, docs/api.md "The
+//   deterministic rule"); an event-time timer once t + d <= its time. Both depend on the
+//   input alone, so a replay or a restore expires exactly what the live run did. Expired
+//   values are also reclaimed in the background, read or not, once the task's watermark
+//   passed them (backend.h); a read never sees what a reclaim may have dropped, because it
+//   also judges by the backend's ttl_watermark(), which no record's max(t', pwm(r)) is
+//   below in a run without idle partitions.
+// - Ttl::ProcessingTime(d) (and the plain absl::Duration overloads): Flink's StateTtlConfig
+//   with OnCreateAndWrite and NeverReturnExpired — expires d of wall-clock time after the
+//   last write, removed only when read. Not replayable: a replay runs at another time.
+//
+// Either way the expiry is stored with the value ([expiry, 8 bytes][value]; per element
+// for lists), so it survives restores.
 struct StateTtl {
-  int64_t ttl_ms = 0;          // 0: values never expire
+  enum class Time { kProcessing, kEvent };
+  int64_t ttl_ms = 0;            // 0: values never expire
   const Clock* clock = nullptr;  // processing time; set by RuntimeContext
+  Time time = Time::kProcessing;
+
+  static StateTtl ProcessingTime(absl::Duration ttl) { return {absl::ToInt64Milliseconds(ttl), nullptr, Time::kProcessing}; }
+  static StateTtl EventTime(absl::Duration ttl) { return {absl::ToInt64Milliseconds(ttl), nullptr, Time::kEvent}; }
+  bool enabled() const { return ttl_ms > 0; }
+  bool event_time() const { return time == Time::kEvent; }
 };
+using Ttl = StateTtl;
 
 namespace state {
-// TTL framing of one stored value: [expiry, 8 bytes][value] when a TTL is set.
-inline void WriteExpiry(const StateTtl& ttl, std::string* out) {
-  if (ttl.ttl_ms > 0) Serializer<int64_t>::Write(ttl.clock->NowMillis() + ttl.ttl_ms, out);
+// The expiry a value written now gets.
+inline int64_t TtlExpiry(const StateTtl& ttl, const KeyedStateBackend& backend, const KeyContext& key) {
+  int64_t base;
+  if (!ttl.event_time()) {
+    base = ttl.clock->NowMillis();
+  } else {
+    base = key.event_time();
+    // Written outside a record or timer (Open): count from what the task has seen.
+    if (base == kMinTimestamp) base = std::max(key.read_watermark(), backend.ttl_watermark());
+  }
+  int64_t expiry;
+  if (__builtin_add_overflow(base, ttl.ttl_ms, &expiry)) expiry = kMaxTimestamp;
+  return expiry;
 }
-// Strips the expiry; false when the value has expired.
-inline bool Unexpired(const StateTtl& ttl, std::string_view* in) {
-  if (ttl.ttl_ms <= 0) return true;
+// A value with expiry e reads as absent once e <= this.
+inline int64_t TtlNow(const StateTtl& ttl, const KeyedStateBackend& backend, const KeyContext& key) {
+  if (!ttl.event_time()) return ttl.clock->NowMillis();
+  return std::max(key.read_watermark(), backend.ttl_watermark());
+}
+// TTL framing of one stored value: [expiry, 8 bytes][value] when a TTL is set.
+inline void WriteExpiry(int64_t expiry, std::string* out) { Serializer<int64_t>::Write(expiry, out); }
+// Strips the expiry; false when the value has expired at `now`.
+inline bool Unexpired(int64_t now, std::string_view* in) {
   int64_t expires = 0;
   if (!Serializer<int64_t>::Read(in, &expires)) throw StateError(absl::DataLossError("corrupt value in state"));
-  return ttl.clock->NowMillis() < expires;
+  return now < expires;
 }
 }  // namespace state
 
@@ -147,13 +200,9 @@ class ValueState : public state::StateHandleBase {
     if (absl::IsNotFound(s)) return std::nullopt;
     state::ThrowIfError(s);
     std::string_view in(value_buf_);
-    if (ttl_.ttl_ms > 0) {
-      int64_t expires = 0;
-      if (!Serializer<int64_t>::Read(&in, &expires)) throw StateError(absl::DataLossError("corrupt value in state"));
-      if (ttl_.clock->NowMillis() >= expires) {
-        Clear();
-        return std::nullopt;
-      }
+    if (ttl_.enabled() && !state::Unexpired(state::TtlNow(ttl_, *backend_, *key_), &in)) {
+      Clear();
+      return std::nullopt;
     }
     V v{};
     if (!ParseFromString(in, &v)) throw StateError(absl::DataLossError("corrupt value in state"));
@@ -165,7 +214,7 @@ class ValueState : public state::StateHandleBase {
   }
   void Update(const V& v) {
     value_buf_.clear();
-    if (ttl_.ttl_ms > 0) Serializer<int64_t>::Write(ttl_.clock->NowMillis() + ttl_.ttl_ms, &value_buf_);
+    if (ttl_.enabled()) state::WriteExpiry(state::TtlExpiry(ttl_, *backend_, *key_), &value_buf_);
     Serializer<V>::Write(v, &value_buf_);
     state::ThrowIfError(backend_->Put(table_, BuildKey(), value_buf_));
   }
@@ -359,7 +408,7 @@ class ListState : public state::StateHandleBase {
 
   void Add(const V& v) {
     value_buf_.clear();
-    state::WriteExpiry(ttl_, &value_buf_);
+    if (ttl_.enabled()) state::WriteExpiry(state::TtlExpiry(ttl_, *backend_, *key_), &value_buf_);
     Serializer<V>::Write(v, &value_buf_);
     state::ThrowIfError(backend_->Append(table_, BuildKey(), value_buf_));
   }
@@ -370,8 +419,9 @@ class ListState : public state::StateHandleBase {
     if (absl::IsNotFound(s)) return;
     state::ThrowIfError(s);
     std::string list = std::move(value_buf_);  // fn may touch this handle again
+    const int64_t now = ttl_.enabled() ? state::TtlNow(ttl_, *backend_, *key_) : 0;
     bool ok = state::ForEachListElement(list, [&](std::string_view e) {
-      if (!state::Unexpired(ttl_, &e)) return;
+      if (ttl_.enabled() && !state::Unexpired(now, &e)) return;
       V v{};
       if (!ParseFromString(e, &v)) throw StateError(absl::DataLossError("corrupt list element in state"));
       fn(std::move(v));
@@ -388,7 +438,7 @@ class ListState : public state::StateHandleBase {
     for (const V& v : values) Add(v);
   }
   bool IsEmpty() {
-    if (ttl_.ttl_ms > 0) {
+    if (ttl_.enabled()) {
       bool any = false;
       ForEach([&](V&&) { any = true; });
       return !any;
@@ -418,7 +468,7 @@ class MapState : public state::StateHandleBase {
     if (absl::IsNotFound(s)) return std::nullopt;
     state::ThrowIfError(s);
     std::string_view in(value_buf_);
-    if (!state::Unexpired(ttl_, &in)) {
+    if (ttl_.enabled() && !state::Unexpired(state::TtlNow(ttl_, *backend_, *key_), &in)) {
       Remove(k);
       return std::nullopt;
     }
@@ -429,7 +479,7 @@ class MapState : public state::StateHandleBase {
   bool Contains(const UK& k) { return Get(k).has_value(); }
   void Put(const UK& k, const UV& v) {
     value_buf_.clear();
-    state::WriteExpiry(ttl_, &value_buf_);
+    if (ttl_.enabled()) state::WriteExpiry(state::TtlExpiry(ttl_, *backend_, *key_), &value_buf_);
     Serializer<UV>::Write(v, &value_buf_);
     state::ThrowIfError(backend_->Put(table_, UserKey(k), value_buf_));
   }
@@ -440,11 +490,12 @@ class MapState : public state::StateHandleBase {
   template <typename Fn>
   void ForEach(Fn&& fn) {
     std::string prefix(BuildKey());
+    const int64_t now = ttl_.enabled() ? state::TtlNow(ttl_, *backend_, *key_) : 0;
     auto it = backend_->Scan(table_, prefix);
     for (; it->Valid(); it->Next()) {
       std::string_view uk = it->key().substr(prefix.size());
       std::string_view value = it->value();
-      if (!state::Unexpired(ttl_, &value)) continue;
+      if (ttl_.enabled() && !state::Unexpired(now, &value)) continue;
       UK k{};
       UV v{};
       if (!ParseFromString(uk, &k) || !ParseFromString(value, &v)) {
@@ -460,7 +511,7 @@ class MapState : public state::StateHandleBase {
     return out;
   }
   bool IsEmpty() {
-    if (ttl_.ttl_ms > 0) {
+    if (ttl_.enabled()) {
       bool any = false;
       ForEach([&](const UK&, UV&&) { any = true; });
       return !any;

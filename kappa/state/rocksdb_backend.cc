@@ -1,11 +1,14 @@
 #include "kappa/state/rocksdb_backend.h"
 
+#include <atomic>
 #include <deque>
+#include <mutex>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "kappa/base/strings.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/merge_operator.h"
@@ -17,6 +20,7 @@
 #include "kappa/state/internal/snapshot.h"
 #include "kappa/base/status.h"
 #include <algorithm>
+#include <limits>
 
 namespace kappa::state {
 namespace {
@@ -68,7 +72,67 @@ class RocksIterator : public StateIterator {
   std::string prefix_;
 };
 
-rocksdb::ColumnFamilyOptions FamilyOptions(const RocksDbResources& r) {
+// Drops what event-time TTL has expired by the TTL watermark at the compaction's start:
+// whole values (kValue), lists whose every element expired (else the list is rewritten
+// without them), and append operands whose every element expired (partly expired operands
+// wait until they are merged into a value). Safe for restores: a checkpoint's files are
+// never compacted again, and a snapshot records a TTL watermark no smaller than any a
+// compaction before it used.
+class TtlCompactionFilter : public rocksdb::CompactionFilter {
+ public:
+  TtlCompactionFilter(TtlLayout layout, int64_t wm) : layout_(layout), wm_(wm) {}
+  Decision FilterV2(int, const rocksdb::Slice&, ValueType type, const rocksdb::Slice& value, std::string* new_value,
+                    std::string*) const override {
+    if (type == ValueType::kBlobIndex) return Decision::kKeep;
+    switch (JudgeTtl(layout_, std::string_view(value.data(), value.size()), wm_, new_value)) {
+      case TtlVerdict::kDrop:
+        return Decision::kRemove;
+      case TtlVerdict::kRewrite:
+        return type == ValueType::kValue ? Decision::kChangeValue : Decision::kKeep;
+      case TtlVerdict::kKeep:
+        break;
+    }
+    return Decision::kKeep;
+  }
+  const char* Name() const override { return "kappa.event-time-ttl"; }
+
+ private:
+  TtlLayout layout_;
+  int64_t wm_;
+};
+
+}  // namespace
+
+// What the compaction filters of one instance need, read on RocksDB's threads.
+struct RocksDbBackend::TtlShared {
+  std::atomic<int64_t> watermark{std::numeric_limits<int64_t>::min()};
+  std::mutex mu;
+  absl::flat_hash_map<uint32_t, TtlLayout> layouts;  // by column family id
+};
+
+namespace {
+
+class TtlFilterFactory : public rocksdb::CompactionFilterFactory {
+ public:
+  explicit TtlFilterFactory(std::shared_ptr<RocksDbBackend::TtlShared> shared) : shared_(std::move(shared)) {}
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& context) override {
+    TtlLayout layout;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      auto it = shared_->layouts.find(context.column_family_id);
+      if (it == shared_->layouts.end()) return nullptr;  // not (yet) declared: keep everything
+      layout = it->second;
+    }
+    return std::make_unique<TtlCompactionFilter>(layout, shared_->watermark.load(std::memory_order_acquire));
+  }
+  const char* Name() const override { return "kappa.event-time-ttl"; }
+
+ private:
+  std::shared_ptr<RocksDbBackend::TtlShared> shared_;
+};
+
+rocksdb::ColumnFamilyOptions FamilyOptions(const RocksDbResources& r, std::shared_ptr<RocksDbBackend::TtlShared> ttl) {
   rocksdb::ColumnFamilyOptions cf;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = r.block_cache();
@@ -76,6 +140,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const RocksDbResources& r) {
   table.cache_index_and_filter_blocks = true;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf.merge_operator = std::make_shared<AppendOperator>();
+  cf.compaction_filter_factory = std::make_shared<TtlFilterFactory>(std::move(ttl));
   cf.write_buffer_size = size_t{32} << 20;
   cf.compression = rocksdb::kLZ4Compression;
   cf.bottommost_compression = rocksdb::kZSTD;
@@ -122,13 +187,15 @@ absl::StatusOr<std::unique_ptr<RocksDbBackend>> RocksDbBackend::Open(const std::
   std::vector<std::string> families;
   rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir, &families);
   if (!listed.ok()) families = {rocksdb::kDefaultColumnFamilyName};
-  rocksdb::ColumnFamilyOptions cf_options = FamilyOptions(*resources);
+  auto ttl = std::make_shared<TtlShared>();
+  rocksdb::ColumnFamilyOptions cf_options = FamilyOptions(*resources, ttl);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& f : families) descriptors.emplace_back(f, cf_options);
 
   auto backend = std::unique_ptr<RocksDbBackend>(new RocksDbBackend());
   backend->dir_ = dir;
   backend->resources_ = std::move(resources);
+  backend->ttl_ = std::move(ttl);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &backend->db_);
   if (!s.ok()) return FromRocksDb(s, absl::StrCat("cannot open state in ", dir));
@@ -158,7 +225,7 @@ absl::StatusOr<TableId> RocksDbBackend::RegisterTable(const std::string& name, T
     return it->second;
   }
   rocksdb::ColumnFamilyHandle* handle = nullptr;
-  rocksdb::Status s = db_->CreateColumnFamily(FamilyOptions(*resources_), name, &handle);
+  rocksdb::Status s = db_->CreateColumnFamily(FamilyOptions(*resources_, ttl_), name, &handle);
   if (!s.ok()) return FromRocksDb(s, absl::StrCat("cannot create state table ", name, " in ", dir_));
   TableId id = static_cast<TableId>(handles_.size());
   handles_.push_back(handle);
@@ -216,12 +283,31 @@ absl::StatusOr<std::vector<std::string>> RocksDbBackend::Snapshot(const std::str
   s = checkpoint->CreateCheckpoint(dir);
   if (!s.ok()) return FromRocksDb(s, absl::StrCat("cannot write state snapshot to ", dir));
   KAPPA_RETURN_IF_ERROR(WriteSnapshotFile(dir, kTablesFile, EncodeTables(tables_)));
+  if (has_ttl_) KAPPA_RETURN_IF_ERROR(WriteSnapshotFile(dir, kTtlWatermarkFile, std::to_string(ttl_watermark())));
   std::vector<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (entry.is_regular_file()) files.push_back(entry.path().filename().string());
   }
   std::sort(files.begin(), files.end());
   return files;
+}
+
+void RocksDbBackend::SetTtl(TableId table, TtlLayout layout) {
+  std::lock_guard<std::mutex> lock(ttl_->mu);
+  ttl_->layouts[handles_[table]->GetID()] = layout;
+  has_ttl_ = true;
+}
+
+void RocksDbBackend::AdvanceTtlWatermark(int64_t wm) {
+  if (RaiseTtlWatermark(wm)) ttl_->watermark.store(ttl_watermark(), std::memory_order_release);
+}
+
+absl::Status RocksDbBackend::Compact() {
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    KAPPA_RETURN_IF_ERROR(FromRocksDb(db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr),
+                                      absl::StrCat("cannot compact ", dir_)));
+  }
+  return absl::OkStatus();
 }
 
 int64_t RocksDbBackend::ApproximateKeys(TableId table) {

@@ -73,14 +73,23 @@ class RocksDbBackend : public KeyedStateBackend {
   // shares every unchanged file with it; nothing is copied), memtables are flushed first.
   absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) override;
   std::string_view name() const override { return "rocksdb"; }
+  // Event-time TTL tables are reclaimed by a compaction filter with the TTL watermark at
+  // the compaction's start; compactions run in the background as data grows.
+  void SetTtl(TableId table, TtlLayout layout) override;
+  void AdvanceTtlWatermark(int64_t wm) override;
+  // Compacts every table now (tests, tools): what expired by the TTL watermark is gone after.
+  absl::Status Compact();
 
   const std::string& dir() const { return dir_; }
+  struct TtlShared;
   rocksdb::DB* db() { return db_; }
 
  private:
   RocksDbBackend() = default;
   std::string dir_;
   std::shared_ptr<RocksDbResources> resources_;
+  std::shared_ptr<TtlShared> ttl_;
+  bool has_ttl_ = false;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // by TableId
   std::vector<TableInfo> tables_;                      // by TableId

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "kappa/base/status.h"
 #include "rocksdb/db.h"
@@ -161,11 +162,35 @@ std::string EncodeTables(const std::vector<TableInfo>& tables) {
   return out;
 }
 
+namespace {
+
+// The TTL watermark the snapshot recorded goes to the target (the largest, when several
+// snapshots are restored into one backend): what a reclaim before the snapshot dropped
+// stays expired after it.
+absl::Status RestoreTtlWatermark(const std::string& dir, KeyedStateBackend* target) {
+  const std::string path = dir + "/" + kTtlWatermarkFile;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return absl::OkStatus();
+  KAPPA_ASSIGN_OR_RETURN(std::string text, ReadAll(path));
+  int64_t wm;
+  if (!absl::SimpleAtoi(text, &wm)) return Corrupt(path);
+  target->AdvanceTtlWatermark(wm);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RestoreSnapshot(const std::string& dir, std::string_view backend, int kg_first, int kg_last,
                              KeyedStateBackend* target) {
-  if (backend == "heap") return RestoreHeap(dir, kg_first, kg_last, target);
-  if (backend == "rocksdb") return RestoreRocksDb(dir, kg_first, kg_last, target);
-  return absl::InvalidArgumentError(absl::StrCat("unknown state backend '", std::string(backend), "' in snapshot ", dir));
+  if (backend == "heap") {
+    KAPPA_RETURN_IF_ERROR(RestoreHeap(dir, kg_first, kg_last, target));
+  } else if (backend == "rocksdb") {
+    KAPPA_RETURN_IF_ERROR(RestoreRocksDb(dir, kg_first, kg_last, target));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown state backend '", std::string(backend), "' in snapshot ", dir));
+  }
+  return RestoreTtlWatermark(dir, target);
 }
 
 }  // namespace kappa::state

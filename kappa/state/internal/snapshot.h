@@ -14,6 +14,10 @@ namespace kappa::state {
 inline constexpr char kHeapSnapshotMagic[] = "KAPPAHS1";
 // Table names and kinds of a snapshot, one "kind<TAB>name" per line.
 inline constexpr char kTablesFile[] = "TABLES";
+// The backend's ttl_watermark() in decimal, in snapshots of backends with event-time TTL
+// tables: restored with the state, so a restored run treats as expired what a background
+// reclaim may already have dropped.
+inline constexpr char kTtlWatermarkFile[] = "TTL_WATERMARK";
 
 // Creates `dir` (and parents) and writes dir/name durably (fsync).
 absl::Status WriteSnapshotFile(const std::string& dir, const std::string& name, std::string_view data);
