@@ -571,6 +571,57 @@ TEST(KeyedProcessStateTest, TtlReducingAndAggregatingStateFromTheRuntimeContext)
                                                  "a last=none sum=13 n=3"));
 }
 
+// The previous value per key, forgotten 1 s of event time after it was written; a timer
+// 1 s after each record reads it too.
+class EventTimeLast final : public KeyedProcessFunction<std::string, std::pair<std::string, int64_t>, std::string> {
+ public:
+  void Open(RuntimeContext& ctx) override { last_ = ctx.GetValueState<int64_t>("last", Ttl::EventTime(absl::Seconds(1))); }
+  void ProcessElement(const std::pair<std::string, int64_t>& v, Context& ctx, Collector<std::string>& out) override {
+    std::optional<int64_t> last = last_.Value();
+    last_.Update(v.second);
+    ctx.RegisterEventTimeTimer(ctx.timestamp() + 999);
+    out.Collect(absl::StrCat(v.first, "@", ctx.timestamp(), " last=", last ? std::to_string(*last) : "none"));
+  }
+  void OnTimer(Timestamp t, Context& ctx, Collector<std::string>& out) override {
+    std::optional<int64_t> last = last_.Value();
+    out.Collect(absl::StrCat(ctx.current_key(), " timer@", t, " last=", last ? std::to_string(*last) : "none"));
+  }
+
+ private:
+  ValueState<int64_t> last_;
+};
+
+TEST(KeyedProcessStateTest, EventTimeTtlCountsFromTheRecordAndJudgesByItsTimeOrPartitionWatermark) {
+  using In = std::pair<std::string, int64_t>;
+  kappa::testing::OperatorHarness<In, std::string> h(std::make_unique<KeyedProcessOperator<std::string, In, std::string>>(
+      [](const In& v) { return v.first; }, std::make_unique<EventTimeLast>(), "last"));
+  ASSERT_TRUE(h.Open().ok());
+  h.Process({"a", 1}, 1000);
+  h.Process({"a", 2}, 1500);          // written at 1000: alive until 2000
+  h.Watermark(2499);                  // timers at 1999 (expired) and 2499 (2 expires at 2500)
+  h.Process({"a", 3}, 2500);          // 2 expired at 2500
+  h.Process({"a", 4}, 1000, 3500);    // late: judged by its partition's watermark, 3 expired at 3500
+  h.Process({"a", 5}, 3400);          // 4 was born expired (1000 + 1 s <= 3500)
+  h.context().clock_.Advance(1'000'000);  // processing time plays no part
+  EXPECT_THAT(h.output(), ::testing::ElementsAre("a@1000 last=none", "a@1500 last=1", "a timer@1999 last=2",
+                                                 "a timer@2499 last=2", "a@2500 last=none", "a@1000 last=none",
+                                                 "a@3400 last=none"));
+}
+
+TEST(KeyedProcessStateTest, EventTimeTtlReclaimsKeysNeverReadAgainAsTheWatermarkPasses) {
+  using In = std::pair<std::string, int64_t>;
+  kappa::testing::OperatorHarness<In, std::string> h(std::make_unique<KeyedProcessOperator<std::string, In, std::string>>(
+      [](const In& v) { return v.first; }, std::make_unique<EventTimeLast>(), "last"));
+  ASSERT_TRUE(h.Open().ok());
+  for (int i = 0; i < 100; ++i) h.Process({"key" + std::to_string(i), i}, 1000 + i);
+  state::TableId table = *h.context().backend()->RegisterTable("last/last", state::TableKind::kPoint);
+  EXPECT_EQ(h.context().backend()->ApproximateKeys(table), 100);
+  h.Watermark(2049);  // expiries 2000..2049 passed
+  EXPECT_EQ(h.context().backend()->ApproximateKeys(table), 50);
+  h.Watermark(5000);
+  EXPECT_EQ(h.context().backend()->ApproximateKeys(table), 0);
+}
+
 // --- Checkpoints on RocksDB behind the write-back cache -------------------------------------
 
 // Keeps value, list and map state per user, with a timer 100 ms after each click (an

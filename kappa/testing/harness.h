@@ -89,6 +89,7 @@ class OperatorHarness {
     ctx_.watermark_ = wm;
     while (!op_->AdvanceWatermark(wm)) {
     }
+    if (ctx_.backend() != nullptr) ctx_.backend()->AdvanceTtlWatermark(wm);  // timers fired: TTL may reclaim
   }
   void AdvanceProcessingTime(Timestamp to) {
     ctx_.clock_.Set(to);

@@ -1,0 +1,150 @@
+// Event-time state TTL end to end, through a job binary of a user's own (ttl_job.cc) whose
+// every output row shows what value, list and map state with Ttl::EventTime held when a
+// bid arrived. An uninterrupted run is the reference; a run killed with SIGKILL after its
+// first checkpoint and restored (heap, then RocksDB, at another parallelism), and a replay,
+// must emit exactly the same rows: the same entries expired, however the watermark moved.
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/kappa_process.h"
+
+namespace kappa {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One partition: the rows of a key then come in one order in every run, so any
+// difference is TTL's. 10 000 events per second of event time, a TTL of 1 s.
+constexpr char kSource[] = "gen:nexmark?events=300000&rate=10000";
+
+std::vector<std::string> OutputLines(const std::string& dir) {
+  std::vector<std::string> lines;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind("part-", 0) != 0) continue;
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+bool HasCompleteCheckpoint(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (fs::exists(entry.path() / "MANIFEST", ec)) return true;
+  }
+  return false;
+}
+
+int RunJob(const std::vector<std::string>& args, const std::string& log) {
+  return testing::WaitKappa(testing::StartProgram(KAPPA_TTL_JOB, args, log));
+}
+
+class StateTtlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/kappa_state_ttl_" + std::to_string(getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    log_ = dir_ + "/log.txt";
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  // The uninterrupted run, once per test binary run.
+  const std::vector<std::string>& Reference() {
+    if (reference_.empty()) {
+      EXPECT_EQ(RunJob({"run", "bidder-activity", "--source", kSource, "--sink", "file:" + dir_ + "/ref/", "-q"}, log_),
+                0)
+          << ReadFile(log_);
+      reference_ = OutputLines(dir_ + "/ref");
+    }
+    return reference_;
+  }
+
+  // Runs with checkpoints every 100 ms, kills the run with SIGKILL once one is complete,
+  // then restores it and runs to the end.
+  void KillAfterACheckpointAndRestore(const std::vector<std::string>& extra, const std::string& out) {
+    std::vector<std::string> args = {"run", "bidder-activity", "--source", kSource, "--sink", "file:" + out + "/",
+                                     "--checkpoint-dir", out + "-chk", "--checkpoint-interval", "100"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_t pid = testing::StartProgram(KAPPA_TTL_JOB, args, log_);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!HasCompleteCheckpoint(out + "-chk") && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    kill(pid, SIGKILL);
+    ASSERT_EQ(testing::WaitKappa(pid), 128 + SIGKILL)
+        << "the run ended before it was killed; use more events\n" << ReadFile(log_);
+    ASSERT_EQ(testing::WaitKappa(testing::StartProgram(KAPPA_TTL_JOB, args, log_)), 0) << ReadFile(log_);
+    EXPECT_THAT(ReadFile(log_), ::testing::HasSubstr("restored checkpoint"));
+  }
+
+  std::string dir_;
+  std::string log_;
+  std::vector<std::string> reference_;
+};
+
+// Rows of the reference run that show TTL at work; fails if the job's output did not
+// depend on expiry at all (then equal outputs would prove nothing).
+void ExpectOutputDependsOnExpiry(const std::vector<std::string>& ref) {
+  ASSERT_GT(ref.size(), 100000u);
+  // A bidder whose count expired starts again at 1: more first bids than bidders.
+  std::set<std::string> bidders;
+  size_t firsts = 0, repeated_prices = 0;
+  for (const std::string& line : ref) {
+    bidders.insert(line.substr(0, line.find(',')));
+    if (line.find("\"count\":1,") != std::string::npos) ++firsts;
+    if (line.find("\"last_price\":-1") == std::string::npos) ++repeated_prices;
+  }
+  EXPECT_GT(firsts, bidders.size() + bidders.size() / 4) << "counts expire and restart";
+  EXPECT_GT(repeated_prices, 0u) << "some map entries are read back before they expire";
+}
+
+TEST_F(StateTtlTest, ARunKilledAndRestoredOnTheHeapExpiresWhatTheUninterruptedRunDid) {
+  const std::vector<std::string>& ref = Reference();
+  ExpectOutputDependsOnExpiry(ref);
+  KillAfterACheckpointAndRestore({"--state", "heap", "-p", "2"}, dir_ + "/heap");
+  std::vector<std::string> got = OutputLines(dir_ + "/heap");
+  EXPECT_EQ(got.size(), ref.size());
+  EXPECT_TRUE(got == ref) << "the restored run's rows differ from the uninterrupted run's";
+}
+
+TEST_F(StateTtlTest, ARestoredRunAndAReplayOnRocksDbExpireWhatTheUninterruptedRunDid) {
+  const std::vector<std::string>& ref = Reference();
+  ASSERT_FALSE(ref.empty());
+  KillAfterACheckpointAndRestore({"--state", "rocksdb", "--state-dir", dir_ + "/rocks-state", "-p", "2"},
+                                 dir_ + "/rocks");
+  std::vector<std::string> got = OutputLines(dir_ + "/rocks");
+  EXPECT_EQ(got.size(), ref.size());
+  EXPECT_TRUE(got == ref) << "the restored run's rows differ from the uninterrupted run's";
+
+  ASSERT_EQ(RunJob({"replay", "bidder-activity", "--source", kSource, "--from", "earliest", "--sink",
+                 "file:" + dir_ + "/replay/", "--state", "rocksdb", "--state-dir", dir_ + "/replay-state", "-p", "3",
+                 "-q"},
+                log_),
+            0)
+      << ReadFile(log_);
+  EXPECT_TRUE(OutputLines(dir_ + "/replay") == ref) << "the replay's rows differ from the live run's";
+}
+
+}  // namespace
+}  // namespace kappa
