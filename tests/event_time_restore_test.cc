@@ -312,7 +312,7 @@ TEST_P(LateEventsCrashTest, KillNineLoopOutputEqualsUninterruptedRun) {
                                     "", std::chrono::seconds(120));
   ASSERT_EQ(ref.exit_code, 0) << ref.err;
   const std::vector<std::string> expected = OutputLines(dir_ + "/ref");
-  ASSERT_GT(expected.size(), 100u);
+  ASSERT_GT(expected.size(), 10u);  // q7: one row per 10 s window (of 200 s), q5 and q11 more
   // The input has late records that the windows drop.
   ASSERT_GT(CountLines(ReadFile(dir_ + "/ref-errors"), R"("kind":"late")"), 1000);
 
