@@ -71,6 +71,15 @@ absl::Status CheckCompatible(const JobGraph& g, const checkpoint::Manifest& m, c
     return absl::FailedPreconditionError(absl::StrCat("checkpoint ", m.checkpoint_id(), " has ", m.max_parallelism(),
                                                       " key groups, this run ", opt.max_parallelism));
   }
+  for (const auto& ts : m.tasks()) {
+    bool found = false;
+    for (const auto& node : g.nodes) found |= node.keyed && node.uid == ts.operator_uid();
+    if (!found) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint ", m.checkpoint_id(), " holds state of operator '", ts.operator_uid(),
+          "', which this job does not have (operator uids must stay the same to restore; use --fresh to start over)"));
+    }
+  }
   // A source the checkpoint has no offsets for would silently read from its configured
   // start (often the beginning): refused unless asked for.
   if (!opt.allow_new_sources) {
@@ -84,15 +93,6 @@ absl::Status CheckCompatible(const JobGraph& g, const checkpoint::Manifest& m, c
             "', which would start from its beginning; pass --allow-new-sources to accept that, or keep the "
             "source's uid"));
       }
-    }
-  }
-  for (const auto& ts : m.tasks()) {
-    bool found = false;
-    for (const auto& node : g.nodes) found |= node.keyed && node.uid == ts.operator_uid();
-    if (!found) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "checkpoint ", m.checkpoint_id(), " holds state of operator '", ts.operator_uid(),
-          "', which this job does not have (operator uids must stay the same to restore; use --fresh to start over)"));
     }
   }
   return absl::OkStatus();
