@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -91,6 +92,29 @@ std::vector<PartitionPosition> RestoredState::SourcePartitions(const std::string
   std::vector<PartitionPosition> out;
   for (const SourcePositions& s : sources) {
     if (s.operator_uid == operator_uid) out.insert(out.end(), s.partitions.begin(), s.partitions.end());
+  }
+  return out;
+}
+
+std::optional<WatermarkPosition> RestoredState::WatermarkFor(const std::string& operator_uid, int subtask,
+                                                         int parallelism, int key_group_first,
+                                                         int key_group_last) const {
+  std::optional<WatermarkPosition> out;
+  for (const WatermarkPosition& w : watermarks) {
+    if (w.operator_uid != operator_uid) continue;
+    if (w.parallelism == parallelism) {
+      if (w.subtask == subtask) return w;
+      continue;
+    }
+    const bool keyed = key_group_first <= key_group_last && w.key_group_first <= w.key_group_last;
+    if (keyed && (w.key_group_last < key_group_first || key_group_last < w.key_group_first)) continue;
+    if (!out) {
+      out = WatermarkPosition{.operator_uid = operator_uid, .subtask = subtask, .parallelism = parallelism,
+                          .key_group_first = key_group_first, .key_group_last = key_group_last,
+                          .watermark = w.watermark};
+    } else {
+      out->watermark = std::min(out->watermark, w.watermark);
+    }
   }
   return out;
 }

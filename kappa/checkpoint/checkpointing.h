@@ -55,6 +55,10 @@ struct PartitionPosition {
   // A bounded partition's end (exclusive), fixed when a run first opened it, so that a
   // restarted replay stops where the first run would have.
   std::optional<int64_t> end_offset;
+  // The largest event time read from the partition (empty: nothing read yet, or a
+  // checkpoint written before event time was kept), and whether it was idle.
+  std::optional<int64_t> max_event_time;
+  bool idle = false;
 };
 
 // The partitions one source instance read (manifest: SourceOffsets).
@@ -70,6 +74,18 @@ struct SinkPreCommit {
   std::vector<PendingFile> files;
 };
 
+// A task instance's event-time watermark at the barrier (manifest: TaskWatermark). The
+// task fills it itself; operators add nothing.
+struct WatermarkPosition {
+  std::string operator_uid;  // the chain's first operator
+  int subtask = 0;
+  int parallelism = 1;
+  int key_group_first = 0;  // first > last: the chain is not keyed
+  int key_group_last = -1;
+  int64_t watermark = 0;
+  std::vector<int64_t> input_watermarks;  // per input channel, in the task's order
+};
+
 // What a task's operators add to checkpoint n beyond keyed state.
 struct TaskSnapshot {
   std::vector<SourcePositions> sources;
@@ -81,10 +97,24 @@ struct TaskSnapshot {
 struct RestoredState {
   int64_t checkpoint_id = -1;
   std::vector<SourcePositions> sources;
+  std::vector<WatermarkPosition> watermarks;
+  // False for a checkpoint written before event time was kept: partitions and tasks then
+  // start their event time over (the run warns that lateness may differ).
+  bool keeps_event_time = false;
 
   // The positions source `operator_uid` recorded, over all its instances; empty when it
   // recorded none (a new source: it starts where its connector is configured to).
   std::vector<PartitionPosition> SourcePartitions(const std::string& operator_uid) const;
+
+  // Where task instance `subtask` of `parallelism` of the chain headed by `operator_uid`
+  // (keyed over key groups [first, last], or first > last when not keyed) resumes its
+  // watermark. At the parallelism of the checkpoint: its own instance's watermark and
+  // input watermarks (when it has as many inputs). At another: the minimum watermark over
+  // the old instances that held any of its key groups (of all old instances when not
+  // keyed), no input watermarks: never later than any instance its keys come from.
+  // Nothing recorded (a new operator, an old checkpoint): empty.
+  std::optional<WatermarkPosition> WatermarkFor(const std::string& operator_uid, int subtask, int parallelism,
+                                            int key_group_first, int key_group_last) const;
 };
 
 }  // namespace kappa::checkpoint

@@ -162,6 +162,7 @@ checkpoint::Manifest CheckpointCoordinator::NewManifest(int64_t id) const {
   m.set_checkpoint_id(id);
   m.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
   m.set_max_parallelism(options_.max_parallelism);
+  m.set_keeps_event_time(true);
   for (const auto& uid : options_.operator_uids) m.add_operator_uids(uid);
   return m;
 }
@@ -187,6 +188,7 @@ absl::Status CheckpointCoordinator::Complete() {
     }
     for (const auto& s : ack.snapshot.sources) *m.add_sources() = ToProto(s);
     for (const auto& s : ack.snapshot.sinks) *m.add_sinks() = ToProto(s);
+    if (ack.watermark) *m.add_watermarks() = ToProto(*ack.watermark);
   }
   for (const auto& s : finished_sources_) *m.add_sources() = s;
   for (const auto& s : carried_sinks_) *m.add_sinks() = s;

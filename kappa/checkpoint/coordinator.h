@@ -39,6 +39,7 @@ struct TaskAck {
   std::string task;               // task name, for messages
   std::optional<TaskState> state;  // set when the task has keyed state
   TaskSnapshot snapshot;
+  std::optional<WatermarkPosition> watermark;  // the task's event time at the barrier
 };
 
 struct CoordinatorOptions {

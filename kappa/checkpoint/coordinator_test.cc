@@ -309,5 +309,37 @@ TEST_F(CoordinatorTest, AFatalCommitErrorStopsCheckpointingAndAPlainOneDoesNot) 
   EXPECT_EQ(c.fatal().message(), "fenced");
 }
 
+// The rescale rule for task watermarks: the same instance at the same parallelism; at
+// another, the minimum over the old instances whose key groups overlap (all of them for a
+// chain that is not keyed); nothing for an operator the checkpoint does not know.
+TEST(RestoredStateTest, WatermarkForTakesItsOwnOrTheMinimumOverOverlappingOldInstances) {
+  RestoredState r;
+  r.keeps_event_time = true;
+  r.watermarks = {
+      {.operator_uid = "win", .subtask = 0, .parallelism = 2, .key_group_first = 0, .key_group_last = 63,
+       .watermark = 500, .input_watermarks = {500, 700}},
+      {.operator_uid = "win", .subtask = 1, .parallelism = 2, .key_group_first = 64, .key_group_last = 127,
+       .watermark = 300, .input_watermarks = {300, 900}},
+      {.operator_uid = "map", .subtask = 0, .parallelism = 2, .watermark = 800},
+      {.operator_uid = "map", .subtask = 1, .parallelism = 2, .watermark = 600},
+  };
+  std::optional<WatermarkPosition> same = r.WatermarkFor("win", 1, 2, 64, 127);
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->watermark, 300);
+  EXPECT_THAT(same->input_watermarks, ElementsAre(300, 900));
+
+  // Three instances: [0, 42] lies in old 0 only, [43, 85] spans both, [86, 127] old 1.
+  EXPECT_EQ(r.WatermarkFor("win", 0, 3, 0, 42)->watermark, 500);
+  EXPECT_EQ(r.WatermarkFor("win", 1, 3, 43, 85)->watermark, 300);
+  EXPECT_EQ(r.WatermarkFor("win", 2, 3, 86, 127)->watermark, 300);
+  EXPECT_TRUE(r.WatermarkFor("win", 0, 3, 0, 42)->input_watermarks.empty());
+  // One instance holds every key group.
+  EXPECT_EQ(r.WatermarkFor("win", 0, 1, 0, 127)->watermark, 300);
+  // Not keyed: the minimum over every old instance.
+  EXPECT_EQ(r.WatermarkFor("map", 0, 3, 0, -1)->watermark, 600);
+  EXPECT_EQ(r.WatermarkFor("map", 1, 2, 0, -1)->watermark, 600);
+  EXPECT_FALSE(r.WatermarkFor("new-operator", 0, 2, 0, 63).has_value());
+}
+
 }  // namespace
 }  // namespace kappa::checkpoint

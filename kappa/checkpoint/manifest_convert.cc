@@ -10,6 +10,8 @@ SourceOffsets ToProto(const SourcePositions& positions) {
     po->set_partition(p.partition);
     po->set_offset(p.offset);
     if (p.end_offset) po->set_end_offset(*p.end_offset);
+    if (p.max_event_time) po->set_max_event_time(*p.max_event_time);
+    po->set_idle(p.idle);
   }
   return out;
 }
@@ -20,9 +22,30 @@ SourcePositions FromProto(const SourceOffsets& offsets) {
   for (const PartitionOffset& po : offsets.partitions()) {
     PartitionPosition p{.partition = po.partition(), .offset = po.offset()};
     if (po.has_end_offset()) p.end_offset = po.end_offset();
+    if (po.has_max_event_time()) p.max_event_time = po.max_event_time();
+    p.idle = po.idle();
     out.partitions.push_back(p);
   }
   return out;
+}
+
+TaskWatermark ToProto(const WatermarkPosition& w) {
+  TaskWatermark out;
+  out.set_operator_uid(w.operator_uid);
+  out.set_subtask(w.subtask);
+  out.set_parallelism(w.parallelism);
+  out.set_key_group_first(w.key_group_first);
+  out.set_key_group_last(w.key_group_last);
+  out.set_watermark(w.watermark);
+  for (int64_t in : w.input_watermarks) out.add_input_watermarks(in);
+  return out;
+}
+
+WatermarkPosition FromProto(const TaskWatermark& w) {
+  return WatermarkPosition{
+      .operator_uid = w.operator_uid(), .subtask = w.subtask(), .parallelism = w.parallelism(),
+      .key_group_first = w.key_group_first(), .key_group_last = w.key_group_last(), .watermark = w.watermark(),
+      .input_watermarks = std::vector<int64_t>(w.input_watermarks().begin(), w.input_watermarks().end())};
 }
 
 SinkPending ToProto(const SinkPreCommit& pre_commit) {
@@ -53,6 +76,10 @@ RestoredState RestoredStateOf(const Manifest& manifest) {
   RestoredState out;
   out.checkpoint_id = manifest.checkpoint_id();
   for (const SourceOffsets& s : manifest.sources()) out.sources.push_back(FromProto(s));
+  out.keeps_event_time = manifest.keeps_event_time();
+  if (out.keeps_event_time) {
+    for (const TaskWatermark& w : manifest.watermarks()) out.watermarks.push_back(FromProto(w));
+  }
   return out;
 }
 

@@ -13,6 +13,8 @@ namespace kappa::checkpoint {
 SourceOffsets ToProto(const SourcePositions& positions);
 SourcePositions FromProto(const SourceOffsets& offsets);
 SinkPending ToProto(const SinkPreCommit& pre_commit);
+TaskWatermark ToProto(const WatermarkPosition& watermark);
+WatermarkPosition FromProto(const TaskWatermark& watermark);
 SinkPreCommit FromProto(const SinkPending& pending);
 // Pairs the pending message's files with their published names.
 std::vector<PendingFile> PendingFilesOf(const SinkPending& pending);

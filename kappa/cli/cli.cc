@@ -63,6 +63,7 @@ struct RunFlags {
   int checkpoints_retained = 3;
   std::string from_checkpoint;
   bool fresh = false;
+  bool allow_new_sources = false;
   bool follow = false;
   bool plan = false;
   bool quiet = false;
@@ -267,6 +268,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
       return 2;
     }
   }
+  options.allow_new_sources = f.allow_new_sources;
   if (f.fresh) {
     options.restore = ExecutionOptions::Restore::kFresh;
   } else if (!f.from_checkpoint.empty() && f.from_checkpoint != "latest") {
@@ -284,6 +286,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   progress.Stop();
   if (result.ok()) {
     for (const auto& why : result->skipped_checkpoints) Fail(absl::StrCat("skipping ", why));
+    for (const auto& warning : result->restore_warnings) Fail(absl::StrCat("warning: ", warning));
     if (result->already_finished) {
       std::cerr << absl::StrFormat("kappa: %s already finished at checkpoint %d; its output is complete\n",
                                    def->name, result->restored_checkpoint);
@@ -356,6 +359,9 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
                       "Restore this checkpoint directory (or 'latest', the default with --checkpoint-dir)");
   cmd->add_option("--from-savepoint", f.from_checkpoint, "Restore this savepoint directory");
   cmd->add_flag("--fresh", f.fresh, "Ignore existing checkpoints and start from the beginning");
+  cmd->add_flag("--allow-new-sources", f.allow_new_sources,
+                "Restore a checkpoint or savepoint that has no offsets for some source of the job (one added "
+                "since); that source starts where its URI says, usually its beginning. Refused without it");
   cmd->add_flag("--follow", f.follow, "Keep tailing file sources (the run does not end by itself)");
   cmd->add_flag("--plan", f.plan, "Print the planned tasks before running");
   cmd->add_flag("--quiet,-q", f.quiet, "No summary line at the end");

@@ -4,6 +4,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "kappa/base/status.h"
 #include "kappa/checkpoint/storage.h"
 #include "kappa/runtime/internal/restore.h"
@@ -44,6 +45,12 @@ absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& g, const Execut
     if (from.already_finished()) {
       result.already_finished = true;
       return result;
+    }
+    if (from.checkpoint && !from.checkpoint->manifest.keeps_event_time()) {
+      result.restore_warnings.push_back(absl::StrCat(
+          "checkpoint ", from.checkpoint->id,
+          " was written before checkpoints kept event time: watermarks start over, so lateness may differ "
+          "from an uninterrupted run (records late before the restore may be accepted after it)"));
     }
   }
 

@@ -64,6 +64,10 @@ struct ExecutionOptions {
   enum class Restore { kLatest, kFresh, kPath };
   Restore restore = Restore::kLatest;
   std::string restore_path;
+  // A restore refuses a checkpoint that has no offsets for one of the job's sources (a
+  // source added since): it would read that source from its configured start. True
+  // accepts that (`--allow-new-sources`).
+  bool allow_new_sources = false;
 
   // Where the sources publish their positions while the run goes on (`kappa replay`'s
   // progress line reads it from another thread). Owned by the caller, who may read it
@@ -86,6 +90,8 @@ struct ExecutionResult {
   std::vector<std::string> skipped_checkpoints;  // newer ones that were broken, and why
   int64_t checkpoints_completed = 0;
   bool already_finished = false;  // the restored checkpoint was final: nothing was run
+  // One line each, about the restore (a checkpoint written before event time was kept).
+  std::vector<std::string> restore_warnings;
   absl::Status checkpoint_status;  // the first checkpoint that could not be completed, if any
   // Where every source partition of this run ended up: offsets from..to and records read.
   std::vector<runtime::SourceProgress::View> sources;

@@ -11,6 +11,9 @@
 // (partition p → instance p % parallelism), keeps one watermark per partition
 // (W_p = max event time seen in p − out-of-orderness) and stamps each record with
 // pwm = W_p just before it, the value every lateness decision uses (DESIGN §3).
+// Checkpoints keep each partition's maximum event time and idle flag with its offset; a
+// restore resumes W_p from them (wherever the partition is read now), so the records late
+// before a restore are late after it.
 // An instance's watermark is the minimum over its partitions that have not ended and are
 // not idle; a partition is idle after `idle_timeout` of processing time without records.
 #ifndef KAPPA_RUNTIME_SOURCE_H_
@@ -201,6 +204,13 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
         part.ended = end != PartitionReader<T>::kNoEnd && at->second.offset >= end;
       }
       part.last_active = ctx->clock()->NowMillis();
+      // Event time resumes where the checkpoint left it: W_p = max event time - bound, so
+      // a record late before the restore is late after it (DESIGN §3).
+      if (at != restored.end() && at->second.max_event_time) {
+        part.max_ts = *at->second.max_event_time;
+        part.watermark = WatermarkOf(part.max_ts);
+        part.idle = at->second.idle && strategy_.idle_timeout_ms > 0;
+      }
       part.progress = board->Register(connector_->description(), part.id, part.reader->offset(),
                                       part.reader->end_offset());
       part.progress->finished = part.ended;
@@ -274,12 +284,19 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       // A partition the event-time range ended is finished: its end is where it stopped.
       int64_t end = p.ended_by_time ? po.offset : p.reader->end_offset();
       if (end != PartitionReader<T>::kNoEnd) po.end_offset = end;
+      if (p.max_ts != kMinTimestamp) po.max_event_time = p.max_ts;
+      po.idle = p.idle;
     }
     out->sources.push_back(std::move(positions));
     return absl::OkStatus();
   }
 
  private:
+  Timestamp WatermarkOf(Timestamp max_ts) const {
+    const Timestamp b = strategy_.out_of_orderness_ms;
+    return max_ts < kMinTimestamp + b ? kMinTimestamp : max_ts - b;
+  }
+
   struct Partition {
     int id;
     std::unique_ptr<PartitionReader<T>> reader;
@@ -322,8 +339,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       Timestamp pwm = p_->watermark;
       if (ts > p_->max_ts) {
         p_->max_ts = ts;
-        Timestamp b = op_->strategy_.out_of_orderness_ms;
-        p_->watermark = ts < kMinTimestamp + b ? kMinTimestamp : ts - b;
+        p_->watermark = op_->WatermarkOf(ts);
       }
       ++emitted;
       op_->out_->Emit(Record<T>{std::move(value), ts, pwm});

@@ -57,6 +57,19 @@ void StreamTask::AddOperator(std::unique_ptr<OperatorBase> op, std::string name,
 }
 
 absl::Status StreamTask::Open() {
+  // Restored event time: timers fired up to the restored watermark stay fired, and the
+  // operators judge records against it as the interrupted run did (RestoredState::WatermarkFor).
+  if (config_.restored != nullptr && config_.restored->keeps_event_time && !contexts_.empty()) {
+    std::optional<checkpoint::WatermarkPosition> w = config_.restored->WatermarkFor(
+        contexts_.front()->uid(), config_.subtask, config_.parallelism, config_.key_group_first,
+        config_.key_group_last);
+    if (w) {
+      current_wm_ = w->watermark;
+      if (w->input_watermarks.size() == inputs_.size()) {
+        for (size_t i = 0; i < inputs_.size(); ++i) inputs_[i].watermark = w->input_watermarks[i];
+      }
+    }
+  }
   for (size_t i = 0; i < ops_.size(); ++i) {
     absl::Status s = ops_[i]->Open(contexts_[i].get());
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(), ": ", s.message()));
@@ -353,6 +366,14 @@ void StreamTask::CompleteCheckpoint(int64_t id) {
   last_checkpoint_ = id;
   checkpoint::TaskAck ack;
   ack.task = name();
+  checkpoint::WatermarkPosition& wm = ack.watermark.emplace();
+  wm.operator_uid = contexts_.empty() ? name() : contexts_.front()->uid();
+  wm.subtask = config_.subtask;
+  wm.parallelism = config_.parallelism;
+  wm.key_group_first = config_.key_group_first;
+  wm.key_group_last = config_.key_group_last;
+  wm.watermark = current_wm_;
+  for (const InputState& in : inputs_) wm.input_watermarks.push_back(in.watermark);
   for (size_t i = 0; i < ops_.size(); ++i) {
     absl::Status s = ops_[i]->SnapshotState(id, &ack.snapshot);
     if (!s.ok()) {

@@ -13,7 +13,10 @@
 //
 // Watermarks: each input channel keeps the last watermark and idle flag it received; the
 // task's watermark is the minimum over inputs that are neither idle nor ended. When all
-// remaining inputs are idle the task tells downstream it is idle too.
+// remaining inputs are idle the task tells downstream it is idle too. The watermark and
+// the inputs' are part of every checkpoint (TaskAck::watermark) and restored in Open()
+// (checkpoint::RestoredState::WatermarkFor), so timers that fired stay fired and late
+// records are judged as before the restore.
 // Barriers: a barrier on one input holds that input back until the same barrier arrived
 // on every other live input (aligned checkpoints); then operators snapshot, the barrier
 // is forwarded to every output, and the inputs are released.

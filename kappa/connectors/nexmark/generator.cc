@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -54,6 +55,8 @@ constexpr size_t kMaxSlice = 1024;
 // configured seed: the blocks are a dictionary, the seed picks from it.
 constexpr uint64_t kTextKey = internal::SeedKey(0x6b617070612d7478ULL);
 constexpr uint64_t kChannelKey = internal::SeedKey(0x6b617070612d6368ULL);
+// Mixed into the seed key for the late-event draws, a stream apart from the content's.
+constexpr uint64_t kLateKey = 0x6b617070612d6c74ULL;
 
 constexpr uint32_t ReverseBits(uint32_t x) {
   uint32_t r = 0;
@@ -298,6 +301,10 @@ void GenerateInto(const GeneratorConfig& config, uint64_t seed_key, int64_t e,
   } else {
     FillPerson(e, ts, rng, tables, &recycler->Switch<Person>(out));
   }
+  if (config.late_fraction > 0) {
+    const int64_t delay = LateDelay(config, e);
+    if (delay > 0) std::visit([delay](auto& event) { event.date_time -= delay; }, out->data);
+  }
 }
 
 // The whole of `text` as a number (no sign for unsigned types, no spaces).
@@ -321,6 +328,14 @@ Timestamp EventTimestamp(const GeneratorConfig& config, int64_t event_number) {
   const double offset = static_cast<double>(event_number) * 1000.0 / config.rate;
   constexpr double kMaxOffset = 4e18;
   return config.base_time + static_cast<int64_t>(std::min(offset, kMaxOffset));
+}
+
+int64_t LateDelay(const GeneratorConfig& config, int64_t event_number) {
+  if (config.late_fraction <= 0) return 0;
+  EventRandom rng(internal::SeedKey(config.seed ^ kLateKey), static_cast<uint64_t>(event_number));
+  if (rng.Unit() >= config.late_fraction) return 0;
+  return config.late_min_ms + static_cast<int64_t>(rng.Below(static_cast<uint64_t>(config.late_max_ms -
+                                                                                    config.late_min_ms) + 1));
 }
 
 absl::StatusOr<GeneratorConfig> GeneratorConfig::FromQuery(std::string_view query,
@@ -376,11 +391,28 @@ absl::StatusOr<GeneratorConfig> GeneratorConfig::FromQuery(std::string_view quer
       if (!ParseNumber(value, &num_partitions) || num_partitions < 1 || num_partitions > 65536) {
         return BadValue(key, value, "an integer in [1, 65536]");
       }
+    } else if (key == "late") {
+      if (!ParseNumber(value, &config.late_fraction) || !(config.late_fraction >= 0 && config.late_fraction <= 1)) {
+        return BadValue(key, value, "the fraction of late events, a number in [0, 1]");
+      }
+    } else if (key == "late_ms") {
+      const size_t colon = value.find(':');
+      if (colon == std::string_view::npos || !ParseNumber(value.substr(0, colon), &config.late_min_ms) ||
+          !ParseNumber(value.substr(colon + 1), &config.late_max_ms) || config.late_min_ms < 0 ||
+          config.late_max_ms < config.late_min_ms || config.late_max_ms > int64_t{1} << 40) {
+        return BadValue(key, value, "MIN:MAX, milliseconds with 0 <= MIN <= MAX");
+      }
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("gen:nexmark: unknown key \"", AbslView(key),
-                       "\" (known: events, rate, seed, base_time, partitions, pace)"));
+                       "\" (known: events, rate, seed, base_time, partitions, pace, late, late_ms)"));
     }
+  }
+  const bool has_late = std::find(seen.begin(), seen.end(), "late") != seen.end();
+  const bool has_late_ms = std::find(seen.begin(), seen.end(), "late_ms") != seen.end();
+  if (has_late != has_late_ms) {
+    return absl::InvalidArgumentError(has_late ? "gen:nexmark: late=FRACTION needs late_ms=MIN:MAX (the delay range)"
+                                               : "gen:nexmark: late_ms=MIN:MAX needs late=FRACTION");
   }
   if (config.pace && std::find(seen.begin(), seen.end(), "base_time") == seen.end()) {
     config.base_time = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -25,7 +25,16 @@
 //     to a person or auction whose event number is smaller, so joins over a bounded
 //     run are complete. The hot bidder is clamped the same way.
 //   - dateTime is base_time + floor(e * 1000 / rate) for a fixed rate (no rate shapes,
-//     no out-of-order groups): dateTime is non-decreasing in e.
+//     no out-of-order groups): dateTime is non-decreasing in e, unless late events are
+//     asked for.
+//
+// Late events (`late=FRACTION&late_ms=MIN:MAX`, e.g. late=0.2&late_ms=5000:20000): event
+// e is late with probability FRACTION, and then its dateTime is moved back by a delay
+// uniform in [MIN, MAX] ms (integers). Both draws come from a stream of their own keyed by
+// (seed, e), so whether e is late, by how much, and everything else about e stay a pure
+// function of (seed, e); the rest of the event (ids, prices, an auction's expires) is
+// what it would be without lateness. With a watermark bound below MIN, every late event
+// is behind its partition's watermark: exactly what windows drop as late.
 //   - Strings (names, descriptions, extra) are slices of fixed random-letter blocks
 //     rather than drawn letter by letter, which keeps NextInto fast; lengths follow
 //     the reference.
@@ -88,9 +97,16 @@ struct GeneratorConfig {
   // arrive at `rate` per second and event time ≈ arrival time (latency measurements).
   // The Generator itself ignores it; the gen:nexmark source reader waits.
   bool pace = false;
+  // Late events: the fraction of events whose dateTime is moved back, by a delay uniform
+  // in [late_min_ms, late_max_ms]. 0: none.
+  double late_fraction = 0;
+  int64_t late_min_ms = 0;
+  int64_t late_max_ms = 0;
 
   // Parses the query part of `gen:nexmark?events=N&rate=R&seed=S` (keys: events,
-  // rate, seed, base_time, partitions, pace; a leading '?' is accepted). Missing keys
+  // rate, seed, base_time, partitions, pace, late, late_ms; a leading '?' is accepted).
+  // late=FRACTION in [0, 1] needs late_ms=MIN:MAX with 0 <= MIN <= MAX, and the other
+  // way round. Missing keys
   // keep their defaults, except that pace=true without base_time sets base_time to the
   // current wall-clock time (the run starts now); `*partitions` (may be null) is set to 1
   // unless given. An unknown key, a repeated key or a bad value gives InvalidArgument
@@ -98,8 +114,12 @@ struct GeneratorConfig {
   static absl::StatusOr<GeneratorConfig> FromQuery(std::string_view query, int* partitions);
 };
 
-// dateTime of global event number e: base_time + floor(e * 1000 / rate).
+// dateTime of global event number e: base_time + floor(e * 1000 / rate), before any
+// late delay.
 Timestamp EventTimestamp(const GeneratorConfig& config, int64_t event_number);
+
+// How far back event number e's dateTime is moved (0 unless it is a late event).
+int64_t LateDelay(const GeneratorConfig& config, int64_t event_number);
 
 // Generates one partition of the stream.
 //

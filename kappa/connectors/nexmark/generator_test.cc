@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <variant>
 #include <string>
 #include <vector>
 
@@ -495,6 +496,15 @@ TEST(GeneratorConfigTest, FromQueryRejectsBadInputNamingTheKey) {
       {"events", "key=value"},
       {"pace=yes", "\"pace\""},
       {"pace=true&pace=false", "\"pace\" given twice"},
+      {"late=1.5&late_ms=1:2", "\"late\""},
+      {"late=-0.1&late_ms=1:2", "\"late\""},
+      {"late=x&late_ms=1:2", "\"late\""},
+      {"late=0.2&late_ms=5000", "\"late_ms\""},
+      {"late=0.2&late_ms=20:10", "\"late_ms\""},
+      {"late=0.2&late_ms=-5:10", "\"late_ms\""},
+      {"late=0.2&late_ms=a:b", "\"late_ms\""},
+      {"late=0.2", "late_ms=MIN:MAX"},
+      {"late_ms=1:2", "late=FRACTION"},
   };
   for (const Case& c : cases) {
     int partitions = 0;
@@ -504,6 +514,66 @@ TEST(GeneratorConfigTest, FromQueryRejectsBadInputNamingTheKey) {
     EXPECT_THAT(config.status().message(), HasSubstr(c.must_mention)) << c.query;
     EXPECT_EQ(std::string(config.status().message()).find('\n'), std::string::npos);
   }
+}
+
+TEST(GeneratorConfigTest, FromQueryParsesLateEvents) {
+  absl::StatusOr<GeneratorConfig> config = GeneratorConfig::FromQuery("late=0.2&late_ms=5000:20000", nullptr);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->late_fraction, 0.2);
+  EXPECT_EQ(config->late_min_ms, 5000);
+  EXPECT_EQ(config->late_max_ms, 20000);
+  EXPECT_EQ(GeneratorConfig().late_fraction, 0);
+}
+
+// Late events: about the fraction asked for, delays within [MIN, MAX] and spread over it,
+// nothing but dateTime changed, and the same events late at every position and in every
+// partitioning (a pure function of seed and event number).
+TEST(GeneratorTest, LateEventsMoveBackTheRequestedFractionByDelaysInRange) {
+  absl::StatusOr<GeneratorConfig> late = GeneratorConfig::FromQuery("events=20000&seed=3&rate=1000&late=0.2&late_ms=5000:20000", nullptr);
+  ASSERT_TRUE(late.ok()) << late.status();
+  GeneratorConfig on_time = *late;
+  on_time.late_fraction = 0;
+  Generator with(*late), without(on_time);
+  int64_t n = 0, moved = 0, min_delay = INT64_MAX, max_delay = 0, behind_watermark = 0;
+  Timestamp max_seen = kMinTimestamp;
+  while (with.HasNext()) {
+    Event a = with.Next();
+    Event b = without.Next();
+    ++n;
+    const int64_t delay = b.date_time() - a.date_time();
+    EXPECT_EQ(delay, LateDelay(*late, n - 1));
+    if (delay != 0) {
+      ++moved;
+      min_delay = std::min(min_delay, delay);
+      max_delay = std::max(max_delay, delay);
+      // A late event is behind the watermark of a 4 s bound: windows drop it.
+      if (a.date_time() < max_seen - 4000) ++behind_watermark;
+    }
+    max_seen = std::max(max_seen, a.date_time());
+    // Everything else is the event without lateness.
+    std::visit([&](auto& x) { x.date_time = b.date_time(); }, a.data);
+    ASSERT_EQ(a, b) << "event " << n - 1;
+  }
+  EXPECT_NEAR(static_cast<double>(moved) / n, 0.2, 0.02);
+  EXPECT_GE(min_delay, 5000);
+  EXPECT_LE(max_delay, 20000);
+  EXPECT_LT(min_delay, 5300);
+  EXPECT_GT(max_delay, 19700);
+  EXPECT_GT(behind_watermark, moved * 9 / 10);
+
+  // Same late events in another partitioning, at any offset, and from EventAt.
+  Generator p1(*late, 1, 3);
+  p1.Seek(100);
+  for (int i = 0; i < 200; ++i) {
+    const int64_t e = p1.next_event_number();
+    EXPECT_EQ(p1.Next().date_time(), Generator::EventAt(*late, e).date_time());
+  }
+  // Another seed makes other events late.
+  GeneratorConfig other = *late;
+  other.seed = 4;
+  int same = 0;
+  for (int64_t e = 0; e < 1000; ++e) same += (LateDelay(*late, e) != 0) == (LateDelay(other, e) != 0);
+  EXPECT_LT(same, 900);
 }
 
 }  // namespace

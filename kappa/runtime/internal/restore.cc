@@ -80,6 +80,21 @@ absl::Status CheckCompatible(const JobGraph& g, const checkpoint::Manifest& m, c
           "', which this job does not have (operator uids must stay the same to restore; use --fresh to start over)"));
     }
   }
+  // A source the checkpoint has no offsets for would silently read from its configured
+  // start (often the beginning): refused unless asked for.
+  if (!opt.allow_new_sources) {
+    for (const auto& node : g.nodes) {
+      if (!node.source) continue;
+      bool found = false;
+      for (const auto& s : m.sources()) found |= s.operator_uid() == node.uid;
+      if (!found) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "checkpoint ", m.checkpoint_id(), " has no offsets for source '", node.uid,
+            "', which would start from its beginning; pass --allow-new-sources to accept that, or keep the "
+            "source's uid"));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

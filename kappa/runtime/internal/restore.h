@@ -8,7 +8,8 @@
 //   Named (kPath): that one or an error. Fresh (kFresh): none.
 //
 // A checkpoint fits this job only if it was taken of the same job name, with the same
-// key-group count, and every operator with state in it still exists (by uid).
+// key-group count, every operator with state in it still exists (by uid), and it holds
+// offsets for every source of the job (unless options.allow_new_sources).
 //
 // Called by Execute on the caller's thread, before any task exists.
 #ifndef KAPPA_RUNTIME_INTERNAL_RESTORE_H_

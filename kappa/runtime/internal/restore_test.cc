@@ -49,6 +49,7 @@ class RestoreTest : public ::testing::Test {
     m.set_max_parallelism(max_parallelism);
     m.set_final(final);
     m.add_tasks()->set_operator_uid(state_uid);
+    m.add_sources()->set_operator_uid(source_uid_);
     checkpoint::SinkPending* sink = m.add_sinks();
     sink->set_operator_uid("out");
     sink->add_files(absl::StrCat("/o/.part-", id));
@@ -57,6 +58,7 @@ class RestoreTest : public ::testing::Test {
   }
 
   ScopedTempDir dir_;
+  std::string source_uid_ = "src";  // the source whose offsets Complete() records
   checkpoint::CheckpointStorage storage_{dir_.path()};
   ExecutionOptions options_;
 };
@@ -136,6 +138,20 @@ TEST_F(RestoreTest, CheckpointOfAnotherJobOrKeyGroupCountOrOperatorIsRefused) {
   Complete(3, "job", 128, "count-v0");
   from = ChooseCheckpoint(Graph(), options_, storage_);
   EXPECT_THAT(std::string(from.status().message()), HasSubstr("holds state of operator 'count-v0'"));
+}
+
+TEST_F(RestoreTest, SourceWithoutOffsetsInTheCheckpointIsRefusedUnlessAllowed) {
+  source_uid_ = "src-v0";
+  Complete(1);
+  absl::StatusOr<RestorePoint> from = ChooseCheckpoint(Graph(), options_, storage_);
+  EXPECT_EQ(from.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(from.status().message()), HasSubstr("no offsets for source 'src'"));
+  EXPECT_THAT(std::string(from.status().message()), HasSubstr("--allow-new-sources"));
+
+  options_.allow_new_sources = true;
+  from = ChooseCheckpoint(Graph(), options_, storage_);
+  ASSERT_TRUE(from.ok()) << from.status();
+  EXPECT_EQ(from->checkpoint->id, 1);
 }
 
 // A sink node that records what RecoverSinks tells it.
