@@ -184,6 +184,23 @@ TEST(RegularJoinTest, FullJoinPadsBothSidesAndRetractsEachPaddedRowOnce) {
   EXPECT_EQ(h.records().size(), 9u);
 }
 
+// The example of docs/api.md ("Regular join"): payment 7, order 7, order 8, payment 9.
+TEST(RegularJoinTest, TheGuidesExampleInEveryMode) {
+  auto run = [](JoinMode mode) {
+    Harness h(Join(mode, /*left_ttl=*/86'400'000));
+    EXPECT_TRUE(h.Open().ok());
+    h.ProcessRight({"7", 1}, 4000);
+    h.ProcessLeft({"7", 7}, 1000);
+    h.ProcessLeft({"8", 8}, 5000);
+    h.ProcessRight({"9", 3}, 6000);
+    return Changes(h);
+  };
+  EXPECT_THAT(run(JoinMode::kInner), ElementsAre("+I o7+p1"));
+  EXPECT_THAT(run(JoinMode::kLeft), ElementsAre("+I o7+p1", "+I o8+-"));
+  EXPECT_THAT(run(JoinMode::kRight), ElementsAre("+I -+p1", "-D -+p1", "+I o7+p1", "+I -+p3"));
+  EXPECT_THAT(run(JoinMode::kFull), ElementsAre("+I -+p1", "-D -+p1", "+I o7+p1", "+I o8+-", "+I -+p3"));
+}
+
 TEST(RegularJoinTest, AKeyWithManyRecordsOnBothSidesJoinsEveryPairOnce) {
   for (JoinMode mode : {JoinMode::kInner, JoinMode::kLeft, JoinMode::kRight, JoinMode::kFull}) {
     SCOPED_TRACE(static_cast<int>(mode));
