@@ -38,6 +38,7 @@
 #include "kappa/app/job_registry.h"
 #include "kappa/nexmark.h"
 #include "gtest/gtest.h"
+#include "tests/kappa_process.h"
 #include "tests/nexmark_reference.h"
 #include "simdjson.h"
 
@@ -46,6 +47,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ReadFileToString;
+using testing::RunResult;
+using testing::RunKappa;
 using testing::ScopedTempDir;
 using testing::WriteStringToFile;
 using nexmark::Event;
@@ -370,6 +373,21 @@ TEST(NexmarkQ3Test, JitteredTimestampsGiveTheSqlJoin) {
     ExpectSameRows(CanonicalRows(RunJob("nexmark-q3", d.log_jittered, parallelism, /*allow_late=*/false), kQ3Schema),
                    reference);
   }
+}
+
+// The same through the binary: `kappa run nexmark-q3` over the jittered JSON lines.
+TEST(NexmarkQ3Test, KappaRunOverJitteredJsonLinesGivesTheSqlJoin) {
+  const TestData& d = Data();
+  const std::string out = d.dir.Path("q3-kappa-run");
+  RunResult r = RunKappa(
+      {"run", "nexmark-q3", "--source", "file:" + d.log_jittered, "--sink", "file:" + out + "/", "-p", "2", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  PartFiles parts;
+  for (const auto& entry : fs::directory_iterator(out)) {
+    std::vector<std::string> lines = absl::StrSplit(ReadFileToString(entry.path().string()), '\n', absl::SkipEmpty());
+    parts.push_back(std::move(lines));
+  }
+  ExpectSameRows(CanonicalRows(parts, kQ3Schema), RefQ3(d.jittered_events));
 }
 
 TEST(NexmarkQ3Test, LateRecordsAreJoinedToo) {
