@@ -126,6 +126,53 @@ TEST_F(CrashTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   EXPECT_EQ(OutputLines(dir_ + "/out").size(), expected.size());
 }
 
+// The regular join of nexmark-q3 keeps both sides in keyed state with no time bound:
+// killed three times and restored at other parallelisms and backends (key groups move
+// between instances), the committed rows equal an uninterrupted run's.
+TEST_F(CrashTest, RegularJoinOfQ3KilledAndRestoredGivesTheUninterruptedRows) {
+  const std::string source = "gen:nexmark?events=3000000&partitions=4&rate=1000";
+  const std::string log = dir_ + "/log.txt";
+  ASSERT_EQ(Wait(Start({"run", "nexmark-q3", "--source", source, "--sink", "file:" + dir_ + "/ref/", "-p", "2", "-q"},
+                       log)),
+            0)
+      << ReadFile(log);
+  std::vector<std::string> expected = OutputLines(dir_ + "/ref");
+  ASSERT_GT(expected.size(), 5000u);
+
+  std::mt19937 rng(20261205);
+  int kills = 0;
+  for (int run = 0; run < 8 && kills < 3; ++run) {
+    std::vector<std::string> args = {"run", "nexmark-q3", "--source", source, "--sink", "file:" + dir_ + "/out/",
+                                     "--checkpoint-dir", dir_ + "/chk", "--checkpoint-interval", "200",
+                                     "-p", std::to_string(1 + run % 3)};
+    if (run % 2 == 1) {
+      args.insert(args.end(), {"--state", "rocksdb", "--state-dir", dir_ + "/state"});
+    } else {
+      args.insert(args.end(), {"--state", "heap"});
+    }
+    pid_t pid = Start(args, log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(400, 900)(rng)));
+    kill(pid, SIGKILL);
+    int code = Wait(pid);
+    if (code != 128 + SIGKILL) {
+      ASSERT_EQ(code, 0) << ReadFile(log);
+      break;
+    }
+    ++kills;
+  }
+  ASSERT_GE(kills, 3) << "the job finished before it could be killed three times; use more events\n"
+                      << ReadFile(log);
+  ASSERT_EQ(Wait(Start({"run", "nexmark-q3", "--source", source, "--sink", "file:" + dir_ + "/out/",
+                        "--checkpoint-dir", dir_ + "/chk", "--checkpoint-interval", "200", "-p", "2"},
+                       log)),
+            0)
+      << ReadFile(log);
+  EXPECT_THAT(ReadFile(log), ::testing::HasSubstr("restored checkpoint")) << "no restart ever restored a checkpoint";
+  std::vector<std::string> got = OutputLines(dir_ + "/out");
+  EXPECT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected) << "committed output differs from the uninterrupted run";
+}
+
 std::vector<std::string> CompleteCheckpoints(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& entry : fs::directory_iterator(dir)) {

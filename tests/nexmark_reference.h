@@ -157,19 +157,25 @@ inline std::vector<std::string> RefQ2(const std::vector<Event>& events) {
   return out;
 }
 
+// q3 is the SQL join, with no time condition:
+//   SELECT P.name, P.city, P.state, A.id FROM Auction A, Person P
+//   WHERE A.seller = P.id AND (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')
+//     AND A.category = 10
+// Every (auction, person) pair that meets it, whatever the events' order or timestamps.
 inline std::vector<std::string> RefQ3(const std::vector<Event>& events) {
-  std::map<int64_t, const nexmark::Person*> people;
+  std::multimap<int64_t, const nexmark::Person*> people;
   for (const Event& e : events) {
-    if (e.is_person()) people[e.person().id] = &e.person();
+    if (e.is_person()) people.emplace(e.person().id, &e.person());
   }
   std::vector<std::string> out;
   for (const Event& e : events) {
     if (!e.is_auction() || e.auction().category != 10) continue;
-    auto it = people.find(e.auction().seller);
-    if (it == people.end()) continue;
-    const nexmark::Person& p = *it->second;
-    if (p.state != "OR" && p.state != "ID" && p.state != "CA") continue;
-    out.push_back(Row(kQ3Schema, {p.name, p.city, p.state, e.auction().id}));
+    auto [begin, end] = people.equal_range(e.auction().seller);
+    for (auto it = begin; it != end; ++it) {
+      const nexmark::Person& p = *it->second;
+      if (p.state != "OR" && p.state != "ID" && p.state != "CA") continue;
+      out.push_back(Row(kQ3Schema, {p.name, p.city, p.state, e.auction().id}));
+    }
   }
   return out;
 }

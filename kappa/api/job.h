@@ -39,6 +39,7 @@
 #include "kappa/operators/basic.h"
 #include "kappa/operators/join.h"
 #include "kappa/operators/process.h"
+#include "kappa/operators/regular_join.h"
 #include "kappa/operators/window.h"
 #include "kappa/state/serializer.h"
 
@@ -54,6 +55,8 @@ template <typename K, typename A, typename B>
 class JoinedStreams;
 template <typename K, typename A, typename B>
 class IntervalJoinedStreams;
+template <typename K, typename A, typename B>
+class RegularJoinedStreams;
 template <typename K, typename A, typename B>
 class ConnectedStreams;
 class JobContext;
@@ -141,6 +144,8 @@ class JobBuilder {
   friend class ::kappa::JoinedStreams;
   template <typename K, typename A, typename B>
   friend class ::kappa::IntervalJoinedStreams;
+  template <typename K, typename A, typename B>
+  friend class ::kappa::RegularJoinedStreams;
   template <typename K, typename A, typename B>
   friend class ::kappa::ConnectedStreams;
   friend class ::kappa::JobContext;
@@ -620,9 +625,68 @@ class JoinedStreams {
 
   Windowed Window(WindowAssigner assigner) const { return Windowed(a_, b_, assigner); }
 
+  // A regular join (no time condition) in the given mode; see operators/regular_join.h.
+  RegularJoinedStreams<K, A, B> Regular(JoinMode mode = JoinMode::kInner) const {
+    return RegularJoinedStreams<K, A, B>(a_, b_, mode);
+  }
+
  private:
   KeyedStream<K, A> a_;
   KeyedStream<K, B> b_;
+};
+
+// Join(...).Regular(mode): every pair of records with equal keys, emitted as a changelog of
+// Change<Out> ("+I" / "-D" rows) as soon as both are there, in either arrival order.
+template <typename K, typename A, typename B>
+class RegularJoinedStreams {
+ public:
+  RegularJoinedStreams(KeyedStream<K, A> a, KeyedStream<K, B> b, JoinMode mode)
+      : a_(std::move(a)), b_(std::move(b)), mode_(mode) {}
+
+  // Keeps a left record for `ttl` of event time: it joins right records up to a.ts + ttl
+  // and leaves state when the watermark passes that. Without it, left records stay.
+  RegularJoinedStreams& LeftTtl(absl::Duration ttl) {
+    left_ttl_ = CheckTtl(ttl, "LeftTtl");
+    return *this;
+  }
+  // The same for right records.
+  RegularJoinedStreams& RightTtl(absl::Duration ttl) {
+    right_ttl_ = CheckTtl(ttl, "RightTtl");
+    return *this;
+  }
+
+  // fn(const A*, const B*) -> Out for every change; the pointer of a missing partner
+  // (outer modes only) is null.
+  template <typename Fn>
+  auto Apply(Fn fn, std::string name = "regular-join") {
+    static_assert(std::invocable<Fn&, const A*, const B*>,
+                  "Join(...).Regular(mode).Apply takes fn(const A*, const B*) -> Out");
+    using Out = std::remove_cvref_t<std::invoke_result_t<Fn&, const A*, const B*>>;
+    auto ka = a_.key();
+    auto kb = b_.key();
+    JoinMode mode = mode_;
+    Timestamp left_ttl = left_ttl_, right_ttl = right_ttl_;
+    return internal::JobBuilder::AddTwoInputKeyed<Change<Out>>(a_, b_, std::move(name), [=](const std::string& uid) {
+      return std::make_unique<operators::RegularJoinOperator<K, A, B, Out, Fn>>(ka, kb, mode, left_ttl, right_ttl,
+                                                                                 fn, uid);
+    });
+  }
+
+ private:
+  Timestamp CheckTtl(absl::Duration ttl, const char* what) {
+    if (ttl < absl::ZeroDuration()) {
+      internal::JobBuilder::RecordError(*a_.input().job(),
+                                        absl::InvalidArgumentError(absl::StrCat("regular join: ", what, " is negative")));
+      return operators::kNoJoinTtl;
+    }
+    return absl::ToInt64Milliseconds(ttl);
+  }
+
+  KeyedStream<K, A> a_;
+  KeyedStream<K, B> b_;
+  JoinMode mode_;
+  Timestamp left_ttl_ = operators::kNoJoinTtl;
+  Timestamp right_ttl_ = operators::kNoJoinTtl;
 };
 
 template <typename K, typename A, typename B>

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,56 @@ TEST_F(JobApiTest, BuildingMistakesAreReturnedByExecute) {
   auto result = job_->Execute(HeapOptions());
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("parallelism must be at least 1"));
+}
+
+TEST_F(JobApiTest, RegularFullJoinRunsAsAChangelogThatFoldsToTheSqlResult) {
+  auto sink = std::make_shared<VectorSink<Change<std::string>>>();
+  std::vector<Click> ads = {{"/a", 500}, {"/c", 700}, {"/a", 65000}};
+  Stream<Click> ad_clicks = job_->Source<Click>(
+      "ads", std::make_shared<ClickSource>(ads),
+      WatermarkStrategy<Click>::BoundedOutOfOrderness(0).WithTimestamp([](const Click& c) { return c.ts; }));
+  Clicks()
+      .KeyBy([](const Click& c) { return c.page; })
+      .Join(ad_clicks.KeyBy([](const Click& c) { return c.page; }))
+      .Regular(JoinMode::kFull)
+      .Apply(
+          [](const Click* c, const Click* ad) {
+            return absl::StrCat(c ? absl::StrCat(c->page, "@", c->ts) : "-", "+",
+                                ad ? absl::StrCat(ad->page, "@", ad->ts) : "-");
+          },
+          "clicks-and-ads")
+      .SinkTo(sink);
+  EXPECT_THAT(job_->DescribePlan(HeapOptions()), HasSubstr("clicks-and-ads"));
+  ASSERT_TRUE(job_->Execute(HeapOptions()).ok()) << job_->status();
+  std::multiset<std::string> rows;
+  for (const Change<std::string>& c : sink->values()) {
+    if (c.is_insert()) {
+      rows.insert(c.row);
+    } else {
+      ASSERT_EQ(c.op, "-D");
+      ASSERT_TRUE(rows.count(c.row)) << c.row;
+      rows.erase(rows.find(c.row));
+    }
+  }
+  EXPECT_THAT(rows, UnorderedElementsAre("/a@1000+/a@500", "/a@3000+/a@500", "/a@61000+/a@500", "/a@1000+/a@65000",
+                                         "/a@3000+/a@65000", "/a@61000+/a@65000", "/b@2000+-", "-+/c@700"));
+  std::string json;
+  JsonCodec<Change<std::string>>().Encode(Change<std::string>{"-D", "x"}, &json);
+  EXPECT_EQ(json, R"({"op":"-D","row":"x"})");
+}
+
+TEST_F(JobApiTest, ANegativeJoinTtlIsReturnedByExecute) {
+  auto sink = std::make_shared<VectorSink<Change<int>>>();
+  Clicks()
+      .KeyBy([](const Click& c) { return c.page; })
+      .Join(Clicks().KeyBy([](const Click& c) { return c.page; }))
+      .Regular(JoinMode::kLeft)
+      .RightTtl(absl::Seconds(-1))
+      .Apply([](const Click*, const Click*) { return 1; })
+      .SinkTo(sink);
+  auto result = job_->Execute(HeapOptions());
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("regular join: RightTtl is negative"));
 }
 
 // The builders of a strategy held in a variable return a changed copy and leave the

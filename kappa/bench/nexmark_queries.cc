@@ -4,9 +4,9 @@
 //
 // Shapes, in Kappa's operators:
 //   q0, q1, q2  filter + map, fused into the source's task.
-//   q3          persons (filtered by state) and auctions (filtered by category) connected,
-//               keyed by person id / seller, in a KeyedCoProcessFunction: an incremental
-//               join for either arrival order.
+//   q3          persons (filtered by state) and auctions (filtered by category) in a
+//               regular inner join keyed by person id / seller: no time condition, either
+//               arrival order.
 //   q4          auctions and bids connected by auction id: a KeyedCoProcessFunction keeps
 //               each auction's highest valid bid and emits it when the watermark passes
 //               the auction's end; then per category a running average (upsert rows).
@@ -66,12 +66,16 @@ struct NameCityStateId {
   int64_t id = 0;
 };
 
-// q3 state: what the join keeps of a seller.
+// q3 join inputs: what the join keeps of a seller and of a category-10 auction.
 struct Seller {
+  int64_t id = 0;
   std::string name;
   std::string city;
   std::string state;
-  int64_t date_time = 0;
+};
+struct AuctionOfSeller {
+  int64_t id = 0;
+  int64_t seller = 0;
 };
 
 // q4 join inputs: what it needs of an auction (kept in state while open) and of a bid.
@@ -155,7 +159,8 @@ KAPPA_JSON(ke::AuctionCount, auction, num, window_start, window_end);
 KAPPA_JSON(ke::IdNameStart, id, name, starttime);
 KAPPA_JSON(ke::BidsPerSession, bidder, bid_count, starttime, endtime);
 
-KAPPA_SERIALIZABLE(ke::Seller, &ke::Seller::name, &ke::Seller::city, &ke::Seller::state, &ke::Seller::date_time);
+KAPPA_SERIALIZABLE(ke::Seller, &ke::Seller::id, &ke::Seller::name, &ke::Seller::city, &ke::Seller::state);
+KAPPA_SERIALIZABLE(ke::AuctionOfSeller, &ke::AuctionOfSeller::id, &ke::AuctionOfSeller::seller);
 KAPPA_SERIALIZABLE(ke::AuctionTerms, &ke::AuctionTerms::id, &ke::AuctionTerms::category, &ke::AuctionTerms::date_time,
                    &ke::AuctionTerms::expires);
 KAPPA_SERIALIZABLE(ke::SumCount, &ke::SumCount::sum, &ke::SumCount::count);
@@ -227,58 +232,12 @@ void BuildQ2(JobContext& ctx) {
   ctx.Sink(rows, "output");
 }
 
-// q3: joins a seller (first input) with its auctions (second input), keyed by person id.
-// The seller is kept once seen, so later auctions join at once; auctions that arrive first
-// wait in a list until their seller does.
-//
-// A person registers before selling: an auction joins its seller when
-// person.dateTime ≤ auction.dateTime (always so in Nexmark's model and generator). That
-// makes a bound for waiting auctions safe: one is dropped when the watermark passes its
-// dateTime, because every partition's watermark is then past it and a seller that could
-// still match can only arrive late for its own partition. Late persons are dropped, so
-// whether a join happens never depends on how partitions interleave (a replay and any
-// parallelism agree). Without the bound, auctions of sellers that the state filter
-// removed (they never arrive here) would be kept forever. Sellers themselves are kept for
-// good: q3 is an unbounded join on the person side.
-class JoinSellerAuctions final : public KeyedCoProcessFunction<int64_t, Person, Auction, NameCityStateId> {
- public:
-  void Open(RuntimeContext& ctx) override {
-    seller_ = ctx.GetValueState<Seller>("seller");
-    waiting_ = ctx.GetListState<std::pair<Timestamp, int64_t>>("waiting-auctions");
-  }
-  void ProcessElement1(const Person& p, Context& ctx, Collector<NameCityStateId>& out) override {
-    if (ctx.IsLate()) return;
-    seller_.Update(Seller{p.name, p.city, p.state, p.date_time});
-    waiting_.ForEach([&](std::pair<Timestamp, int64_t>&& a) {
-      if (p.date_time <= a.first) out.Collect({p.name, p.city, p.state, a.second});
-    });
-    waiting_.Clear();
-  }
-  void ProcessElement2(const Auction& a, Context& ctx, Collector<NameCityStateId>& out) override {
-    if (std::optional<Seller> s = seller_.Value()) {
-      if (s->date_time <= a.date_time) out.Collect({s->name, s->city, s->state, a.id});
-      return;
-    }
-    waiting_.Add({a.date_time, a.id});
-    ctx.RegisterEventTimeTimer(a.date_time + 1);
-  }
-  void OnTimer(Timestamp t, Context&, Collector<NameCityStateId>&) override {
-    std::vector<std::pair<Timestamp, int64_t>> keep;
-    waiting_.ForEach([&](std::pair<Timestamp, int64_t>&& a) {
-      if (a.first >= t) keep.push_back(a);
-    });
-    if (keep.empty()) {
-      waiting_.Clear();
-    } else {
-      waiting_.Update(keep);
-    }
-  }
-
- private:
-  ValueState<Seller> seller_;
-  ListState<std::pair<Timestamp, int64_t>> waiting_;
-};
-
+// q3, as Nexmark defines it: an inner join of category-10 auctions with their sellers in
+// OR, ID or CA, with no time condition. Both sides are kept for good (no TTL), so an
+// auction joins its seller in either arrival order and whatever the timestamps; the
+// price is state that grows with the sellers and with category-10 auctions whose seller
+// is not one of them (Flink's q3 has the same). Inner joins emit only +I changes: the
+// rows are written as plain NameCityStateId.
 void BuildQ3(JobContext& ctx) {
   Stream<Event> events = Events(ctx);
   auto sellers = events
@@ -289,13 +248,23 @@ void BuildQ3(JobContext& ctx) {
                            return state == "OR" || state == "ID" || state == "CA";
                          },
                          "sellers-in-or-id-ca")
-                     .Map([](Event&& e) { return std::move(e.person()); }, "person");
+                     .Map(
+                         [](Event&& e) {
+                           Person& p = e.person();
+                           return Seller{p.id, std::move(p.name), std::move(p.city), std::move(p.state)};
+                         },
+                         "seller");
   auto auctions =
       events.Filter([](const Event& e) { return e.is_auction() && e.auction().category == 10; }, "category-10")
-          .Map([](Event&& e) { return std::move(e.auction()); }, "auction");
-  auto rows = sellers.KeyBy([](const Person& p) { return p.id; })
-                  .Connect(auctions.KeyBy([](const Auction& a) { return a.seller; }))
-                  .Process(std::make_unique<JoinSellerAuctions>(), "join-sellers");
+          .Map([](Event&& e) { return AuctionOfSeller{e.auction().id, e.auction().seller}; }, "auction");
+  auto rows = sellers.KeyBy([](const Seller& s) { return s.id; })
+                  .Join(auctions.KeyBy([](const AuctionOfSeller& a) { return a.seller; }))
+                  .Regular(JoinMode::kInner)
+                  .Apply([](const Seller* s, const AuctionOfSeller* a) {
+                    return NameCityStateId{s->name, s->city, s->state, a->id};
+                  },
+                         "join-sellers")
+                  .Map([](Change<NameCityStateId>&& c) { return std::move(c.row); }, "rows");
   ctx.Sink(rows, "output");
 }
 
