@@ -102,32 +102,31 @@ std::string ReadValue(Value& val, V* out);
 template <typename T>
 std::string ReadObject(Object& obj, T* out) {
   std::string err;
-  std::apply(
-      [&](const auto&... f) {
-        (void)((err.empty() ? (void)([&] {
-          Value v;
-          Lookup found = obj.Find(f.name, &v);
-          using M = std::remove_cvref_t<decltype(out->*(f.member))>;
-          if (found == Lookup::kMissing) {
-            // A missing optional is empty, also when *out is reused from an earlier record.
-            if constexpr (is_optional<M>::value) {
-              (out->*(f.member)).reset();
-            } else {
-              err = absl::StrCat("missing field '", f.name, "'");
-            }
-            return;
-          }
-          if (found == Lookup::kMalformed) {
-            err = absl::StrCat("field '", f.name, "': ", obj.error());
-            return;
-          }
-          std::string e = ReadValue(v, &(out->*(f.member)));
-          if (!e.empty()) err = absl::StrCat("field '", f.name, "': ", e);
-        }())
-                          : (void)0),
-               ...);
-      },
-      JsonFields<T>::Get());
+  // Reads one field unless an earlier one failed. (A named lambda rather than the
+  // conditional inside the fold: a fold's operand must be a cast-expression, which clang
+  // enforces.)
+  auto read_field = [&](const auto& f) {
+    if (!err.empty()) return;
+    Value v;
+    Lookup found = obj.Find(f.name, &v);
+    using M = std::remove_cvref_t<decltype(out->*(f.member))>;
+    if (found == Lookup::kMissing) {
+      // A missing optional is empty, also when *out is reused from an earlier record.
+      if constexpr (is_optional<M>::value) {
+        (out->*(f.member)).reset();
+      } else {
+        err = absl::StrCat("missing field '", f.name, "'");
+      }
+      return;
+    }
+    if (found == Lookup::kMalformed) {
+      err = absl::StrCat("field '", f.name, "': ", obj.error());
+      return;
+    }
+    std::string e = ReadValue(v, &(out->*(f.member)));
+    if (!e.empty()) err = absl::StrCat("field '", f.name, "': ", e);
+  };
+  std::apply([&](const auto&... f) { (read_field(f), ...); }, JsonFields<T>::Get());
   return err;
 }
 
