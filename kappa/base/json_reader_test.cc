@@ -104,6 +104,46 @@ TEST_F(JsonReaderTest, UnreadElementsAreSkipped) {
   EXPECT_TRUE(parser_.Finish(&obj_).ok());
 }
 
+// Found by the json_codec fuzzer: simdjson abandons a document at its first error, and
+// a later lookup on the outer object read through a null parser.
+TEST_F(JsonReaderTest, ReadingAfterMalformedNestedJsonFailsWithoutReading) {
+  ASSERT_TRUE(Start(R"({"a":{x:1},"b":2,"c":[1]})").ok());
+  Value a, x, b, c;
+  ASSERT_EQ(obj_.Find("a", &a), Lookup::kFound);
+  Object inner;
+  ASSERT_TRUE(a.GetObject(&inner));
+  EXPECT_EQ(inner.Find("x", &x), Lookup::kMalformed);
+  EXPECT_EQ(obj_.Find("b", &b), Lookup::kMalformed);
+  EXPECT_STRNE(obj_.error(), "");
+  int64_t i;
+  EXPECT_FALSE(a.GetInt64(&i));
+  EXPECT_FALSE(a.IsNull());
+  Type type;
+  EXPECT_FALSE(a.GetType(&type));
+  EXPECT_FALSE(parser_.Finish(&obj_).ok());
+  // The next line parses as usual.
+  ASSERT_TRUE(Start(R"({"b":2})").ok());
+  ASSERT_EQ(obj_.Find("b", &b), Lookup::kFound);
+  ASSERT_TRUE(b.GetInt64(&i));
+  EXPECT_EQ(i, 2);
+  EXPECT_TRUE(parser_.Finish(&obj_).ok());
+}
+
+TEST_F(JsonReaderTest, ArrayAfterMalformedElementStops) {
+  ASSERT_TRUE(Start(R"({"a":[{"x":1,Y},{"x":2}],"b":1})").ok());
+  Value a, e, x, b;
+  ASSERT_EQ(obj_.Find("a", &a), Lookup::kFound);
+  Array arr;
+  ASSERT_TRUE(a.GetArray(&arr));
+  ASSERT_TRUE(arr.Next(&e));
+  Object first;
+  ASSERT_TRUE(e.GetObject(&first));
+  EXPECT_EQ(first.Find("z", &x), Lookup::kMalformed);
+  EXPECT_FALSE(arr.Next(&e));
+  EXPECT_STRNE(arr.error(), "");
+  EXPECT_EQ(obj_.Find("b", &b), Lookup::kMalformed);
+}
+
 TEST_F(JsonReaderTest, NotAnObjectIsAnError) {
   absl::Status s = Start("[1,2]");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
