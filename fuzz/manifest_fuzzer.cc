@@ -8,8 +8,8 @@
 // (fuzz/fuzz_util.h) of one checkpoint directory: MANIFEST and the files under tasks/.
 // The seeds are real checkpoints of heap and RocksDB runs.
 //
-// Checked: Load and LatestValid agree; a checkpoint that loads lists only files that
-// exist with their recorded size; errors are one line.
+// Checked: Load and LatestValid agree; a checkpoint that loads names only paths inside
+// its directory; errors are one line.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +37,18 @@ void Check(bool ok, const char* what) {
 }
 
 bool OneLine(const absl::Status& s) { return !s.message().empty() && s.message().find('\n') == std::string_view::npos; }
+
+// Whether a path a manifest names could lead out of the checkpoint directory.
+bool Escapes(std::string_view rel) {
+  if (!rel.empty() && rel.front() == '/') return true;
+  for (size_t start = 0; start <= rel.size();) {
+    size_t slash = rel.find('/', start);
+    if (rel.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start) == "..") return true;
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -67,6 +79,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const kappa::checkpoint::Manifest& m = loaded->manifest;
   Check(loaded->id == m.checkpoint_id(), "the id is the manifest's");
+  for (const kappa::checkpoint::TaskState& ts : m.tasks()) {
+    Check(!Escapes(ts.dir()), "a loaded checkpoint's state is inside it");
+    for (const kappa::checkpoint::FileEntry& f : ts.files()) Check(!Escapes(f.path()), "its files are inside it");
+  }
 
   kappa::checkpoint::RestoredState restored = kappa::checkpoint::RestoredStateOf(m);
   Check(restored.sources.size() == static_cast<size_t>(m.sources_size()), "every source's positions");
