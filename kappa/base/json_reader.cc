@@ -2,6 +2,7 @@
 
 #include <new>
 #include <type_traits>
+#include <utility>
 
 #include "simdjson.h"
 
@@ -58,8 +59,18 @@ Lookup Object::Find(std::string_view name, Value* out) {
     error_ = kDead;
     return Lookup::kMalformed;
   }
-  simdjson::simdjson_result<od::value> field = AsObject(storage_).find_field_unordered(name);
-  simdjson::error_code code = field.error();
+  // From the object's start, forward only. simdjson 3.0's find_field_unordered wraps
+  // around to fields it passed and assumes those are well formed: a partly read nested
+  // value that was not made it assert, or with NDEBUG read on undefined.
+  od::object& object = AsObject(storage_);
+  bool not_empty;
+  simdjson::error_code code = object.reset().get(not_empty);
+  if (!Succeeded(parser_, code)) {
+    error_ = simdjson::error_message(code);
+    return Lookup::kMalformed;
+  }
+  simdjson::simdjson_result<od::value> field = object.find_field(name);
+  code = field.error();
   if (Succeeded(parser_, code)) [[likely]] {
     new (out->storage_) od::value(field.value_unsafe());
     out->parser_ = parser_;
@@ -68,6 +79,32 @@ Lookup Object::Find(std::string_view name, Value* out) {
   if (code == simdjson::NO_SUCH_FIELD) return Lookup::kMissing;
   error_ = simdjson::error_message(code);
   return Lookup::kMalformed;
+}
+
+bool Object::ForEachField(absl::FunctionRef<bool(std::string_view name, Value& value)> visit) {
+  if (!Parser::Alive(parser_)) {
+    error_ = kDead;
+    return false;
+  }
+  for (simdjson::simdjson_result<od::field> result : AsObject(storage_)) {
+    od::field field;
+    std::string_view name;
+    simdjson::error_code code = std::move(result).get(field);
+    if (Succeeded(parser_, code)) code = field.unescaped_key().get(name);
+    if (!Succeeded(parser_, code)) {
+      error_ = simdjson::error_message(code);
+      return false;
+    }
+    Value value;
+    new (value.storage_) od::value(field.value());
+    value.parser_ = parser_;
+    if (!visit(name, value)) return true;
+    if (!Parser::Alive(parser_)) {
+      error_ = kDead;
+      return false;
+    }
+  }
+  return true;
 }
 
 bool Value::GetInt64(int64_t* out) {

@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 
 namespace kappa::json {
@@ -58,8 +59,15 @@ class Object {
  public:
   Object() = default;
 
-  // Finds field `name` wherever it is in the object (fields may come in any order).
+  // Finds field `name` wherever it is in the object (fields may come in any order),
+  // scanning from the object's start. Read a field's string once: simdjson unescapes
+  // strings into a buffer sized for one pass over the line.
   Lookup Find(std::string_view name, Value* out);
+  // Reads the fields in order, once, calling `visit` with each name (unescaped) and
+  // value; what `visit` leaves unread of a value is skipped. Stops early when `visit`
+  // returns false. False when the JSON is malformed (error() says how). Prefer it to
+  // Find for reading many fields: one forward pass instead of one per field.
+  bool ForEachField(absl::FunctionRef<bool(std::string_view name, Value& value)> visit);
   // What went wrong after Find() returned kMalformed.
   const char* error() const { return error_; }
 
