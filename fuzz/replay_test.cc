@@ -1,6 +1,7 @@
 // Replays a fuzz target's seed corpus and regression inputs as a unit test: each file is
 // fed once to the target's LLVMFuzzerTestOneInput (linked into this binary), which aborts
 // on any failed check. KAPPA_FUZZ_INPUTS lists the directories, ':'-separated.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
