@@ -113,7 +113,7 @@ TEST_F(StorageTest, ManifestNamingPathsOutsideTheCheckpointIsCorrupt) {
   auto loaded = s.Load(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   const Manifest good = loaded->manifest;
-  for (const std::string& file : {"../elsewhere", "/dev/zero", "tasks/../../elsewhere", "tasks//t0/state", ""}) {
+  for (const char* file : {"../elsewhere", "/dev/zero", "tasks/../../elsewhere", "tasks//t0/state", ""}) {
     SCOPED_TRACE(file);
     Manifest m = good;
     m.mutable_tasks(0)->mutable_files(0)->set_path(file);
@@ -123,7 +123,7 @@ TEST_F(StorageTest, ManifestNamingPathsOutsideTheCheckpointIsCorrupt) {
     EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(bad.status().message(), HasSubstr("not a file inside the checkpoint"));
   }
-  for (const std::string& task_dir : {"..", "../..", "/tmp", "tasks/./t0"}) {
+  for (const char* task_dir : {"..", "../..", "/tmp", "tasks/./t0"}) {
     SCOPED_TRACE(task_dir);
     Manifest m = good;
     m.mutable_tasks(0)->set_dir(task_dir);

@@ -637,8 +637,8 @@ TEST(JsonCodecTest, WrongTypeNamesTheFieldAndTheExpectedType) {
 // asserted, or without asserts read on undefined. Fields are now read in one pass.
 TEST(JsonCodecTest, MalformedNestedObjectIsADecodeError) {
   Row out;
-  for (const std::string& inner : {R"({"x":1[5,"tag":"a"})", R"({"x":1,"tag":"a")", R"({"x":1,"tag":"a",})",
-                                   R"({"x":1 "tag":"a"})", R"({x:1,"tag":"a"})"}) {
+  for (const char* inner : {R"({"x":1[5,"tag":"a"})", R"({"x":1,"tag":"a")", R"({"x":1,"tag":"a",})",
+                            R"({"x":1 "tag":"a"})", R"({x:1,"tag":"a"})"}) {
     std::string line = RowWith("inner", inner);
     absl::Status s = Decode(line, &out);
     ASSERT_FALSE(s.ok()) << line;
