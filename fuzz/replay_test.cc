@@ -29,7 +29,8 @@ std::vector<std::filesystem::path> Inputs() {
   return files;
 }
 
-TEST(FuzzReplayTest, SeedsAndRegressionsPassTheTargetsChecks) {
+// KAPPA_FUZZ_REPLAY_SUITE names the suite after the target (fuzz/CMakeLists.txt).
+TEST(KAPPA_FUZZ_REPLAY_SUITE, SeedsAndRegressionsPassTheTargetsChecks) {
   std::vector<std::filesystem::path> files = Inputs();
   ASSERT_FALSE(files.empty()) << "no inputs in " << KAPPA_FUZZ_INPUTS;
   for (const auto& path : files) {
