@@ -12,7 +12,8 @@
 // goes through json::Parser (json_reader.h: simdjson's On-Demand parser behind an opaque
 // interface, so this header does not pull simdjson into every job); a missing field or a
 // wrong type is an error that names the field ("field 'count': expected an integer"), and
-// the source sends that line to the errors output. Fields may appear in any order; unknown fields are ignored.
+// the source sends that line to the errors output. Fields may appear in any order (one pass over
+// the object; a field given twice: the last counts); unknown fields are ignored.
 //
 // A JsonCodec object holds a parser: make one per thread (each source task does).
 // Types with special needs specialise JsonCodec<T> directly with
@@ -101,33 +102,48 @@ std::string ReadValue(Value& val, V* out);
 
 template <typename T>
 std::string ReadObject(Object& obj, T* out) {
+  const auto fields = JsonFields<T>::Get();
+  constexpr size_t kFields = std::tuple_size_v<std::remove_const_t<decltype(fields)>>;
+  bool seen[kFields] = {};
   std::string err;
+  // One forward pass over the object's fields, each read into the member of its name.
+  // (Named lambdas rather than conditionals inside the folds: a fold's operand must be a
+  // cast-expression, which clang enforces.)
+  auto read_if_named = [&](const auto& f, size_t i, std::string_view name, Value& v) {
+    if (name != f.name) return false;
+    seen[i] = true;
+    std::string e = ReadValue(v, &(out->*(f.member)));
+    if (!e.empty()) err = absl::StrCat("field '", f.name, "': ", e);
+    return true;
+  };
+  const bool well_formed = obj.ForEachField([&](std::string_view name, Value& v) {
+    std::apply(
+        [&](const auto&... f) {
+          size_t i = 0;
+          (void)(read_if_named(f, i++, name, v) || ...);
+        },
+        fields);
+    return err.empty();
+  });
+  if (!err.empty()) return err;
+  if (!well_formed) return absl::StrCat("malformed JSON: ", obj.error());
+  // Fields the line does not have: empty optionals (also when *out is reused from an
+  // earlier record); any other is an error.
+  auto check_present = [&](const auto& f, size_t i) {
+    using M = std::remove_cvref_t<decltype(out->*(f.member))>;
+    if (!err.empty() || seen[i]) return;
+    if constexpr (is_optional<M>::value) {
+      (out->*(f.member)).reset();
+    } else {
+      err = absl::StrCat("missing field '", f.name, "'");
+    }
+  };
   std::apply(
       [&](const auto&... f) {
-        (void)((err.empty() ? (void)([&] {
-          Value v;
-          Lookup found = obj.Find(f.name, &v);
-          using M = std::remove_cvref_t<decltype(out->*(f.member))>;
-          if (found == Lookup::kMissing) {
-            // A missing optional is empty, also when *out is reused from an earlier record.
-            if constexpr (is_optional<M>::value) {
-              (out->*(f.member)).reset();
-            } else {
-              err = absl::StrCat("missing field '", f.name, "'");
-            }
-            return;
-          }
-          if (found == Lookup::kMalformed) {
-            err = absl::StrCat("field '", f.name, "': ", obj.error());
-            return;
-          }
-          std::string e = ReadValue(v, &(out->*(f.member)));
-          if (!e.empty()) err = absl::StrCat("field '", f.name, "': ", e);
-        }())
-                          : (void)0),
-               ...);
+        size_t i = 0;
+        (check_present(f, i++), ...);
       },
-      JsonFields<T>::Get());
+      fields);
   return err;
 }
 

@@ -2,6 +2,7 @@
 
 #include <new>
 #include <type_traits>
+#include <utility>
 
 #include "simdjson.h"
 
@@ -29,13 +30,50 @@ od::object& AsObject(unsigned char* storage) { return *std::launder(reinterpret_
 od::value& AsValue(unsigned char* storage) { return *std::launder(reinterpret_cast<od::value*>(storage)); }
 ArrayIterator& AsIterator(unsigned char* storage) { return *std::launder(reinterpret_cast<ArrayIterator*>(storage)); }
 
+od::document& AsDocument(unsigned char* storage) { return *std::launder(reinterpret_cast<od::document*>(storage)); }
+
+constexpr char kDead[] = "malformed JSON: reading stopped at an earlier error";
+
 }  // namespace
 
+struct ParserInternals {
+  // True for SUCCESS. Other errors but a wrong type or a missing field leave simdjson's
+  // iterator unusable: the line is marked broken and nothing more is read from it.
+  static bool Succeeded(Parser* parser, simdjson::error_code code) {
+    if (code == simdjson::SUCCESS) [[likely]] return true;
+    if (code != simdjson::INCORRECT_TYPE && code != simdjson::NO_SUCH_FIELD) parser->broken_ = true;
+    return false;
+  }
+};
+
+namespace {
+bool Succeeded(Parser* parser, simdjson::error_code code) { return ParserInternals::Succeeded(parser, code); }
+}  // namespace
+
+bool Parser::Alive(Parser* parser) {
+  return parser != nullptr && !parser->broken_ && AsDocument(parser->document_).is_alive();
+}
+
 Lookup Object::Find(std::string_view name, Value* out) {
-  simdjson::simdjson_result<od::value> field = AsObject(storage_).find_field_unordered(name);
-  simdjson::error_code code = field.error();
-  if (code == simdjson::SUCCESS) [[likely]] {
+  if (!Parser::Alive(parser_)) {
+    error_ = kDead;
+    return Lookup::kMalformed;
+  }
+  // From the object's start, forward only. simdjson 3.0's find_field_unordered wraps
+  // around to fields it passed and assumes those are well formed: a partly read nested
+  // value that was not made it assert, or with NDEBUG read on undefined.
+  od::object& object = AsObject(storage_);
+  bool not_empty;
+  simdjson::error_code code = object.reset().get(not_empty);
+  if (!Succeeded(parser_, code)) {
+    error_ = simdjson::error_message(code);
+    return Lookup::kMalformed;
+  }
+  simdjson::simdjson_result<od::value> field = object.find_field(name);
+  code = field.error();
+  if (Succeeded(parser_, code)) [[likely]] {
     new (out->storage_) od::value(field.value_unsafe());
+    out->parser_ = parser_;
     return Lookup::kFound;
   }
   if (code == simdjson::NO_SUCH_FIELD) return Lookup::kMissing;
@@ -43,29 +81,63 @@ Lookup Object::Find(std::string_view name, Value* out) {
   return Lookup::kMalformed;
 }
 
-bool Value::GetInt64(int64_t* out) { return AsValue(storage_).get_int64().get(*out) == simdjson::SUCCESS; }
+bool Object::ForEachField(absl::FunctionRef<bool(std::string_view name, Value& value)> visit) {
+  if (!Parser::Alive(parser_)) {
+    error_ = kDead;
+    return false;
+  }
+  for (simdjson::simdjson_result<od::field> result : AsObject(storage_)) {
+    od::field field;
+    std::string_view name;
+    simdjson::error_code code = std::move(result).get(field);
+    if (Succeeded(parser_, code)) code = field.unescaped_key().get(name);
+    if (!Succeeded(parser_, code)) {
+      error_ = simdjson::error_message(code);
+      return false;
+    }
+    Value value;
+    new (value.storage_) od::value(field.value());
+    value.parser_ = parser_;
+    if (!visit(name, value)) return true;
+    if (!Parser::Alive(parser_)) {
+      error_ = kDead;
+      return false;
+    }
+  }
+  return true;
+}
 
-bool Value::GetDouble(double* out) { return AsValue(storage_).get_double().get(*out) == simdjson::SUCCESS; }
+bool Value::GetInt64(int64_t* out) {
+  return Parser::Alive(parser_) && Succeeded(parser_, AsValue(storage_).get_int64().get(*out));
+}
 
-bool Value::GetBool(bool* out) { return AsValue(storage_).get_bool().get(*out) == simdjson::SUCCESS; }
+bool Value::GetDouble(double* out) {
+  return Parser::Alive(parser_) && Succeeded(parser_, AsValue(storage_).get_double().get(*out));
+}
+
+bool Value::GetBool(bool* out) {
+  return Parser::Alive(parser_) && Succeeded(parser_, AsValue(storage_).get_bool().get(*out));
+}
 
 bool Value::GetString(std::string_view* out) {
-  return AsValue(storage_).get_string().get(*out) == simdjson::SUCCESS;
+  return Parser::Alive(parser_) && Succeeded(parser_, AsValue(storage_).get_string().get(*out));
 }
 
 bool Value::GetObject(Object* out) {
   od::object obj;
-  if (AsValue(storage_).get_object().get(obj) != simdjson::SUCCESS) return false;
+  if (!Parser::Alive(parser_) || !Succeeded(parser_, AsValue(storage_).get_object().get(obj))) return false;
   new (out->storage_) od::object(obj);
+  out->parser_ = parser_;
   out->error_ = "";
   return true;
 }
 
 bool Value::GetArray(Array* out) {
   od::array arr;
-  if (AsValue(storage_).get_array().get(arr) != simdjson::SUCCESS) return false;
+  if (!Parser::Alive(parser_) || !Succeeded(parser_, AsValue(storage_).get_array().get(arr))) return false;
   new (out->begin_) ArrayIterator(arr.begin());
   new (out->end_) ArrayIterator(arr.end());
+  out->parser_ = parser_;
   out->started_ = false;
   out->error_ = "";
   return true;
@@ -73,12 +145,12 @@ bool Value::GetArray(Array* out) {
 
 bool Value::IsNull() {
   bool is_null = false;
-  return AsValue(storage_).is_null().get(is_null) == simdjson::SUCCESS && is_null;
+  return Parser::Alive(parser_) && Succeeded(parser_, AsValue(storage_).is_null().get(is_null)) && is_null;
 }
 
 bool Value::GetType(Type* out) {
   od::json_type type;
-  if (AsValue(storage_).type().get(type) != simdjson::SUCCESS) return false;
+  if (!Parser::Alive(parser_) || !Succeeded(parser_, AsValue(storage_).type().get(type))) return false;
   switch (type) {
     case od::json_type::array: *out = Type::kArray; break;
     case od::json_type::object: *out = Type::kObject; break;
@@ -91,6 +163,10 @@ bool Value::GetType(Type* out) {
 }
 
 bool Array::Next(Value* out) {
+  if (!Parser::Alive(parser_)) {
+    error_ = kDead;
+    return false;
+  }
   ArrayIterator& it = AsIterator(begin_);
   // Advancing skips whatever the caller left unread of the previous element, so it
   // happens here, before the next element, not after handing one out.
@@ -98,11 +174,12 @@ bool Array::Next(Value* out) {
   started_ = true;
   if (!(it != AsIterator(end_))) return false;
   simdjson::simdjson_result<od::value> element = *it;
-  if (simdjson::error_code code = element.error()) {
+  if (simdjson::error_code code = element.error(); !Succeeded(parser_, code)) {
     error_ = simdjson::error_message(code);
     return false;
   }
   new (out->storage_) od::value(element.value_unsafe());
+  out->parser_ = parser_;
   return true;
 }
 
@@ -142,16 +219,19 @@ absl::Status Parser::Iterate(std::string_view line, size_t padded_capacity, Obje
     buf_.resize(line.size() + simdjson::SIMDJSON_PADDING);
     input = simdjson::padded_string_view(buf_.data(), line.size(), buf_.size());
   }
+  broken_ = false;
   if (auto e = parser.iterate(input).get(doc)) return absl::InvalidArgumentError(simdjson::error_message(e));
   od::object obj;
   if (doc.get_object().get(obj)) return absl::InvalidArgumentError("expected a JSON object");
   new (out->storage_) od::object(obj);
+  out->parser_ = this;
   out->error_ = "";
   return absl::OkStatus();
 }
 
 absl::Status Parser::Finish(Object* object) {
   od::document& doc = *std::launder(reinterpret_cast<od::document*>(document_));
+  if (!Alive(this)) return absl::InvalidArgumentError(kDead);
   if (auto e = AsObject(object->storage_).raw_json().error()) {
     return absl::InvalidArgumentError(simdjson::error_message(e));
   }

@@ -19,6 +19,10 @@
 // next call on its Object (or the next line), an Object until the next Iterate(), and
 // strings point into the parser's buffer until the next Iterate(). Not thread-safe; the
 // handles belong to the thread that uses the Parser.
+//
+// Once the JSON turned out malformed, every further call on the line's handles fails
+// (kMalformed, false) without reading: simdjson's iterator is unusable after an error
+// other than a wrong type or a missing field, and reading on would touch it.
 #ifndef KAPPA_BASE_JSON_READER_H_
 #define KAPPA_BASE_JSON_READER_H_
 
@@ -27,6 +31,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 
 namespace kappa::json {
@@ -47,14 +52,22 @@ enum class Lookup {
 
 class Value;
 class Array;
+class Parser;
 
 // One JSON object (a line's top-level object or a nested one).
 class Object {
  public:
   Object() = default;
 
-  // Finds field `name` wherever it is in the object (fields may come in any order).
+  // Finds field `name` wherever it is in the object (fields may come in any order),
+  // scanning from the object's start. Read a field's string once: simdjson unescapes
+  // strings into a buffer sized for one pass over the line.
   Lookup Find(std::string_view name, Value* out);
+  // Reads the fields in order, once, calling `visit` with each name (unescaped) and
+  // value; what `visit` leaves unread of a value is skipped. Stops early when `visit`
+  // returns false. False when the JSON is malformed (error() says how). Prefer it to
+  // Find for reading many fields: one forward pass instead of one per field.
+  bool ForEachField(absl::FunctionRef<bool(std::string_view name, Value& value)> visit);
   // What went wrong after Find() returned kMalformed.
   const char* error() const { return error_; }
 
@@ -62,6 +75,7 @@ class Object {
   friend class Parser;
   friend class Value;
   alignas(8) unsigned char storage_[24];
+  Parser* parser_ = nullptr;  // whose document this object is in
   const char* error_ = "";
 };
 
@@ -87,6 +101,7 @@ class Value {
   friend class Object;
   friend class Array;
   alignas(8) unsigned char storage_[24];
+  Parser* parser_ = nullptr;
 };
 
 // The elements of a JSON array, in order.
@@ -103,6 +118,7 @@ class Array {
   friend class Value;
   alignas(8) unsigned char begin_[32];
   alignas(8) unsigned char end_[32];
+  Parser* parser_ = nullptr;
   bool started_ = false;
   const char* error_ = "";
 };
@@ -127,9 +143,17 @@ class Parser {
   absl::Status Finish(Object* object);
 
  private:
+  friend class Object;
+  friend class Value;
+  friend class Array;
+  friend struct ParserInternals;  // json_reader.cc: marks the line broken
+  // False once reading the current line hit malformed JSON.
+  static bool Alive(Parser* parser);
+
   alignas(8) unsigned char parser_[64];
   alignas(8) unsigned char document_[64];
   std::string buf_;  // the line with padding, when its own buffer has too little
+  bool broken_ = false;  // the current line hit an unrecoverable error
 };
 
 }  // namespace kappa::json

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -56,6 +57,18 @@ bool ParseId(const std::string& name, int64_t* id) {
 }
 
 constexpr char kOwnerFile[] = "OWNER";
+
+// Whether a path a manifest names (a file, a task's snapshot directory) stays inside the
+// checkpoint directory: relative, with no empty, "." or ".." component. Anything else
+// would make loading read elsewhere: ../../dev/zero never ends, ../other-job is another
+// directory's state.
+bool InsideCheckpoint(const std::string& rel) {
+  if (rel.empty() || rel.front() == '/') return false;
+  for (absl::string_view part : absl::StrSplit(rel, '/')) {
+    if (part.empty() || part == "." || part == ".." || part.find('\0') != absl::string_view::npos) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -254,7 +267,16 @@ absl::StatusOr<LoadedCheckpoint> CheckpointStorage::Load(const std::string& path
   }
   out.id = out.manifest.checkpoint_id();
   for (const TaskState& t : out.manifest.tasks()) {
+    if (!t.dir().empty() && !InsideCheckpoint(t.dir())) {
+      return absl::DataLossError(absl::StrCat(name, ": MANIFEST is corrupt: the state of ", t.operator_uid(), "[",
+                                              t.subtask(), "] is in '", absl::CHexEscape(t.dir()),
+                                              "', not a directory inside the checkpoint"));
+    }
     for (const FileEntry& f : t.files()) {
+      if (!InsideCheckpoint(f.path())) {
+        return absl::DataLossError(absl::StrCat(name, ": MANIFEST is corrupt: it lists '", absl::CHexEscape(f.path()),
+                                                "', not a file inside the checkpoint"));
+      }
       auto got = DescribeFile(path, f.path());
       if (!got.ok()) return absl::DataLossError(absl::StrCat(name, ": missing ", f.path()));
       if (got->size() != f.size()) {

@@ -104,6 +104,40 @@ TEST_F(StorageTest, MissingStateFileIsDetected) {
   EXPECT_FALSE(s.Load(path).ok());
 }
 
+// A manifest's paths stay inside its checkpoint: one naming ../../dev/zero made Load read
+// forever, one naming ../other the state of another directory.
+TEST_F(StorageTest, ManifestNamingPathsOutsideTheCheckpointIsCorrupt) {
+  CheckpointStorage s(dir_);
+  std::string path = Write(s, 4, "state bytes");
+  std::ofstream(dir_ + "/elsewhere") << "state bytes";
+  auto loaded = s.Load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const Manifest good = loaded->manifest;
+  for (const char* file : {"../elsewhere", "/dev/zero", "tasks/../../elsewhere", "tasks//t0/state", ""}) {
+    SCOPED_TRACE(file);
+    Manifest m = good;
+    m.mutable_tasks(0)->mutable_files(0)->set_path(file);
+    ASSERT_TRUE(s.Commit(path, m).ok());
+    auto bad = s.Load(path);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(bad.status().message(), HasSubstr("not a file inside the checkpoint"));
+  }
+  for (const char* task_dir : {"..", "../..", "/tmp", "tasks/./t0"}) {
+    SCOPED_TRACE(task_dir);
+    Manifest m = good;
+    m.mutable_tasks(0)->set_dir(task_dir);
+    ASSERT_TRUE(s.Commit(path, m).ok());
+    auto bad = s.Load(path);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_THAT(bad.status().message(), HasSubstr("not a directory inside the checkpoint"));
+  }
+  Manifest m = good;
+  m.mutable_tasks(0)->set_dir("tasks/t0");
+  ASSERT_TRUE(s.Commit(path, m).ok());
+  EXPECT_TRUE(s.Load(path).ok());
+}
+
 TEST_F(StorageTest, LatestValidSkipsBrokenNewerCheckpointsAndSaysWhy) {
   CheckpointStorage s(dir_);
   Write(s, 1, "one");

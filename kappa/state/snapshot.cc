@@ -30,6 +30,16 @@ absl::Status Corrupt(const std::string& path) {
   return absl::DataLossError(absl::StrCat(path, " is corrupt (truncated or not a Kappa state snapshot)"));
 }
 
+// A table kind as a snapshot stores it; false for a value no TableKind has.
+bool ToTableKind(int value, TableKind* kind) {
+  if (value != static_cast<int>(TableKind::kOrdered) && value != static_cast<int>(TableKind::kPoint) &&
+      value != static_cast<int>(TableKind::kTimers)) {
+    return false;
+  }
+  *kind = static_cast<TableKind>(value);
+  return true;
+}
+
 absl::Status RestoreHeap(const std::string& dir, int first, int last, KeyedStateBackend* target) {
   const std::string path = dir + "/state.bin";
   KAPPA_ASSIGN_OR_RETURN(std::string data, ReadAll(path));
@@ -39,10 +49,16 @@ absl::Status RestoreHeap(const std::string& dir, int first, int last, KeyedState
   uint64_t ntables;
   if (!kappa::internal::ReadVarint(&in, &ntables)) return Corrupt(path);
   std::string name, key, value;
+  absl::flat_hash_map<std::string, TableKind> seen;
   for (uint64_t t = 0; t < ntables; ++t) {
     uint64_t entries;
     if (!Serializer<std::string>::Read(&in, &name) || in.empty()) return Corrupt(path);
-    auto kind = static_cast<TableKind>(in.front());
+    // An unknown kind, or a table twice, would put keys where lookups of the table's
+    // real kind never find them.
+    TableKind kind;
+    if (!ToTableKind(static_cast<uint8_t>(in.front()), &kind) || !seen.emplace(name, kind).second) {
+      return Corrupt(path);
+    }
     in.remove_prefix(1);
     if (!kappa::internal::ReadVarint(&in, &entries)) return Corrupt(path);
     KAPPA_ASSIGN_OR_RETURN(TableId id, target->RegisterTable(name, kind));
@@ -67,9 +83,12 @@ absl::Status RestoreRocksDb(const std::string& dir, int first, int last, KeyedSt
     size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl);
     rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    size_t tab = line.find('\t');
-    if (tab == std::string_view::npos || tab == 0) return Corrupt(dir + "/" + kTablesFile);
-    kinds[std::string(line.substr(tab + 1))] = static_cast<TableKind>(line[0] - '0');
+    // "KIND<TAB>NAME", KIND one digit (EncodeTables).
+    TableKind kind;
+    if (line.size() < 2 || line[1] != '\t' || !ToTableKind(line[0] - '0', &kind) ||
+        !kinds.emplace(std::string(line.substr(2)), kind).second) {
+      return Corrupt(dir + "/" + kTablesFile);
+    }
   }
   auto resources = RocksDbResources::Create({.block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20});
   // Open a private copy: a checkpoint directory is never modified.

@@ -141,9 +141,11 @@ class EventRecycler {
   template <typename T>
   T& Switch(Event* e) {
     if (T* current = std::get_if<T>(&e->data)) return *current;
+    // `this->` spelled out: clang does not see the implicit use inside a generic lambda
+    // and warns that the capture is unused.
     std::visit(
         [this](auto& outgoing) {
-          Parked<std::decay_t<decltype(outgoing)>>() = std::move(outgoing);
+          this->template Parked<std::decay_t<decltype(outgoing)>>() = std::move(outgoing);
         },
         e->data);
     return e->data.template emplace<T>(std::move(Parked<T>()));
