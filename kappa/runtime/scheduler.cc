@@ -123,7 +123,10 @@ void Scheduler::WorkerLoop() {
     if (timers_.empty()) {
       cv_.wait(lock);
     } else {
-      cv_.wait_until(lock, timers_.top().at);
+      // A copy: wait_until reads its deadline again after waking, and meanwhile other
+      // threads may have grown the heap and moved the element a reference would point to.
+      const std::chrono::steady_clock::time_point due = timers_.top().at;
+      cv_.wait_until(lock, due);
     }
   }
 }

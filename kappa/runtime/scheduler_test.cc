@@ -184,6 +184,54 @@ TEST(SchedulerTest, RunEndsWhileAWorkerFiresTimers) {
   }
 }
 
+// Waits on a timer of its own, then finishes when it fires.
+class SleeperTask : public Task {
+ public:
+  SleeperTask() : Task("sleeper") {}
+  StepResult Step() override {
+    if (++steps == 1) {
+      scheduler()->WakeAfter(this, std::chrono::milliseconds(20));
+      return StepResult::kIdle;
+    }
+    return StepResult::kFinished;
+  }
+  std::atomic<int> steps{0};
+};
+
+// Once `sleeper` went idle on its timer, adds `timers` wake-ups an hour away (they never
+// fire; the run ends first) in one step, while the other worker sleeps.
+class LateTimerFloodTask : public Task {
+ public:
+  LateTimerFloodTask(SleeperTask* sleeper, int timers) : Task("late-timers"), sleeper_(sleeper), timers_(timers) {}
+  StepResult Step() override {
+    if (sleeper_->steps == 0) return StepResult::kYield;
+    for (int i = 0; i < timers_; ++i) scheduler()->WakeAfter(this, std::chrono::hours(1));
+    return StepResult::kFinished;
+  }
+
+ private:
+  SleeperTask* const sleeper_;
+  const int timers_;
+};
+
+// A worker sleeps until the earliest timer is due while others add timers. The timer heap
+// grows meanwhile and moves its storage; the sleeping worker must not wait on a reference
+// into it (AddressSanitizer saw heap-use-after-free there in `kappa bench kafka`).
+TEST(SchedulerTest, WorkerWaitsForATimerWhileTheTimerHeapGrows) {
+  for (int round = 0; round < 5; ++round) {
+    Scheduler scheduler(2);
+    SleeperTask sleeper;
+    LateTimerFloodTask flood(&sleeper, 20000);
+    scheduler.Add(&sleeper);
+    scheduler.Add(&flood);
+    Watchdog watchdog(&scheduler);
+    scheduler.Start();
+    absl::Status status = scheduler.Wait();
+    ASSERT_TRUE(status.ok()) << "round " << round << ": " << status;
+    EXPECT_EQ(sleeper.steps, 2);
+  }
+}
+
 class FailingTask : public Task {
  public:
   FailingTask() : Task("failing") {}
