@@ -21,24 +21,10 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using ::kappa::testing::OutputLines;
+using ::kappa::testing::ReadFile;
 using ::kappa::testing::StartKappa;
 using ::kappa::testing::WaitKappa;
-
-std::vector<std::string> OutputLines(const std::string& dir) {
-  std::vector<std::string> lines;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().filename().string().rfind("part-", 0) != 0) continue;
-    std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 TEST(FullDiskTest, StateDirectoryOutOfSpaceFailsClearlyAndLosesNothing) {
   const std::string dir = ::testing::TempDir() + "/kappa_full_disk_" + std::to_string(getpid());

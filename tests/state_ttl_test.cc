@@ -27,26 +27,12 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using ::kappa::testing::OutputLines;
+using ::kappa::testing::ReadFile;
 
 // One partition: the rows of a key then come in one order in every run, so any
 // difference is TTL's. 10 000 events per second of event time, a TTL of 1 s.
 constexpr char kSource[] = "gen:nexmark?events=300000&rate=10000";
-
-std::vector<std::string> OutputLines(const std::string& dir) {
-  std::vector<std::string> lines;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().filename().string().rfind("part-", 0) != 0) continue;
-    std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 bool HasCompleteCheckpoint(const std::string& dir) {
   std::error_code ec;
