@@ -28,29 +28,13 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using ::kappa::testing::OutputLines;
+using ::kappa::testing::ReadFile;
 
 pid_t Start(const std::vector<std::string>& args, const std::string& log) {
   return ::kappa::testing::StartKappa(args, log);
 }
 int Wait(pid_t pid) { return ::kappa::testing::WaitKappa(pid); }
-
-// Every line of the published part files (hidden in-progress files are not output).
-std::vector<std::string> OutputLines(const std::string& dir) {
-  std::vector<std::string> lines;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind("part-", 0) != 0) continue;
-    std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 class CrashTest : public ::testing::Test {
  protected:
@@ -126,11 +110,22 @@ TEST_F(CrashTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   EXPECT_EQ(OutputLines(dir_ + "/out").size(), expected.size());
 }
 
+// The checkpoints of DIR that completed (have a MANIFEST), sorted.
+std::vector<std::string> CompleteCheckpoints(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (fs::exists(entry.path() / "MANIFEST")) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // The regular join of nexmark-q3 keeps both sides in keyed state with no time bound:
 // killed three times and restored at other parallelisms and backends (key groups move
 // between instances), the committed rows equal an uninterrupted run's.
 TEST_F(CrashTest, RegularJoinOfQ3KilledAndRestoredGivesTheUninterruptedRows) {
-  const std::string source = "gen:nexmark?events=3000000&partitions=4&rate=1000";
+  const std::string source = "gen:nexmark?events=10000000&partitions=4&rate=1000";
   const std::string log = dir_ + "/log.txt";
   ASSERT_EQ(Wait(Start({"run", "nexmark-q3", "--source", source, "--sink", "file:" + dir_ + "/ref/", "-p", "2", "-q"},
                        log)),
@@ -150,8 +145,14 @@ TEST_F(CrashTest, RegularJoinOfQ3KilledAndRestoredGivesTheUninterruptedRows) {
     } else {
       args.insert(args.end(), {"--state", "heap"});
     }
+    // Kill a little after the run completed a checkpoint of its own: a fast machine then
+    // cannot finish the job before it was killed three times.
+    const size_t had = CompleteCheckpoints(dir_ + "/chk").size();
     pid_t pid = Start(args, log);
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(400, 900)(rng)));
+    for (int i = 0; i < 6000 && CompleteCheckpoints(dir_ + "/chk").size() <= had && kill(pid, 0) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
     kill(pid, SIGKILL);
     int code = Wait(pid);
     if (code != 128 + SIGKILL) {
@@ -160,26 +161,17 @@ TEST_F(CrashTest, RegularJoinOfQ3KilledAndRestoredGivesTheUninterruptedRows) {
     }
     ++kills;
   }
-  ASSERT_GE(kills, 3) << "the job finished before it could be killed three times; use more events\n"
-                      << ReadFile(log);
+  ASSERT_GE(kills, 3) << "the job finished before it could be killed three times; use more events\n" << ReadFile(log);
   ASSERT_EQ(Wait(Start({"run", "nexmark-q3", "--source", source, "--sink", "file:" + dir_ + "/out/",
                         "--checkpoint-dir", dir_ + "/chk", "--checkpoint-interval", "200", "-p", "2"},
                        log)),
             0)
       << ReadFile(log);
-  EXPECT_THAT(ReadFile(log), ::testing::HasSubstr("restored checkpoint")) << "no restart ever restored a checkpoint";
+  EXPECT_THAT(ReadFile(log), ::testing::HasSubstr("restored checkpoint"))
+      << "no restart ever restored a checkpoint";
   std::vector<std::string> got = OutputLines(dir_ + "/out");
   EXPECT_EQ(got.size(), expected.size());
   EXPECT_TRUE(got == expected) << "committed output differs from the uninterrupted run";
-}
-
-std::vector<std::string> CompleteCheckpoints(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (fs::exists(entry.path() / "MANIFEST")) out.push_back(entry.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 TEST_F(CrashTest, BrokenCheckpointsAreSkippedNamedOrRefusedAndSavepointsRestore) {

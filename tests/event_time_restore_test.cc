@@ -30,28 +30,12 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using ::kappa::testing::OutputLines;
+using ::kappa::testing::ReadFile;
 using ::kappa::testing::RunKappa;
 using ::kappa::testing::StartKappa;
 using ::kappa::testing::WaitKappa;
 using ::testing::HasSubstr;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Every line of the published part files, sorted (a multiset).
-std::vector<std::string> OutputLines(const std::string& dir) {
-  std::vector<std::string> lines;
-  if (!fs::exists(dir)) return lines;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().filename().string().rfind("part-", 0) != 0) continue;
-    std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
 
 int CountLines(const std::string& text, const std::string& needle) {
   int n = 0;
@@ -306,7 +290,7 @@ class LateEventsCrashTest : public EventTimeRestoreTest, public ::testing::WithP
 
 TEST_P(LateEventsCrashTest, KillNineLoopOutputEqualsUninterruptedRun) {
   const std::string job = GetParam();
-  const std::string source = "gen:nexmark?events=400000&partitions=4&rate=2000&seed=11&late=0.2&late_ms=5000:20000";
+  const std::string source = "gen:nexmark?events=2000000&partitions=4&rate=2000&seed=11&late=0.2&late_ms=5000:20000";
   testing::RunResult ref = RunKappa({"run", job, "--source", source, "--sink", "file:" + dir_ + "/ref/", "-p", "2",
                                      "--errors", "file:" + dir_ + "/ref-errors", "-q"},
                                     "", std::chrono::seconds(120));
@@ -319,6 +303,7 @@ TEST_P(LateEventsCrashTest, KillNineLoopOutputEqualsUninterruptedRun) {
   std::mt19937 rng(20261205);
   const std::string stderr_log = dir_ + "/stderr.txt";
   int kills = 0;
+  std::string logs;  // every run's stderr: the log file holds only the latest
   for (int run = 0; run < 4; ++run) {
     const size_t had = CompleteCheckpoints(dir_ + "/chk").size();
     pid_t pid = StartKappa({"run", job, "--source", source, "--sink", "file:" + dir_ + "/out/", "--checkpoint-dir",
@@ -335,6 +320,7 @@ TEST_P(LateEventsCrashTest, KillNineLoopOutputEqualsUninterruptedRun) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
     kill(pid, SIGKILL);
     int code = WaitKappa(pid);
+    logs += ReadFile(stderr_log);
     if (code == 128 + SIGKILL) {
       ++kills;
     } else {
@@ -343,13 +329,13 @@ TEST_P(LateEventsCrashTest, KillNineLoopOutputEqualsUninterruptedRun) {
     }
     if (exited) break;
   }
-  ASSERT_GE(kills, 2) << "the job finished before it was killed twice; use more events\n" << ReadFile(stderr_log);
+  ASSERT_GE(kills, 2) << "the job finished before it was killed twice; use more events\n" << logs;
   testing::RunResult last = RunKappa({"run", job, "--source", source, "--sink", "file:" + dir_ + "/out/",
                                       "--checkpoint-dir", dir_ + "/chk", "--checkpoint-interval", "100", "-p", "2",
                                       "--errors", "file:/dev/null"},
                                      "", std::chrono::seconds(120));
   ASSERT_EQ(last.exit_code, 0) << last.err;
-  EXPECT_THAT(ReadFile(stderr_log) + last.err, HasSubstr("restored checkpoint"));
+  EXPECT_THAT(logs + last.err, HasSubstr("restored checkpoint"));
   std::vector<std::string> got = OutputLines(dir_ + "/out");
   EXPECT_EQ(got.size(), expected.size());
   EXPECT_TRUE(got == expected) << "committed output differs from the uninterrupted run";
