@@ -149,7 +149,7 @@ bool Value::IsNull() {
 }
 
 bool Value::GetType(Type* out) {
-  od::json_type type;
+  od::json_type type = od::json_type::null;  // set by get(); gcc -O1 cannot see it
   if (!Parser::Alive(parser_) || !Succeeded(parser_, AsValue(storage_).type().get(type))) return false;
   switch (type) {
     case od::json_type::array: *out = Type::kArray; break;
