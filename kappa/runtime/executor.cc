@@ -29,6 +29,7 @@ absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& g, const Execut
   if (opt.errors == nullptr) opt.errors = &count_only;
   runtime::SourceProgress own_progress;
   runtime::SourceProgress* progress = opt.progress != nullptr ? opt.progress : &own_progress;
+  opt.progress = progress;
 
   KAPPA_ASSIGN_OR_RETURN(const runtime::Plan plan, runtime::Plan::Make(g, opt.parallelism, opt.max_parallelism));
 

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "kappa/runtime/errors.h"
 #include "kappa/runtime/graph.h"
+#include "kappa/runtime/monitor.h"
 #include "kappa/runtime/progress.h"
 #include "kappa/base/time.h"
 
@@ -74,6 +75,10 @@ struct ExecutionOptions {
   // during and after the run; null: the run keeps its own board (the result has its
   // final view either way).
   runtime::SourceProgress* progress = nullptr;
+
+  // Where the run shows itself while it goes on (metrics, the dashboard): it attaches its
+  // tasks when it starts and detaches when it ends. Owned by the caller; null: none.
+  runtime::JobMonitor* monitor = nullptr;
 };
 
 struct NodeMetrics {

@@ -34,6 +34,30 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
     scheduler.Add(t);
     ++result->tasks;
   }
+  if (opt.monitor != nullptr) {
+    JobMonitor::Attachment a;
+    a.job = g.name;
+    for (int h : plan.heads()) {
+      ChainView c;
+      c.name = plan.ChainName(g, h);
+      c.parallelism = plan.parallelism[h];
+      for (int n : plan.chain[h]) c.operator_uids.push_back(g.nodes[n].uid.empty() ? g.nodes[n].name : g.nodes[n].uid);
+      const int index = static_cast<int>(a.chains.size());
+      a.chains.push_back(std::move(c));
+      for (auto& t : job.tasks[h]) a.tasks.emplace_back(index, t.get());
+    }
+    a.progress = opt.progress;
+    a.coordinator = job.coordinator.get();
+    opt.monitor->Attach(std::move(a));
+  }
+  // Whatever ends the run, the monitor keeps its last figures and forgets the tasks.
+  struct DetachOnExit {
+    JobMonitor* monitor;
+    std::string state = "failed";
+    ~DetachOnExit() {
+      if (monitor != nullptr) monitor->Detach(state);
+    }
+  } detach{opt.monitor};
   auto start = std::chrono::steady_clock::now();
   scheduler.Start();
   if (job.coordinator) {
@@ -53,6 +77,7 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
     const bool stopped = opt.stop_requested != nullptr && opt.stop_requested->load();
     if (!stopped) KAPPA_RETURN_IF_ERROR(FinalCheckpoint(g, job.coordinator.get()));
   }
+  detach.state = opt.stop_requested != nullptr && opt.stop_requested->load() ? "stopped" : "finished";
   for (int h : plan.heads()) {
     NodeMetrics m;
     m.name = plan.ChainName(g, h);
