@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kappa/app/diff.h"
+#include "kappa/app/http_endpoint.h"
 #include "absl/strings/numbers.h"
 #include "kappa/base/file_writer.h"
 #include "kappa/connectors/kafka/kafka_client.h"
@@ -67,6 +68,7 @@ struct RunFlags {
   bool follow = false;
   bool plan = false;
   bool quiet = false;
+  std::string http;  // --http HOST:PORT
   int64_t idle_timeout = -1;
   std::string kafka;                      // --kafka BOOTSTRAP|embedded
   std::vector<std::string> kafka_config;  // --kafka-config key=value
@@ -281,6 +283,18 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   std::signal(SIGTERM, OnSignal);
   runtime::SourceProgress board;
   options.progress = &board;
+  runtime::JobMonitor monitor;
+  std::unique_ptr<app::HttpEndpoint> http;
+  if (!f.http.empty()) {
+    options.monitor = &monitor;
+    auto endpoint = app::HttpEndpoint::Start(f.http, &monitor);
+    if (!endpoint.ok()) {
+      Fail(std::string(endpoint.status().message()));
+      return 2;
+    }
+    http = std::move(*endpoint);
+    std::cerr << "kappa: dashboard at " << http->url() << " (metrics at " << http->url() << "metrics)\n";
+  }
   ReplayProgress progress(f.replay && f.progress && isatty(2), &board);
   absl::StatusOr<ExecutionResult> result = job->Execute(options);
   progress.Stop();
@@ -365,6 +379,9 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
   cmd->add_flag("--follow", f.follow, "Keep tailing file sources (the run does not end by itself)");
   cmd->add_flag("--plan", f.plan, "Print the planned tasks before running");
   cmd->add_flag("--quiet,-q", f.quiet, "No summary line at the end");
+  cmd->add_option("--http", f.http,
+                  "Serve the dashboard, /metrics (Prometheus) and /api/job on HOST:PORT while the job runs "
+                  "(port 0: a free port; the URL is printed on stderr)");
   cmd->add_option("--idle-timeout", f.idle_timeout,
                   "Milliseconds without records after which a source partition stops holding back the "
                   "watermark (default: never; an empty or stalled Kafka partition then stops every window). "

@@ -1,0 +1,86 @@
+#include "kappa/app/http_endpoint.h"
+
+#include <httplib.h>
+
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "kappa/app/dashboard.h"
+#include "kappa/app/job_json.h"
+#include "kappa/app/prometheus_text.h"
+
+namespace kappa::app {
+
+struct HttpEndpoint::Impl {
+  const runtime::JobMonitor* monitor = nullptr;
+  std::string host;
+  int port = 0;
+  httplib::Server server;
+  std::thread thread;
+
+  // Rates compare the newest snapshot with one at least a second older.
+  std::mutex mu;
+  runtime::JobSnapshot previous;
+  bool has_previous = false;
+
+  std::string ApiJob() {
+    runtime::JobSnapshot now = monitor->Snapshot();
+    std::lock_guard<std::mutex> lock(mu);
+    std::string out = JobJson(now, has_previous ? &previous : nullptr);
+    if (!has_previous || now.now_ms - previous.now_ms >= 1000) {
+      previous = std::move(now);
+      has_previous = true;
+    }
+    return out;
+  }
+};
+
+HttpEndpoint::HttpEndpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpEndpoint::~HttpEndpoint() {
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int HttpEndpoint::port() const { return impl_->port; }
+
+std::string HttpEndpoint::url() const { return absl::StrCat("http://", impl_->host, ":", impl_->port, "/"); }
+
+absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::string& host_port,
+                                                                  const runtime::JobMonitor* monitor) {
+  size_t colon = host_port.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(host_port.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http ", host_port, ": expected HOST:PORT, e.g. 127.0.0.1:8081 (port 0 picks a free one)"));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->monitor = monitor;
+  impl->host = host_port.substr(0, colon);
+  Impl* self = impl.get();
+  self->server.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
+    res.set_content(PrometheusText(self->monitor->Snapshot()), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  self->server.Get("/api/job", [self](const httplib::Request&, httplib::Response& res) {
+    res.set_content(self->ApiJob(), "application/json");
+  });
+  self->server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(DashboardHtml()), "text/html; charset=utf-8");
+  });
+  if (port == 0) {
+    self->port = self->server.bind_to_any_port(self->host);
+  } else {
+    self->port = self->server.bind_to_port(self->host, port) ? port : -1;
+  }
+  if (self->port <= 0) {
+    return absl::UnavailableError(absl::StrCat("--http ", host_port,
+                                               ": cannot listen there (address in use or not on this host); "
+                                               "pick another port, or 0 for a free one"));
+  }
+  self->thread = std::thread([self] { self->server.listen_after_bind(); });
+  return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(std::move(impl)));
+}
+
+}  // namespace kappa::app
