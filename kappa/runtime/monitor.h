@@ -81,6 +81,16 @@ struct SourcePartitionView {
   int64_t high_water = -1;           // the partition's current end (Kafka high-water mark); -1 unknown
   Timestamp watermark = kMinTimestamp;
   bool idle = false;
+  // `replay --then-follow`: the end the partition had when the replay started; -1 otherwise.
+  int64_t replay_end = -1;
+};
+
+// `replay --then-follow`: whether every partition has reached the end it had when the
+// replay started (the moment to switch readers over to this run's output).
+struct CatchUpView {
+  bool tracking = false;  // this run replays history and then follows
+  bool caught_up = false;
+  int64_t at_ms = 0;      // when it caught up (epoch ms)
 };
 
 struct CheckpointView {
@@ -139,6 +149,7 @@ struct JobSnapshot {
   HistogramView ingestion_latency;
   std::vector<ErrorView> last_errors;  // the newest last, at most 20
   int64_t errors_decode = 0, errors_user = 0, errors_late = 0;
+  CatchUpView catch_up;
 };
 
 class JobMonitor {
