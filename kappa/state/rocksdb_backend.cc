@@ -213,6 +213,11 @@ absl::StatusOr<std::unique_ptr<RocksDbBackend>> RocksDbBackend::Open(const std::
 
 RocksDbBackend::~RocksDbBackend() {
   if (db_ == nullptr) return;
+  uint64_t background_errors = 0;
+  db_->GetIntProperty("rocksdb.background-errors", &background_errors);
+  if (failed_ || background_errors > 0) {
+    (void)db_->SetDBOptions({{"avoid_flush_during_shutdown", "true"}});
+  }
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   (void)db_->Close();
   delete db_;
@@ -248,23 +253,28 @@ absl::Status RocksDbBackend::Get(TableId table, std::string_view key, std::strin
   return FromRocksDb(s, dir_);
 }
 
+absl::Status RocksDbBackend::Check(const rocksdb::Status& s, const std::string& context) {
+  if (!s.ok() && !s.IsNotFound()) failed_ = true;
+  return FromRocksDb(s, context);
+}
+
 absl::Status RocksDbBackend::Put(TableId table, std::string_view key, std::string_view value) {
-  return FromRocksDb(db_->Put(NoWal(), handles_[table], ToSlice(key), ToSlice(value)), dir_);
+  return Check(db_->Put(NoWal(), handles_[table], ToSlice(key), ToSlice(value)), dir_);
 }
 
 absl::Status RocksDbBackend::Append(TableId table, std::string_view key, std::string_view element) {
   scratch_.clear();
   kappa::internal::WriteVarint(element.size(), &scratch_);
   scratch_.append(element);
-  return FromRocksDb(db_->Merge(NoWal(), handles_[table], ToSlice(key), ToSlice(scratch_)), dir_);
+  return Check(db_->Merge(NoWal(), handles_[table], ToSlice(key), ToSlice(scratch_)), dir_);
 }
 
 absl::Status RocksDbBackend::AppendEncoded(TableId table, std::string_view key, std::string_view elements) {
-  return FromRocksDb(db_->Merge(NoWal(), handles_[table], ToSlice(key), ToSlice(elements)), dir_);
+  return Check(db_->Merge(NoWal(), handles_[table], ToSlice(key), ToSlice(elements)), dir_);
 }
 
 absl::Status RocksDbBackend::Delete(TableId table, std::string_view key) {
-  return FromRocksDb(db_->Delete(NoWal(), handles_[table], ToSlice(key)), dir_);
+  return Check(db_->Delete(NoWal(), handles_[table], ToSlice(key)), dir_);
 }
 
 std::unique_ptr<StateIterator> RocksDbBackend::Scan(TableId table, std::string_view prefix) {
@@ -276,12 +286,12 @@ std::vector<TableInfo> RocksDbBackend::Tables() const { return tables_; }
 absl::StatusOr<std::vector<std::string>> RocksDbBackend::Snapshot(const std::string& dir) {
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_, &raw);
-  if (!s.ok()) return FromRocksDb(s, absl::StrCat("cannot snapshot ", dir_));
+  if (!s.ok()) return Check(s, absl::StrCat("cannot snapshot ", dir_));
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
   s = checkpoint->CreateCheckpoint(dir);
-  if (!s.ok()) return FromRocksDb(s, absl::StrCat("cannot write state snapshot to ", dir));
+  if (!s.ok()) return Check(s, absl::StrCat("cannot write state snapshot to ", dir));
   KAPPA_RETURN_IF_ERROR(WriteSnapshotFile(dir, kTablesFile, EncodeTables(tables_)));
   if (has_ttl_) KAPPA_RETURN_IF_ERROR(WriteSnapshotFile(dir, kTtlWatermarkFile, std::to_string(ttl_watermark())));
   std::vector<std::string> files;
@@ -304,8 +314,8 @@ void RocksDbBackend::AdvanceTtlWatermark(int64_t wm) {
 
 absl::Status RocksDbBackend::Compact() {
   for (rocksdb::ColumnFamilyHandle* h : handles_) {
-    KAPPA_RETURN_IF_ERROR(FromRocksDb(db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr),
-                                      absl::StrCat("cannot compact ", dir_)));
+    KAPPA_RETURN_IF_ERROR(Check(db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr),
+                                absl::StrCat("cannot compact ", dir_)));
   }
   return absl::OkStatus();
 }

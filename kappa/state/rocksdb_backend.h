@@ -95,6 +95,11 @@ class RocksDbBackend : public KeyedStateBackend {
   std::vector<TableInfo> tables_;                      // by TableId
   absl::flat_hash_map<std::string, TableId> ids_;
   std::string scratch_;
+  // A write, flush or snapshot failed (e.g. the disk is full). RocksDB's files may then be
+  // in an error state in which another write aborts the process, so closing skips the
+  // flush of the memtables: this working state is abandoned anyway.
+  bool failed_ = false;
+  absl::Status Check(const rocksdb::Status& s, const std::string& context);
 };
 
 }  // namespace kappa::state
