@@ -28,6 +28,7 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using ::kappa::testing::CompleteCheckpoints;
 using ::kappa::testing::OutputLines;
 using ::kappa::testing::ReadFile;
 
@@ -108,17 +109,6 @@ TEST_F(CrashTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   ASSERT_EQ(Wait(again), 0);
   EXPECT_THAT(ReadFile(log), ::testing::HasSubstr("already finished"));
   EXPECT_EQ(OutputLines(dir_ + "/out").size(), expected.size());
-}
-
-// The checkpoints of DIR that completed (have a MANIFEST), sorted.
-std::vector<std::string> CompleteCheckpoints(const std::string& dir) {
-  std::vector<std::string> out;
-  if (!fs::exists(dir)) return out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (fs::exists(entry.path() / "MANIFEST")) out.push_back(entry.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 // The regular join of nexmark-q3 keeps both sides in keyed state with no time bound:

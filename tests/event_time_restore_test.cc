@@ -30,6 +30,7 @@ namespace kappa {
 namespace {
 
 namespace fs = std::filesystem;
+using ::kappa::testing::CompleteCheckpoints;
 using ::kappa::testing::OutputLines;
 using ::kappa::testing::ReadFile;
 using ::kappa::testing::RunKappa;
@@ -42,17 +43,6 @@ int CountLines(const std::string& text, const std::string& needle) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
   return n;
-}
-
-// The complete checkpoints of a checkpoint directory, oldest first.
-std::vector<std::string> CompleteCheckpoints(const std::string& dir) {
-  std::vector<std::string> out;
-  if (!fs::exists(dir)) return out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (fs::exists(entry.path() / "MANIFEST")) out.push_back(entry.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 checkpoint::Manifest ReadManifest(const std::string& checkpoint) {

@@ -183,6 +183,18 @@ inline std::vector<std::string> OutputLines(const std::string& dir) {
   return lines;
 }
 
+// The checkpoints of a checkpoint directory that completed (have a MANIFEST), oldest
+// first. Empty when DIR does not exist.
+inline std::vector<std::string> CompleteCheckpoints(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (std::filesystem::exists(entry.path() / "MANIFEST")) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace kappa::testing
 
 #endif  // KAPPA_TESTS_KAPPA_PROCESS_H_
