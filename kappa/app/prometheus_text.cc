@@ -238,7 +238,8 @@ void WriteSources(const runtime::JobSnapshot& s, Writer& w) {
   auto end_of = [](const runtime::SourcePartitionView& p) -> int64_t {
     return p.progress.end >= 0 ? p.progress.end : p.high_water;
   };
-  w.Family("kappa_source_partition_offset", "gauge", "The next offset a source partition reads (its position).");
+  w.Family("kappa_source_partition_offset", "gauge",
+           "The next offset a source partition reads (its position; Kafka: a record offset, file logs: a byte offset).");
   for (const auto& p : s.sources) w.Sample(labels(p), p.progress.offset);
   w.Family("kappa_source_partition_start_offset", "gauge", "The offset a source partition's read started at.");
   for (const auto& p : s.sources) w.Sample(labels(p), p.progress.start);
@@ -247,12 +248,13 @@ void WriteSources(const runtime::JobSnapshot& s, Writer& w) {
     if (p.progress.end >= 0) w.Sample(labels(p), p.progress.end);
   }
   w.Family("kappa_source_partition_high_water_offset", "gauge",
-           "A source partition's current end (Kafka: the high-water mark; files: their size in records).");
+           "A source partition's current end (Kafka: the high-water mark; file logs: the file's size in bytes).");
   for (const auto& p : s.sources) {
     if (p.high_water >= 0) w.Sample(labels(p), p.high_water);
   }
-  w.Family("kappa_source_partition_lag_records", "gauge",
-           "Records of a source partition not read yet: its end (bounded) or high-water mark, minus its offset.");
+  w.Family("kappa_source_partition_lag_offsets", "gauge",
+           "How far a source partition's position is behind its end (bounded) or high-water mark, in offsets: "
+           "records for Kafka, bytes for file logs.");
   for (const auto& p : s.sources) {
     int64_t end = end_of(p);
     if (end >= 0) {

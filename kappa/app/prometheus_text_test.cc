@@ -116,7 +116,7 @@ TEST(PrometheusTextTest, EveryFigureOfAFullSnapshotPassesPromtool) {
         "kappa_operator_records_out_total", "kappa_operator_errors_total", "kappa_operator_late_records_total",
         "kappa_operator_state_entries", "kappa_operator_state_bytes", "kappa_channel_queued_batches",
         "kappa_channel_capacity_batches", "kappa_channel_fill_ratio", "kappa_source_partition_offset",
-        "kappa_source_partition_high_water_offset", "kappa_source_partition_lag_records",
+        "kappa_source_partition_high_water_offset", "kappa_source_partition_lag_offsets",
         "kappa_source_partition_watermark_seconds", "kappa_source_partition_event_time_lag_seconds",
         "kappa_source_partition_replay_end_offset", "kappa_replay_caught_up", "kappa_replay_caught_up_time_seconds",
         "kappa_checkpoints_completed_total", "kappa_checkpoints_failed_total", "kappa_checkpoint_last_duration_seconds",
@@ -141,7 +141,7 @@ TEST(PrometheusTextTest, FiguresCarryTheirLabelsAndBaseUnits) {
   EXPECT_THAT(page, HasSubstr("kappa_task_watermark_seconds{job=\"nexmark-q5\",task=\"count -> sink\","
                               "instance=\"0\"} 1700000004\n"));
   // Lag against the high-water mark; event-time lag is now minus watermark.
-  EXPECT_THAT(page, HasSubstr("kappa_source_partition_lag_records{job=\"nexmark-q5\",source=\"file:/tmp/log/\","
+  EXPECT_THAT(page, HasSubstr("kappa_source_partition_lag_offsets{job=\"nexmark-q5\",source=\"file:/tmp/log/\","
                               "partition=\"1\"} 499\n"));
   EXPECT_THAT(page, HasSubstr("kappa_source_partition_event_time_lag_seconds{job=\"nexmark-q5\","
                               "source=\"file:/tmp/log/\",partition=\"0\"} 5\n"));
@@ -219,7 +219,7 @@ TEST(PrometheusTextTest, UnknownFiguresAreLeftOutNotPrintedAsMinusOne) {
   EXPECT_THAT(page, Not(HasSubstr(" -1\n")));
   for (const char* family :
        {"kappa_task_watermark_seconds", "kappa_state_cache_hits_total", "kappa_operator_state_entries",
-        "kappa_operator_state_bytes", "kappa_source_partition_high_water_offset", "kappa_source_partition_lag_records",
+        "kappa_operator_state_bytes", "kappa_source_partition_high_water_offset", "kappa_source_partition_lag_offsets",
         "kappa_source_partition_watermark_seconds", "kappa_source_partition_event_time_lag_seconds",
         "kappa_source_partition_replay_end_offset", "kappa_replay_caught_up", "kappa_checkpoint_last_duration_seconds",
         "kappa_checkpoint_restore_seconds", "kappa_sink_last_commit_duration_seconds",
@@ -240,7 +240,7 @@ TEST(PrometheusTextTest, AnEndedSourceHasAnInfiniteWatermarkAndNoLag) {
   s.tasks[2].watermark = kMaxTimestamp;
   std::string page = PrometheusText(s);
   ExpectPromtoolAccepts(page);
-  for (const std::string& line : Samples(page, "kappa_source_partition_lag_records")) EXPECT_EQ(ValueOf(line), 0) << line;
+  for (const std::string& line : Samples(page, "kappa_source_partition_lag_offsets")) EXPECT_EQ(ValueOf(line), 0) << line;
   for (const std::string& line : Samples(page, "kappa_source_partition_event_time_lag_seconds")) {
     EXPECT_EQ(ValueOf(line), 0) << line;
   }
