@@ -12,7 +12,8 @@
 //
 // Metrics (--metrics on|off|both): `on` attaches a JobMonitor to the engine's runs and
 // renders what a scrape every second would (the /metrics page and /api/job); `both` runs
-// each repetition without and then with it, and reports the medians of both and the cost.
+// each repetition without and with it (in turns first), and reports the medians of both,
+// their difference and the CPU time the scrapes themselves took.
 //
 // Latency mode (--rate R with --duration S or --events N): the generator is paced
 // (`pace=true`: no event before its dateTime, event time ≈ wall-clock arrival time) and
@@ -83,6 +84,7 @@ struct ThroughputResult {
   double metrics_wall_median_s = 0;
   double metrics_cpu_median_s = 0;
   int64_t scrapes = 0;  // over all runs with metrics on
+  double scrape_cpu_s = 0;  // CPU time those scrapes took (snapshot and rendering)
 
   // --metrics both: how much slower (wall) and costlier (CPU) the runs with metrics were.
   double metrics_wall_cost() const { return Cost(metrics_wall_median_s, engine_wall_median_s); }
