@@ -178,10 +178,15 @@ void WriteOperators(const runtime::JobSnapshot& s, const std::vector<std::string
       rows.push_back({{{"task", task}, {"operator", op.uid}, {"instance", absl::StrCat(t.subtask)}}, &op});
     }
   }
+  // Operators inside a fused chain may not be counted one by one (-1): left out.
   w.Family("kappa_operator_records_in_total", "counter", "Records an operator instance received.");
-  for (const Row& r : rows) w.Sample(r.labels, r.op->records_in);
+  for (const Row& r : rows) {
+    if (r.op->records_in >= 0) w.Sample(r.labels, r.op->records_in);
+  }
   w.Family("kappa_operator_records_out_total", "counter", "Records an operator instance emitted.");
-  for (const Row& r : rows) w.Sample(r.labels, r.op->records_out);
+  for (const Row& r : rows) {
+    if (r.op->records_out >= 0) w.Sample(r.labels, r.op->records_out);
+  }
   w.Family("kappa_operator_errors_total", "counter",
            "Records an operator instance could not process, by kind: decode (sources: bad input), user (its "
            "function threw).");

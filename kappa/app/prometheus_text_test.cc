@@ -204,6 +204,9 @@ TEST(PrometheusTextTest, UnknownFiguresAreLeftOutNotPrintedAsMinusOne) {
     t.cache_hits = t.cache_misses = t.cache_evictions = -1;
     for (auto& op : t.operators) op.state_entries = op.state_bytes = -1;
   }
+  // Inner operators of a fused chain, not counted one by one.
+  s.tasks[0].operators[0].records_out = -1;
+  s.tasks[0].operators[1].records_in = -1;
   for (auto& p : s.sources) {
     p.high_water = -1;
     p.replay_end = -1;
@@ -226,6 +229,10 @@ TEST(PrometheusTextTest, UnknownFiguresAreLeftOutNotPrintedAsMinusOne) {
         "kappa_sink_event_time_latency_seconds_bucket"}) {
     EXPECT_THAT(page, Not(HasSubstr(family))) << family;
   }
+  EXPECT_THAT(page, Not(HasSubstr("kappa_operator_records_out_total{job=\"nexmark-q5\",task=\"source -> map\","
+                                  "operator=\"source\",instance=\"0\"}")));
+  EXPECT_THAT(page, HasSubstr("kappa_operator_records_out_total{job=\"nexmark-q5\",task=\"source -> map\","
+                              "operator=\"map\",instance=\"0\"} 900\n"));
   // Counters that are known stay, at zero.
   EXPECT_THAT(page, HasSubstr("kappa_checkpoints_completed_total{job=\"nexmark-q5\"} 0\n"));
 }
