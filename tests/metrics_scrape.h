@@ -1,4 +1,4 @@
-// Helpers for tests that scrape a running `kappa ... --http 127.0.0.1:0`: its port from
+// For tests that scrape a running `kappa ... --http 127.0.0.1:0`: its port from
 // its stderr, HTTP GETs, the samples of a /metrics page, and stopping background processes.
 #ifndef KAPPA_TESTS_METRICS_SCRAPE_H_
 #define KAPPA_TESTS_METRICS_SCRAPE_H_

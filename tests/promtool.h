@@ -1,4 +1,4 @@
-// Test helpers for /metrics: Prometheus's own linter, `promtool check metrics`, run over a
+// For tests of /metrics: Prometheus's own linter, `promtool check metrics`, run over a
 // page of the text format, and programs looked up on PATH (promtool and the prometheus
 // server come from Debian's `prometheus` package).
 #ifndef KAPPA_TESTS_PROMTOOL_H_
