@@ -66,7 +66,7 @@ TEST(MetricsTest, ScrapedFiguresMoveWhileAJobFollowsATopicAndPromtoolAcceptsEver
   };
   ASSERT_TRUE(read_up_to(20000)) << "last page:\n" << page << "\n" << ReadFile(err);
   EXPECT_EQ(Sum(page, "kappa_source_partition_high_water_offset"), 20000) << page;
-  EXPECT_THAT(page, HasSubstr("kappa_job_state{job=\"hot-auctions\",state=\"running\"} 1\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_job_state{job_name=\"hot-auctions\",state=\"running\"} 1\n"));
   const double out_before = Sum(page, "kappa_task_records_out_total");
   const double checkpoints_before = Sum(page, "kappa_checkpoints_completed_total");
   EXPECT_GT(out_before, 0);

@@ -52,7 +52,6 @@ TEST(PrometheusServerTest, ScrapesARunningJobAndAnswersARateQuery) {
                                          "  evaluation_interval: 1s\n"
                                          "scrape_configs:\n"
                                          "  - job_name: kappa\n"
-                                         "    honor_labels: true\n"
                                          "    static_configs:\n"
                                          "      - targets: ['127.0.0.1:",
                                          port, "']\n"));
@@ -64,10 +63,10 @@ TEST(PrometheusServerTest, ScrapesARunningJobAndAnswersARateQuery) {
   ASSERT_GT(prom, 0);
 
   // Records per second out of the job's tasks, through PromQL: positive once two scrapes
-  // are stored. Kappa's own `job` label is kept (honor_labels).
+  // are stored. Kappa's `job_name` label sits beside Prometheus's own `job` and `instance`.
   const std::string query =
       "/api/v1/query?query=" +
-      httplib::detail::encode_query_param("sum(rate(kappa_task_records_out_total{job=\"nexmark-q0\"}[5s]))");
+      httplib::detail::encode_query_param("sum(rate(kappa_task_records_out_total{job_name=\"nexmark-q0\"}[5s]))");
   std::string answer;
   double rate = 0;
   bool positive = WaitFor(

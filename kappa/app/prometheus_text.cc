@@ -86,7 +86,7 @@ class Writer {
       absl::StrAppend(&out_, "# HELP ", name_, " ", help_, "\n# TYPE ", name_, " ", type_, "\n");
       started_ = true;
     }
-    absl::StrAppend(&out_, name_, suffix, "{job=\"", job_, "\"");
+    absl::StrAppend(&out_, name_, suffix, "{job_name=\"", job_, "\"");
     for (const auto& [key, value] : labels) absl::StrAppend(&out_, ",", key, "=\"", Escape(value), "\"");
     absl::StrAppend(&out_, "} ", value, "\n");
   }
@@ -130,7 +130,7 @@ void WriteJob(const runtime::JobSnapshot& s, Writer& w) {
 void WriteTasks(const runtime::JobSnapshot& s, const std::vector<std::string>& task_labels, Writer& w) {
   auto task_of = [&](const runtime::TaskView& t) -> Labels {
     std::string name = t.node >= 0 && static_cast<size_t>(t.node) < task_labels.size() ? task_labels[t.node] : "";
-    return {{"task", std::move(name)}, {"instance", absl::StrCat(t.subtask)}};
+    return {{"task", std::move(name)}, {"subtask", absl::StrCat(t.subtask)}};
   };
   w.Family("kappa_task_records_in_total", "counter", "Records a task instance received.");
   for (const runtime::TaskView& t : s.tasks) w.Sample(task_of(t), t.records_in);
@@ -175,7 +175,7 @@ void WriteOperators(const runtime::JobSnapshot& s, const std::vector<std::string
   for (const runtime::TaskView& t : s.tasks) {
     std::string task = t.node >= 0 && static_cast<size_t>(t.node) < task_labels.size() ? task_labels[t.node] : "";
     for (const runtime::OperatorView& op : t.operators) {
-      rows.push_back({{{"task", task}, {"operator", op.uid}, {"instance", absl::StrCat(t.subtask)}}, &op});
+      rows.push_back({{{"task", task}, {"operator", op.uid}, {"subtask", absl::StrCat(t.subtask)}}, &op});
     }
   }
   // Operators inside a fused chain may not be counted one by one (-1): left out.
@@ -338,7 +338,7 @@ void WriteCheckpoints(const runtime::JobSnapshot& s, Writer& w) {
 
 void WriteSinks(const runtime::JobSnapshot& s, Writer& w) {
   auto labels = [](const runtime::SinkView& k) -> Labels {
-    return {{"operator", k.uid}, {"instance", absl::StrCat(k.subtask)}};
+    return {{"operator", k.uid}, {"subtask", absl::StrCat(k.subtask)}};
   };
   w.Family("kappa_sink_commits_total", "counter", "Commits (output published with a checkpoint) of a sink instance.");
   for (const auto& k : s.sinks) w.Sample(labels(k), k.commits);

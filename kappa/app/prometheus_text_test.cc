@@ -129,34 +129,34 @@ TEST(PrometheusTextTest, EveryFigureOfAFullSnapshotPassesPromtool) {
 
 TEST(PrometheusTextTest, FiguresCarryTheirLabelsAndBaseUnits) {
   std::string page = PrometheusText(FullSnapshot());
-  EXPECT_THAT(page, HasSubstr("kappa_operator_records_out_total{job=\"nexmark-q5\",task=\"source -> map\","
-                              "operator=\"map\",instance=\"1\"} 901\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_operator_errors_total{job=\"nexmark-q5\",task=\"source -> map\","
-                              "operator=\"source\",instance=\"0\",kind=\"decode\"} 3\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_operator_late_records_total{job=\"nexmark-q5\",task=\"count -> sink\","
-                              "operator=\"count\",instance=\"0\"} 7\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_operator_records_out_total{job_name=\"nexmark-q5\",task=\"source -> map\","
+                              "operator=\"map\",subtask=\"1\"} 901\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_operator_errors_total{job_name=\"nexmark-q5\",task=\"source -> map\","
+                              "operator=\"source\",subtask=\"0\",kind=\"decode\"} 3\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_operator_late_records_total{job_name=\"nexmark-q5\",task=\"count -> sink\","
+                              "operator=\"count\",subtask=\"0\"} 7\n"));
   // Nanoseconds become seconds; epoch milliseconds become epoch seconds.
-  EXPECT_THAT(page, HasSubstr("kappa_task_busy_seconds_total{job=\"nexmark-q5\",task=\"source -> map\","
-                              "instance=\"0\"} 1.5\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_task_watermark_seconds{job=\"nexmark-q5\",task=\"count -> sink\","
-                              "instance=\"0\"} 1700000004\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_task_busy_seconds_total{job_name=\"nexmark-q5\",task=\"source -> map\","
+                              "subtask=\"0\"} 1.5\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_task_watermark_seconds{job_name=\"nexmark-q5\",task=\"count -> sink\","
+                              "subtask=\"0\"} 1700000004\n"));
   // Lag against the high-water mark; event-time lag is now minus watermark.
-  EXPECT_THAT(page, HasSubstr("kappa_source_partition_lag_offsets{job=\"nexmark-q5\",source=\"file:/tmp/log/\","
+  EXPECT_THAT(page, HasSubstr("kappa_source_partition_lag_offsets{job_name=\"nexmark-q5\",source=\"file:/tmp/log/\","
                               "partition=\"1\"} 499\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_source_partition_event_time_lag_seconds{job=\"nexmark-q5\","
+  EXPECT_THAT(page, HasSubstr("kappa_source_partition_event_time_lag_seconds{job_name=\"nexmark-q5\","
                               "source=\"file:/tmp/log/\",partition=\"0\"} 5\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_channel_fill_ratio{job=\"nexmark-q5\",from_task=\"source -> map\","
+  EXPECT_THAT(page, HasSubstr("kappa_channel_fill_ratio{job_name=\"nexmark-q5\",from_task=\"source -> map\","
                               "to_task=\"count -> sink\",partitioning=\"hash\"} 0.1875\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_job_errors_total{job=\"nexmark-q5\",kind=\"late\"} 7\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_job_state{job=\"nexmark-q5\",state=\"running\"} 1\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_job_state{job=\"nexmark-q5\",state=\"failed\"} 0\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_job_errors_total{job_name=\"nexmark-q5\",kind=\"late\"} 7\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_job_state{job_name=\"nexmark-q5\",state=\"running\"} 1\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_job_state{job_name=\"nexmark-q5\",state=\"failed\"} 0\n"));
   // The newest completed checkpoint (10), not the failed 9 after 8.
-  EXPECT_THAT(page, HasSubstr("kappa_checkpoint_last_id{job=\"nexmark-q5\"} 10\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_checkpoint_last_size_bytes{job=\"nexmark-q5\"} 8192\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_checkpoint_last_duration_seconds{job=\"nexmark-q5\"} 0.125\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_checkpoints_failed_total{job=\"nexmark-q5\"} 1\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_replay_caught_up{job=\"nexmark-q5\"} 1\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_replay_caught_up_time_seconds{job=\"nexmark-q5\"} 1700000008\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_checkpoint_last_id{job_name=\"nexmark-q5\"} 10\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_checkpoint_last_size_bytes{job_name=\"nexmark-q5\"} 8192\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_checkpoint_last_duration_seconds{job_name=\"nexmark-q5\"} 0.125\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_checkpoints_failed_total{job_name=\"nexmark-q5\"} 1\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_replay_caught_up{job_name=\"nexmark-q5\"} 1\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_replay_caught_up_time_seconds{job_name=\"nexmark-q5\"} 1700000008\n"));
 }
 
 TEST(PrometheusTextTest, LabelValuesWithQuotesBackslashesAndNewlinesAreEscaped) {
@@ -167,7 +167,7 @@ TEST(PrometheusTextTest, LabelValuesWithQuotesBackslashesAndNewlinesAreEscaped) 
   s.sources[0].progress.source = "file:/tmp/\"odd\"\\dir\n/";
   std::string page = PrometheusText(s);
   ExpectPromtoolAccepts(page);
-  EXPECT_THAT(page, HasSubstr("job=\"say \\\"hi\\\"\\\\now\\nthen\""));
+  EXPECT_THAT(page, HasSubstr("job_name=\"say \\\"hi\\\"\\\\now\\nthen\""));
   EXPECT_THAT(page, HasSubstr("task=\"a\\\"b\""));
   EXPECT_THAT(page, HasSubstr("operator=\"back\\\\slash\\n\""));
   EXPECT_THAT(page, HasSubstr("source=\"file:/tmp/\\\"odd\\\"\\\\dir\\n/\""));
@@ -229,12 +229,12 @@ TEST(PrometheusTextTest, UnknownFiguresAreLeftOutNotPrintedAsMinusOne) {
         "kappa_sink_event_time_latency_seconds_bucket"}) {
     EXPECT_THAT(page, Not(HasSubstr(family))) << family;
   }
-  EXPECT_THAT(page, Not(HasSubstr("kappa_operator_records_out_total{job=\"nexmark-q5\",task=\"source -> map\","
-                                  "operator=\"source\",instance=\"0\"}")));
-  EXPECT_THAT(page, HasSubstr("kappa_operator_records_out_total{job=\"nexmark-q5\",task=\"source -> map\","
-                              "operator=\"map\",instance=\"0\"} 900\n"));
+  EXPECT_THAT(page, Not(HasSubstr("kappa_operator_records_out_total{job_name=\"nexmark-q5\",task=\"source -> map\","
+                                  "operator=\"source\",subtask=\"0\"}")));
+  EXPECT_THAT(page, HasSubstr("kappa_operator_records_out_total{job_name=\"nexmark-q5\",task=\"source -> map\","
+                              "operator=\"map\",subtask=\"0\"} 900\n"));
   // Counters that are known stay, at zero.
-  EXPECT_THAT(page, HasSubstr("kappa_checkpoints_completed_total{job=\"nexmark-q5\"} 0\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_checkpoints_completed_total{job_name=\"nexmark-q5\"} 0\n"));
 }
 
 TEST(PrometheusTextTest, AnEndedSourceHasAnInfiniteWatermarkAndNoLag) {
@@ -251,11 +251,11 @@ TEST(PrometheusTextTest, AnEndedSourceHasAnInfiniteWatermarkAndNoLag) {
   for (const std::string& line : Samples(page, "kappa_source_partition_event_time_lag_seconds")) {
     EXPECT_EQ(ValueOf(line), 0) << line;
   }
-  EXPECT_THAT(page, HasSubstr("kappa_source_partition_watermark_seconds{job=\"nexmark-q5\",source=\"file:/tmp/log/\","
+  EXPECT_THAT(page, HasSubstr("kappa_source_partition_watermark_seconds{job_name=\"nexmark-q5\",source=\"file:/tmp/log/\","
                               "partition=\"0\"} +Inf\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_task_watermark_seconds{job=\"nexmark-q5\",task=\"count -> sink\","
-                              "instance=\"0\"} +Inf\n"));
-  EXPECT_THAT(page, HasSubstr("kappa_source_partition_end_offset{job=\"nexmark-q5\",source=\"file:/tmp/log/\","
+  EXPECT_THAT(page, HasSubstr("kappa_task_watermark_seconds{job_name=\"nexmark-q5\",task=\"count -> sink\","
+                              "subtask=\"0\"} +Inf\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_source_partition_end_offset{job_name=\"nexmark-q5\",source=\"file:/tmp/log/\","
                               "partition=\"1\"} 1001\n"));
 }
 
@@ -276,7 +276,7 @@ TEST(PrometheusTextTest, AnEmptySnapshotPassesPromtool) {
   runtime::JobSnapshot s;
   std::string page = PrometheusText(s);
   ExpectPromtoolAccepts(page);
-  EXPECT_THAT(page, HasSubstr("kappa_job_state{job=\"\",state=\"starting\"} 1\n"));
+  EXPECT_THAT(page, HasSubstr("kappa_job_state{job_name=\"\",state=\"starting\"} 1\n"));
 }
 
 TEST(PrometheusTextTest, PromtoolRejectsABrokenPage) {
@@ -286,7 +286,7 @@ TEST(PrometheusTextTest, PromtoolRejectsABrokenPage) {
   ASSERT_NE(lint.exit_code, -1) << lint.output;
   EXPECT_NE(lint.exit_code, 0);
   EXPECT_THAT(lint.output, HasSubstr("_total"));
-  kappa::testing::PromtoolResult broken = kappa::testing::CheckMetrics("kappa_x{job=\"a} 1\n");
+  kappa::testing::PromtoolResult broken = kappa::testing::CheckMetrics("kappa_x{job_name=\"a} 1\n");
   EXPECT_NE(broken.exit_code, 0);
 }
 
