@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kappa/api/job.h"
+#include "kappa/connectors/collect_sink.h"
 #include "kappa/connectors/file_sink.h"
 #include "gtest/gtest.h"
 
@@ -428,6 +429,37 @@ TEST_F(MonitorTest, ARestoredRunShowsItsCheckpointAndHowLongTheRestoreTook) {
   // Its sources resumed where the checkpoint left them, not at the beginning.
   ASSERT_FALSE(restored.sources.empty());
   for (const auto& p : restored.sources) EXPECT_GT(p.progress.start, 0);
+}
+
+
+TEST_F(MonitorTest, LateRecordsSentToTheLateOutputAreCountedToo) {
+  auto job = Job::Create("late");
+  Stream<Reading> windowed =
+      job->Source<Reading>("readings", std::make_shared<ReadingSource>(0),
+                           WatermarkStrategy<Reading>::BoundedOutOfOrderness(50).WithTimestamp(
+                               [](const Reading& r) { return r.ts; }))
+          .KeyBy([](const Reading& r) { return r.key; })
+          .Window(Tumbling(absl::Milliseconds(100)))
+          .Reduce([](const Reading& a, const Reading&) { return a; }, "window");
+  windowed.Uid("window");
+  auto late = std::make_shared<connectors::CollectSink<Reading>>();
+  windowed.SideOutput<Reading>("late").SinkTo(late, "late");
+  windowed.SinkTo(std::make_shared<connectors::CollectSink<Reading>>(), "rows");
+  ErrorSink errors(nullptr);
+  ExecutionOptions opt;
+  opt.state_backend = StateBackendKind::kHeap;
+  opt.errors = &errors;
+  opt.monitor = &monitor_;
+  auto result = job->Execute(opt);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const JobSnapshot s = monitor_.Snapshot();
+  int64_t counted = 0;
+  for (const auto& t : s.tasks) {
+    if (const runtime::OperatorView* w = OperatorOf(t, "window")) counted += w->late_dropped;
+  }
+  EXPECT_GT(counted, 0);
+  EXPECT_EQ(counted, static_cast<int64_t>(late->values().size()));
+  EXPECT_EQ(errors.late_records(), 0);
 }
 
 }  // namespace

@@ -16,7 +16,8 @@
 //   hits, misses, evictions) sampled about once a second on the task's thread.
 // - operators: records in at the chain's head and out at its tail (a fused chain's inner
 //   operators are not counted: -1); what each instance reported to the errors output
-//   (late, user, decode), counted by its own ErrorSink.
+//   (late, user, decode), counted by its own ErrorSink, and late records it sent to a
+//   late side output instead.
 // - channels: their fill, stored on every push and pop; summed per edge.
 // - sources (progress.h): offset, current end (Kafka's cached high-water mark), watermark
 //   and idleness per partition, after every poll.

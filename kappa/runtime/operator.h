@@ -145,6 +145,9 @@ class OperatorContext {
   // The run's source progress board, where source operators publish their positions;
   // null outside a run (e.g. in a test harness).
   virtual SourceProgress* progress() { return nullptr; }
+  // A late record went to the operator's "late" side output (not to the errors output,
+  // which counts by itself): counted for the monitor.
+  virtual void CountLateToSideOutput() {}
 };
 
 // Type-erased pointer to an Output<T>, checked against T when unwrapped.
