@@ -61,8 +61,11 @@ JobSnapshot JobMonitor::SnapshotLocked() const {
     for (const SourceProgress::View& v : run_.progress->Read()) {
       SourcePartitionView p;
       p.progress = v;
+      p.replay_end = v.history_end;
       s.sources.push_back(std::move(p));
     }
+    const SourceProgress::CatchUp c = run_.progress->ReadCatchUp();
+    s.catch_up = CatchUpView{.tracking = c.tracking, .caught_up = c.caught_up, .at_ms = c.at_ms};
   }
   if (run_.coordinator != nullptr) {
     s.checkpoints.completed = run_.coordinator->completed();
