@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -36,6 +37,12 @@ class SourceProgress {
     std::atomic<int64_t> end{-1};  // -1: unbounded
     std::atomic<int64_t> records{0};
     std::atomic<bool> finished{false};
+    // For monitoring: the partition's current end as the source last saw it (Kafka's
+    // high-water mark; a bounded input's end), -1 unknown; its watermark (event time, ms);
+    // whether it is idle.
+    std::atomic<int64_t> high_water{-1};
+    std::atomic<int64_t> watermark{std::numeric_limits<int64_t>::min()};
+    std::atomic<bool> idle{false};
     // Following partitions: where the history ends (-1: unknown, or not following), the
     // epoch ms at which the position first reached it (0: not yet) and the records read
     // by then.
@@ -48,6 +55,9 @@ class SourceProgress {
     int partition;
     int64_t start, offset, end, records;
     bool finished;
+    int64_t high_water = -1;
+    int64_t watermark = std::numeric_limits<int64_t>::min();
+    bool idle = false;
     int64_t history_end = -1;
     int64_t caught_up_ms = 0;
     int64_t history_records = 0;
@@ -81,7 +91,9 @@ class SourceProgress {
     std::vector<View> out;
     for (const Partition& p : parts_) {
       out.push_back(View{p.source, p.partition, p.start.load(), p.offset.load(), p.end.load(), p.records.load(),
-                         p.finished.load(), p.history_end.load(), p.caught_up_ms.load(), p.history_records.load()});
+                         p.finished.load(), p.high_water.load(std::memory_order_relaxed),
+                         p.watermark.load(std::memory_order_relaxed), p.idle.load(std::memory_order_relaxed),
+                         p.history_end.load(), p.caught_up_ms.load(), p.history_records.load()});
     }
     return out;
   }

@@ -126,6 +126,10 @@ class PartitionReader {
   // --then-follow`): the partition's end when it was opened, where its history ends; the
   // run is caught up once every partition has read up to it. kNoEnd otherwise.
   virtual int64_t history_end() const { return kNoEnd; }
+  // The partition's current end, for monitoring (lag = high_water - offset): Kafka's
+  // high-water mark as last fetched, a bounded reader's end; kNoEnd when unknown. Called
+  // after every read; must be cheap (no request to a broker).
+  virtual int64_t high_water() const { return end_offset(); }
 
   static constexpr int64_t kNoEnd = -1;
 };
@@ -232,6 +236,9 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
                                   : std::string()));
       }
       MarkCaughtUp(part);
+      part.progress->watermark = part.watermark;
+      part.progress->idle = part.idle;
+      part.progress->high_water = part.reader->high_water();
       parts_.push_back(std::move(part));
     }
     if (!this->out_) this->out_ = Discard<T>::Instance();
@@ -265,6 +272,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       }
       if (rs == ReadStatus::kEnd) p.ended = true;
       p.progress->offset.store(p.reader->offset(), std::memory_order_relaxed);
+      p.progress->high_water.store(p.reader->high_water(), std::memory_order_relaxed);
       p.progress->records.fetch_add(emitter_.emitted, std::memory_order_relaxed);
       if (p.ended) p.progress->finished.store(true, std::memory_order_relaxed);
       if (p.history_end != PartitionReader<T>::kNoEnd) MarkCaughtUp(p);
@@ -274,11 +282,17 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     Timestamp wm = kMaxTimestamp;
     bool any_active = false;
     for (Partition& p : parts_) {
-      if (p.ended) continue;
+      if (p.ended) {
+        p.progress->idle.store(false, std::memory_order_relaxed);
+        p.progress->watermark.store(p.watermark, std::memory_order_relaxed);
+        continue;
+      }
       ++live;
       if (!p.idle && strategy_.idle_timeout_ms > 0 && now - p.last_active >= strategy_.idle_timeout_ms) {
         p.idle = true;
       }
+      p.progress->idle.store(p.idle, std::memory_order_relaxed);
+      p.progress->watermark.store(p.watermark, std::memory_order_relaxed);
       if (p.idle) continue;
       any_active = true;
       wm = std::min(wm, p.watermark);
