@@ -771,6 +771,11 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
                           "Throughput runs: measure engine, baseline and generator this many times each and "
                           "report the best")
       ->capture_default_str();
+  nexmark_cmd->add_option("--metrics", nexmark_bench.metrics,
+                          "Throughput runs: off, on (a job monitor attached, its /metrics page and /api/job rendered "
+                          "every second, as --http serves them) or both (each repetition without, then with; "
+                          "medians and the cost printed)")
+      ->capture_default_str();
   nexmark_cmd->add_flag("--json", nexmark_bench.json, "One JSON object per query on stdout instead of the table");
   nexmark_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
 
