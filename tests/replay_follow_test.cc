@@ -84,7 +84,7 @@ TEST_F(ReplayFollowTest, FileLogCatchesUpOnceAtTheHistorysEndAndFollows) {
   ASSERT_GT(port, 0) << ReadFile(replay_log);
   const std::string page = kappa::testing::HttpGet(port, "/metrics");
   EXPECT_EQ(kappa::testing::Samples(page, "kappa_replay_caught_up"),
-            (std::map<std::string, double>{{"{job=\"nexmark-q0\"}", 1}}))
+            (std::map<std::string, double>{{"{job_name=\"nexmark-q0\"}", 1}}))
       << page;
   std::map<std::string, double> ends = kappa::testing::Samples(page, "kappa_source_partition_replay_end_offset");
   std::vector<double> end_values;
