@@ -188,6 +188,7 @@ class JsonSource : public SourceConnector<T> {
       for (const RawRecord& r : records_) {
         // What a timestamp extractor failing on this record reports as its offset.
         offset_ = r.next_offset;
+        record_offset_ = r.offset;
         T value{};
         absl::Status s = codec_.Decode(r.bytes, r.padded_capacity, &value);
         if (!s.ok()) {
@@ -200,6 +201,7 @@ class JsonSource : public SourceConnector<T> {
       return status;
     }
     int64_t offset() const override { return offset_ >= 0 ? offset_ : raw_->offset(); }
+    int64_t record_offset() const override { return record_offset_; }
     int64_t end_offset() const override { return raw_->end_offset(); }
     void RestoreEndOffset(int64_t end) override { raw_->RestoreEndOffset(end); }
 
@@ -208,6 +210,7 @@ class JsonSource : public SourceConnector<T> {
     std::vector<RawRecord> records_;
     JsonCodec<T> codec_;
     int64_t offset_ = -1;  // while records of a batch are emitted: the resume position after the current one
+    int64_t record_offset_ = -1;  // ... and the current one's own offset
   };
 
   std::shared_ptr<RawSourceConnector> raw_;

@@ -46,6 +46,9 @@ namespace kappa::runtime {
 
 using checkpoint::CheckpointCoordinator;
 
+class Tracer;     // trace.h
+struct TaskTrace;  // trace.h
+
 // Partial-batch flushing, implemented by exchange writers and sinks.
 class BatchFlusher {
  public:
@@ -92,6 +95,8 @@ struct TaskConfig {
   int key_group_first = 0;
   int key_group_last = -1;
   const checkpoint::RestoredState* restored = nullptr;
+  // Tracing (trace.h): the run's tracer, or null when --trace is off.
+  Tracer* tracer = nullptr;
   // Called when the task finished, with its sources' final offsets.
   std::function<void(checkpoint::TaskSnapshot)> on_finish;
 };
@@ -123,6 +128,8 @@ class StreamTask : public Task {
   Timestamp current_watermark() const { return current_wm_; }
   bool OutputsBacklogged() const;
   TaskMetrics& metrics() { return metrics_; }
+  // The task's tracing state; null unless config.tracer is set.
+  TaskTrace* trace() { return trace_.get(); }
 
  private:
   class Context;
@@ -141,6 +148,7 @@ class StreamTask : public Task {
   void FlushBatches();
   void Broadcast(MessageKind kind, int64_t value);
   void HandleMessage(size_t input, Message&& m);
+  void ProcessMarkedBatch(int input, BatchBase* batch);
   void MaybeAdvance();
   void StartAdvance(Timestamp wm);
   bool ContinueAdvance();
@@ -161,6 +169,7 @@ class StreamTask : public Task {
   std::vector<std::unique_ptr<Owned>> owned_;
   SourceDriver* source_ = nullptr;
   TaskMetrics metrics_;
+  std::unique_ptr<TaskTrace> trace_;
 
   Phase phase_ = Phase::kRunning;
   size_t next_input_ = 0;
