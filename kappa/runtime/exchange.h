@@ -109,6 +109,7 @@ class ExchangeWriter final : public OutputNode, public Output<T> {
     if (!b) {
       b = std::make_unique<Batch<T>>();
       b->records.reserve(batch_size_);
+      b->ingestion_ns = metrics_->ingestion_ns;
     }
     if constexpr (kMarked) {
       if (!b->marks) b->marks = std::make_unique<std::vector<BatchMark>>();

@@ -48,6 +48,10 @@ class BatchBase {
  public:
   virtual ~BatchBase() = default;
   virtual size_t size() const = 0;
+  // When (steady-clock ns) the input behind the batch's first record entered the job, for
+  // the ingestion-time latency at sinks; carried per batch, not per record.
+  int64_t ingestion_ns = 0;
+
   // Tracing only: moves records [begin, end) into a new batch.
   virtual std::unique_ptr<BatchBase> Slice(size_t begin, size_t end) = 0;
   virtual Timestamp TimestampAt(size_t i) const = 0;
@@ -62,6 +66,7 @@ class Batch final : public BatchBase {
   size_t size() const override { return records.size(); }
   std::unique_ptr<BatchBase> Slice(size_t begin, size_t end) override {
     auto out = std::make_unique<Batch<T>>();
+    out->ingestion_ns = ingestion_ns;
     out->records.reserve(end - begin);
     for (size_t i = begin; i < end; ++i) out->records.push_back(std::move(records[i]));
     return out;
