@@ -187,7 +187,8 @@ runtime::PortSpec MakePort(std::string name = "") {
 
 template <typename T>
 runtime::EdgeSpec MakeEdge(int from, int port, int to, int input, runtime::Partitioning part,
-                           std::function<uint64_t(const T&)> hash = nullptr) {
+                           std::function<uint64_t(const T&)> hash = nullptr,
+                           std::function<std::string(const T&)> key_text = nullptr) {
   runtime::EdgeSpec e;
   e.from = from;
   e.from_port = port;
@@ -199,6 +200,11 @@ runtime::EdgeSpec MakeEdge(int from, int port, int to, int input, runtime::Parti
                          const std::string& name) -> std::unique_ptr<runtime::OutputNode> {
     return std::make_unique<runtime::ExchangeWriter<T>>(p, std::move(channels), hash, max_par, subtask, metrics,
                                                         errors, name);
+  };
+  e.make_tap = [key_text](runtime::TapSpec spec, runtime::OutputPtr next,
+                          runtime::OutputNode* writer) -> std::unique_ptr<runtime::OutputNode> {
+    return std::make_unique<runtime::TraceTap<T>>(std::move(spec), next.As<T>(),
+                                                  dynamic_cast<runtime::ExchangeWriter<T>*>(writer), key_text);
   };
   return e;
 }
@@ -484,7 +490,8 @@ class KeyedStream {
   runtime::EdgeSpec HashEdge(int to, int input) const {
     auto key = key_;
     return internal::MakeEdge<T>(input_.node(), input_.port(), to, input, runtime::Partitioning::kHash,
-                                 [key](const T& v) { return operators::HashKey<K>(key(v)); });
+                                 [key](const T& v) { return operators::HashKey<K>(key(v)); },
+                                 [key](const T& v) { return runtime::TraceJson(key(v)); });
   }
 
   Stream<T> input_;

@@ -39,6 +39,7 @@
 #include "kappa/base/log.h"
 #include "kappa/connectors/kafka/kafka_client.h"
 #include "kappa/runtime/progress.h"
+#include "kappa/runtime/trace.h"
 #include "kappa/connectors/uri.h"
 #include "kappa/checkpoint/storage.h"
 #include "kappa/runtime/executor.h"
@@ -81,6 +82,8 @@ struct RunFlags {
   bool plan = false;
   bool quiet = false;
   std::string http;  // --http HOST:PORT
+  std::string trace;                      // --trace FILTER
+  std::string trace_output = "stderr:";  // --trace-output URI
   int64_t idle_timeout = -1;
   std::string kafka;                      // --kafka BOOTSTRAP|embedded
   std::vector<std::string> kafka_config;  // --kafka-config key=value
@@ -259,6 +262,20 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     }
     bindings.kafka.config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
+  std::unique_ptr<runtime::Tracer> tracer;
+  if (!f.trace.empty()) {
+    auto filter = runtime::TraceFilter::Parse(f.trace);
+    if (!filter.ok()) {
+      Fail(std::string(filter.status().message()));
+      return 2;
+    }
+    auto created = runtime::Tracer::Create(std::move(*filter), f.trace_output);
+    if (!created.ok()) {
+      Fail(std::string(created.status().message()));
+      return 2;
+    }
+    tracer = std::move(*created);
+  }
   std::unique_ptr<connectors::kafka::EmbeddedCluster> embedded;
   if (f.kafka == "embedded") {
     auto cluster = connectors::kafka::EmbeddedCluster::Start();
@@ -329,6 +346,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     }
   }
   options.allow_new_sources = f.allow_new_sources;
+  options.tracer = tracer.get();
   if (f.fresh) {
     options.restore = ExecutionOptions::Restore::kFresh;
   } else if (!f.from_checkpoint.empty() && f.from_checkpoint != "latest") {
@@ -385,6 +403,13 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     return 1;
   }
   if (!flushed.ok()) Fail(absl::StrCat("could not write errors output: ", flushed.message()));
+  if (tracer != nullptr) {
+    if (absl::Status s = tracer->Flush(); !s.ok()) Fail(absl::StrCat("could not write --trace-output: ", s.message()));
+    if (!f.quiet) {
+      std::cerr << absl::StrFormat("kappa: trace '%s': %d events%s\n", f.trace, tracer->events_written(),
+                                   f.trace_output == "stderr:" ? "" : absl::StrCat(" written to ", f.trace_output));
+    }
+  }
   if (!result->checkpoint_status.ok()) {
     LogWarning(
         absl::StrCat("a checkpoint could not be completed (the run went on): ", result->checkpoint_status.message()));
@@ -449,6 +474,12 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--http", f.http,
                   "Serve the dashboard, /metrics (Prometheus) and /api/job on HOST:PORT while the job runs "
                   "(port 0: a free port; the URL is printed on stderr)");
+  cmd->add_option("--trace", f.trace,
+                  "Trace the source records FILTER selects through the job: partition=P,offset=O (or O1..O2, with "
+                  "optional source=NAME), or key=VALUE@OPERATOR (the key at that keyed operator); every operator "
+                  "that receives one of them, or a record derived from it, writes a JSON line to --trace-output");
+  cmd->add_option("--trace-output", f.trace_output, "Where --trace writes: file:PATH, PATH, stdout: or stderr:")
+      ->capture_default_str();
   cmd->add_option("--idle-timeout", f.idle_timeout,
                   "Milliseconds without records after which a source partition stops holding back the "
                   "watermark (default: never; an empty or stalled Kafka partition then stops every window). "

@@ -192,6 +192,7 @@ class JsonSource : public SourceConnector<T> {
       for (const RawRecord& r : records_) {
         // What a timestamp extractor failing on this record reports as its offset.
         offset_ = r.next_offset;
+        record_offset_ = r.offset;
         T value{};
         absl::Status s = codec_.Decode(r.bytes, r.padded_capacity, &value);
         if (!s.ok()) {
@@ -204,6 +205,7 @@ class JsonSource : public SourceConnector<T> {
       return status;
     }
     int64_t offset() const override { return offset_ >= 0 ? offset_ : raw_->offset(); }
+    int64_t record_offset() const override { return record_offset_; }
     int64_t end_offset() const override { return raw_->end_offset(); }
     void RestoreEndOffset(int64_t end) override { raw_->RestoreEndOffset(end); }
     int64_t high_water() const override { return raw_->high_water(); }
@@ -214,6 +216,7 @@ class JsonSource : public SourceConnector<T> {
     std::vector<RawRecord> records_;
     JsonCodec<T> codec_;
     int64_t offset_ = -1;  // while records of a batch are emitted: the resume position after the current one
+    int64_t record_offset_ = -1;  // ... and the current one's own offset
   };
 
   std::shared_ptr<RawSourceConnector> raw_;

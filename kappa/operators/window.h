@@ -30,6 +30,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,7 @@
 #include "kappa/runtime/operator.h"
 #include "kappa/operators/keyed.h"
 #include "kappa/operators/timer_service.h"
+#include "kappa/runtime/trace.h"
 
 namespace kappa {
 
@@ -343,7 +345,9 @@ class ProcessContents {
 };
 
 template <typename K, typename In, typename Out, typename Contents>
-class WindowOperator final : public runtime::OneInputOperator<In>, public runtime::WithOutput<Out> {
+class WindowOperator final : public runtime::OneInputOperator<In>,
+                             public runtime::WithOutput<Out>,
+                             public runtime::TracedInput<In> {
  public:
   WindowOperator(std::function<K(const In&)> key_fn, WindowAssigner assigner, Timestamp allowed_lateness,
                  Contents contents, std::string uid)
@@ -408,6 +412,41 @@ class WindowOperator final : public runtime::OneInputOperator<In>, public runtim
         },
         [&] { return DescribeRecord(r.value); });
     if (ok && !any) Late(std::move(r));
+  }
+
+  // Tracing: the windows a marked record is about to enter remember its trace, and fire
+  // their results inside it.
+  void OnTracedRecord(const Record<In>& r, runtime::TaskTrace* t) override {
+    trace_ = t;
+    K key;
+    try {
+      key = key_fn_(r.value);
+    } catch (...) {
+      return;  // Emit reports it
+    }
+    if (assigner_.is_count()) return;  // a count window fires inside the record's own call
+    std::string key_bytes;
+    Serializer<K>::Write(key, &key_bytes);
+    const std::string key_text = runtime::DescribeTraced(key);
+    const Timestamp judge = std::max(r.pwm, this->ctx_->current_watermark());
+    bool any = false;
+    auto touch = [&](const TimeWindow& w, std::string entry) {
+      any = true;
+      traced_[std::move(entry)] = t->current;
+      t->tracer->Write(runtime::TraceEvent{.kind = "window", .op = this->ctx_->operator_name(), .uid = uid_,
+                                           .instance = t->instance, .trace = t->current, .record = key_text,
+                                           .has_ts = true, .ts = r.ts, .has_window = true, .window_start = w.start,
+                                           .window_end = w.end, .has_timer = true, .timer = w.max_timestamp()});
+    };
+    if (assigner_.is_session()) {
+      // Sessions merge: the key's next fired session carries the trace.
+      if (!IsLate(TimeWindow{r.ts, r.ts + 1}, judge)) touch(TimeWindow{r.ts, r.ts + assigner_.gap()}, key_bytes);
+    } else {
+      assigner_.ForEachWindow(r.ts, [&](const TimeWindow& w) {
+        if (!IsLate(w, judge)) touch(w, key_bytes + NsOf(w));
+      });
+    }
+    if (!any) t->Write("late", this->ctx_->operator_name(), uid_, runtime::DescribeTraced(r.value), &r.ts);
   }
 
   bool AdvanceWatermark(Timestamp wm) override {
@@ -508,7 +547,41 @@ class WindowOperator final : public runtime::OneInputOperator<In>, public runtim
     }
   }
 
+  static std::string NsOf(const TimeWindow& w) {
+    std::string ns;
+    Serializer<Timestamp>::Write(w.start, &ns);
+    Serializer<Timestamp>::Write(w.end, &ns);
+    return ns;
+  }
+
   void Fire(const K& key, const TimeWindow& w) {
+    if (!traced_.empty()) [[unlikely]] {
+      if (FireTraced(key, w)) return;
+    }
+    FireUntraced(key, w);
+  }
+
+  // A window a marked record entered fires inside that record's trace.
+  bool FireTraced(const K& key, const TimeWindow& w) {
+    std::string entry(key_.context().key_bytes());
+    auto it = traced_.find(entry + NsOf(w));
+    if (it == traced_.end()) it = traced_.find(entry);
+    if (it == traced_.end()) return false;
+    runtime::TaskTrace* t = trace_;
+    const int32_t previous = t->current;
+    t->current = it->second;
+    if (lateness_ == 0) traced_.erase(it);
+    t->tracer->Write(runtime::TraceEvent{.kind = "fire", .op = this->ctx_->operator_name(), .uid = uid_,
+                                         .instance = t->instance, .trace = t->current,
+                                         .record = runtime::DescribeTraced(key), .has_window = true,
+                                         .window_start = w.start, .window_end = w.end, .has_timer = true,
+                                         .timer = w.max_timestamp()});
+    FireUntraced(key, w);
+    t->current = previous;
+    return true;
+  }
+
+  void FireUntraced(const K& key, const TimeWindow& w) {
     collector_.Reset(this->out_, w.max_timestamp(), kMinTimestamp);
     runtime::RunGuarded(this->ctx_, w.max_timestamp(), [&] { contents_.Emit(key, w, collector_); },
                         [&] { return std::string("window [") + std::to_string(w.start) + ", " +
@@ -567,6 +640,10 @@ class WindowOperator final : public runtime::OneInputOperator<In>, public runtim
   Output<In>* late_ = nullptr;
   Collector<Out> collector_;
   std::string ns_;
+  // Tracing only: the trace that last entered each (key bytes + window namespace), or each
+  // key's sessions (key bytes).
+  runtime::TaskTrace* trace_ = nullptr;
+  std::unordered_map<std::string, int32_t> traced_;
 };
 
 }  // namespace operators

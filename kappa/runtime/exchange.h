@@ -61,11 +61,23 @@ class ExchangeWriter final : public OutputNode, public Output<T> {
 
   OutputPtr output() override { return OutputPtr::Of<T>(this); }
 
-  void Emit(Record<T>&& r) override {
+  void Emit(Record<T>&& r) override { Route<false>(std::move(r), -1); }
+  // Tracing (trace.h): r belongs to trace `trace`; its batch carries the mark.
+  void EmitMarked(Record<T>&& r, int32_t trace) { Route<true>(std::move(r), trace); }
+
+  void FlushBatches() override {
+    for (size_t i = 0; i < open_.size(); ++i) {
+      if (open_[i] && !open_[i]->records.empty()) Send(i);
+    }
+  }
+
+ private:
+  template <bool kMarked>
+  void Route(Record<T>&& r, int32_t trace) {
     const size_t n = channels_.size();
     switch (partitioning_) {
       case Partitioning::kForward:
-        Append(0, std::move(r));
+        Append<kMarked>(0, std::move(r), trace);
         break;
       case Partitioning::kHash: {
         uint64_t hash;
@@ -78,32 +90,30 @@ class ExchangeWriter final : public OutputNode, public Output<T> {
           ReportKeyError(r, "unknown exception");
           return;
         }
-        Append(route_[state::KeyGroupForHash(hash, max_parallelism_)], std::move(r));
+        Append<kMarked>(route_[state::KeyGroupForHash(hash, max_parallelism_)], std::move(r), trace);
         break;
       }
       case Partitioning::kRebalance:
-        Append(next_++ % n, std::move(r));
+        Append<kMarked>(next_++ % n, std::move(r), trace);
         break;
       case Partitioning::kBroadcast:
-        for (size_t i = 0; i + 1 < n; ++i) Append(i, Record<T>(r));
-        Append(n - 1, std::move(r));
+        for (size_t i = 0; i + 1 < n; ++i) Append<kMarked>(i, Record<T>(r), trace);
+        Append<kMarked>(n - 1, std::move(r), trace);
         break;
     }
   }
 
-  void FlushBatches() override {
-    for (size_t i = 0; i < open_.size(); ++i) {
-      if (open_[i] && !open_[i]->records.empty()) Send(i);
-    }
-  }
-
- private:
-  void Append(size_t i, Record<T>&& r) {
+  template <bool kMarked>
+  void Append(size_t i, Record<T>&& r, int32_t trace) {
     auto& b = open_[i];
     if (!b) {
       b = std::make_unique<Batch<T>>();
       b->records.reserve(batch_size_);
       b->ingestion_ns = metrics_->ingestion_ns;
+    }
+    if constexpr (kMarked) {
+      if (!b->marks) b->marks = std::make_unique<std::vector<BatchMark>>();
+      b->marks->push_back(BatchMark{static_cast<uint32_t>(b->records.size()), trace});
     }
     b->records.push_back(std::move(r));
     if (b->records.size() >= batch_size_) Send(i);

@@ -79,6 +79,10 @@ struct ExecutionOptions {
   // Where the run shows itself while it goes on (metrics, the dashboard): it attaches its
   // tasks when it starts and detaches when it ends. Owned by the caller; null: none.
   runtime::JobMonitor* monitor = nullptr;
+
+  // Tracing (`--trace`, runtime/trace.h): marks the source records the tracer's filter
+  // selects and writes what every operator does with them. Owned by the caller; null: off.
+  runtime::Tracer* tracer = nullptr;
 };
 
 struct NodeMetrics {

@@ -15,6 +15,7 @@
 
 #include "kappa/runtime/exchange.h"
 #include "kappa/runtime/operator.h"
+#include "kappa/runtime/trace.h"
 
 namespace kappa {
 struct ExactlyOnceContext;  // sink.h
@@ -56,6 +57,9 @@ struct EdgeSpec {
   std::function<std::unique_ptr<OutputNode>(Partitioning, std::vector<OutputChannel*>, int max_parallelism,
                                             int subtask, TaskMetrics*, ErrorSink*, const std::string& name)>
       make_writer;
+  // Tracing only: a tap on this edge in front of `next` (the consumer's input, or the
+  // output of `writer`, this edge's exchange writer).
+  std::function<std::unique_ptr<OutputNode>(TapSpec, OutputPtr next, OutputNode* writer)> make_tap;
 };
 
 struct JobGraph {

@@ -27,14 +27,18 @@
 #include <stdexcept>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <typeindex>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "kappa/checkpoint/checkpointing.h"
 #include "kappa/runtime/errors.h"
 #include "kappa/base/json_fwd.h"
+#include "kappa/base/json_util.h"
 #include "kappa/runtime/record.h"
 #include "kappa/base/time.h"
 #include "kappa/state/backend.h"
@@ -117,7 +121,49 @@ struct TaskMetrics {
 
 namespace runtime {
 
+template <typename T>
+struct IsPair : std::false_type {};
+template <typename A, typename B>
+struct IsPair<std::pair<A, B>> : std::true_type {};
+template <typename T>
+struct IsVector : std::false_type {};
+template <typename T, typename A>
+struct IsVector<std::vector<T, A>> : std::true_type {};
+
+// A record or key as JSON for a trace line (trace.h): through the job's codec when the
+// type has one; numbers, strings, pairs and vectors of those directly.
+template <typename T>
+std::string TraceJson(const T& v) {
+  if constexpr (internal::HasJsonEncode<T>) {
+    return DescribeRecord(v);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return v ? "true" : "false";
+  } else if constexpr (std::is_integral_v<T>) {
+    return std::to_string(v);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    std::string out;
+    json::AppendDouble(static_cast<double>(v), &out);
+    return out;
+  } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    std::string out;
+    json::AppendString(std::string_view(v), &out);
+    return out;
+  } else if constexpr (IsPair<T>::value) {
+    return "[" + TraceJson(v.first) + "," + TraceJson(v.second) + "]";
+  } else if constexpr (IsVector<T>::value) {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i > 0) out += ",";
+      out += TraceJson(v[i]);
+    }
+    return out + "]";
+  } else {
+    return DescribeRecord(v);
+  }
+}
+
 class SourceProgress;
+struct TaskTrace;  // trace.h
 
 // Services a task gives to each of its operators. Owned by the task.
 class OperatorContext {
@@ -148,6 +194,8 @@ class OperatorContext {
   // A late record went to the operator's "late" side output (not to the errors output,
   // which counts by itself): counted for the monitor.
   virtual void CountLateToSideOutput() {}
+  // The task's tracing state while --trace is on (trace.h); null otherwise.
+  virtual TaskTrace* trace() { return nullptr; }
 };
 
 // Type-erased pointer to an Output<T>, checked against T when unwrapped.
@@ -201,6 +249,11 @@ class OperatorBase {
   // Connects output `port` (0 = main, 1.. = side outputs / split outputs).
   virtual void ConnectOutput(int port, OutputPtr out) = 0;
 
+  // Tracing (trace.h), head operators: record i of a batch on `input` as JSON, and the
+  // notice that this marked record is processed next.
+  virtual std::string DescribeBatchRecord(int input, BatchBase* batch, size_t i) { return "<record>"; }
+  virtual void OnTracedBatchRecord(int input, BatchBase* batch, size_t i, TaskTrace* trace) {}
+
  protected:
   OperatorContext* ctx_ = nullptr;
 };
@@ -228,6 +281,15 @@ bool RunGuarded(OperatorContext* ctx, Timestamp ts, Fn&& fn, DescribeFn&& descri
   return false;
 }
 
+// Implemented by operators that remember marked records in their state (windows): called
+// with each marked record just before the operator receives it, inside its trace.
+template <typename T>
+class TracedInput {
+ public:
+  virtual ~TracedInput() = default;
+  virtual void OnTracedRecord(const Record<T>& r, TaskTrace* trace) = 0;
+};
+
 // Base for operators with one input of type In: they are the Output<In> their producer
 // emits into.
 template <typename In>
@@ -237,6 +299,14 @@ class OneInputOperator : public OperatorBase, public Output<In> {
     for (Record<In>& r : static_cast<Batch<In>*>(batch)->records) this->Emit(std::move(r));
   }
   OutputPtr InputAt(int) override { return OutputPtr::Of<In>(this); }
+  std::string DescribeBatchRecord(int, BatchBase* batch, size_t i) override {
+    return TraceJson(static_cast<Batch<In>*>(batch)->records[i].value);
+  }
+  void OnTracedBatchRecord(int, BatchBase* batch, size_t i, TaskTrace* trace) override {
+    if (auto* traced = dynamic_cast<TracedInput<In>*>(this)) {
+      traced->OnTracedRecord(static_cast<Batch<In>*>(batch)->records[i], trace);
+    }
+  }
 };
 
 // Mixin holding the main output of type Out.

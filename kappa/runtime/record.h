@@ -38,6 +38,12 @@ class Output {
 
 namespace runtime {
 
+// Tracing (trace.h): record `index` of a batch belongs to trace `trace`.
+struct BatchMark {
+  uint32_t index;
+  int32_t trace;
+};
+
 class BatchBase {
  public:
   virtual ~BatchBase() = default;
@@ -45,12 +51,27 @@ class BatchBase {
   // When (steady-clock ns) the input behind the batch's first record entered the job, for
   // the ingestion-time latency at sinks; carried per batch, not per record.
   int64_t ingestion_ns = 0;
+
+  // Tracing only: moves records [begin, end) into a new batch.
+  virtual std::unique_ptr<BatchBase> Slice(size_t begin, size_t end) = 0;
+  virtual Timestamp TimestampAt(size_t i) const = 0;
+
+  // The marked records, in index order; null (always, when tracing is off) if none.
+  std::unique_ptr<std::vector<BatchMark>> marks;
 };
 
 template <typename T>
 class Batch final : public BatchBase {
  public:
   size_t size() const override { return records.size(); }
+  std::unique_ptr<BatchBase> Slice(size_t begin, size_t end) override {
+    auto out = std::make_unique<Batch<T>>();
+    out->ingestion_ns = ingestion_ns;
+    out->records.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) out->records.push_back(std::move(records[i]));
+    return out;
+  }
+  Timestamp TimestampAt(size_t i) const override { return records[i].ts; }
   std::vector<Record<T>> records;
 };
 

@@ -37,6 +37,7 @@
 #include "kappa/base/log.h"
 #include "kappa/base/status.h"
 #include "kappa/runtime/task.h"
+#include "kappa/runtime/trace.h"
 
 namespace kappa {
 
@@ -117,6 +118,9 @@ class PartitionReader {
   virtual absl::StatusOr<ReadStatus> Read(size_t max_records, SourceContext<T>& ctx) = 0;
   // Resume position after the last record read (what a checkpoint stores).
   virtual int64_t offset() const = 0;
+  // Tracing only, during ctx.Emit: the offset of the record being emitted (what --trace
+  // filters on). The default suits readers whose offsets count records.
+  virtual int64_t record_offset() const { return offset() - 1; }
   // Where a bounded reader stops (exclusive), or kNoEnd. The end is resolved once, when a
   // run first opens the partition (e.g. Kafka high watermarks at start), and is kept in
   // checkpoints so that a restarted replay stops exactly where the first run would have.
@@ -242,6 +246,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       parts_.push_back(std::move(part));
     }
     if (!this->out_) this->out_ = Discard<T>::Instance();
+    trace_ = ctx->trace();
     return absl::OkStatus();
   }
 
@@ -262,18 +267,22 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     for (size_t n = 0; n < parts_.size() && poll.records < max_records; ++n) {
       Partition& p = parts_[(next_ + n) % parts_.size()];
       if (p.ended) continue;
-      emitter_.Reset(this, &p);
-      KAPPA_ASSIGN_OR_RETURN(ReadStatus rs, p.reader->Read(max_records - poll.records, emitter_));
-      poll.records += emitter_.emitted;
-      seen += emitter_.seen;
-      if (emitter_.seen > 0) {
+      size_t emitted = 0, seen_here = 0;
+      absl::StatusOr<ReadStatus> read = trace_ == nullptr
+                                            ? ReadWith(emitter_, p, max_records - poll.records, &emitted, &seen_here)
+                                            : ReadWith(traced_emitter_, p, max_records - poll.records, &emitted,
+                                                       &seen_here);
+      KAPPA_ASSIGN_OR_RETURN(ReadStatus rs, std::move(read));
+      poll.records += emitted;
+      seen += seen_here;
+      if (seen_here > 0) {
         p.last_active = now;
         p.idle = false;
       }
       if (rs == ReadStatus::kEnd) p.ended = true;
       p.progress->offset.store(p.reader->offset(), std::memory_order_relaxed);
       p.progress->high_water.store(p.reader->high_water(), std::memory_order_relaxed);
-      p.progress->records.fetch_add(emitter_.emitted, std::memory_order_relaxed);
+      p.progress->records.fetch_add(emitted, std::memory_order_relaxed);
       if (p.ended) p.progress->finished.store(true, std::memory_order_relaxed);
       if (p.history_end != PartitionReader<T>::kNoEnd) MarkCaughtUp(p);
     }
@@ -353,6 +362,9 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     p.progress->caught_up_ms.store(std::max<Timestamp>(1, ctx_->clock()->NowMillis()), std::memory_order_release);
   }
 
+  // kTraced: tracing is on; each record's position is published to the task's trace
+  // before it is emitted, for the taps that start traces.
+  template <bool kTraced>
   class Emitter final : public SourceContext<T> {
    public:
     void Reset(SourceOperator* op, Partition* p) {
@@ -391,7 +403,17 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
           p_->reader->offset() <= p_->history_end) {
         ++p_->history_records;
       }
-      op_->out_->Emit(Record<T>{std::move(value), ts, pwm});
+      if constexpr (kTraced) {
+        TaskTrace* t = op_->trace_;
+        t->has_origin = true;
+        t->origin_source = op_->ctx_->operator_name();
+        t->origin_partition = p_->id;
+        t->origin_offset = p_->reader->record_offset();
+        op_->out_->Emit(Record<T>{std::move(value), ts, pwm});
+        t->has_origin = false;
+      } else {
+        op_->out_->Emit(Record<T>{std::move(value), ts, pwm});
+      }
     }
     void ReportBadRecord(int64_t offset, std::string_view error, std::string_view raw) override {
       ErrorEvent e{.kind = "decode", .operator_name = op_->ctx_->operator_name(), .partition = p_->id,
@@ -407,12 +429,23 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     Partition* p_ = nullptr;
   };
 
+  template <typename E>
+  absl::StatusOr<ReadStatus> ReadWith(E& e, Partition& p, size_t max_records, size_t* emitted, size_t* seen) {
+    e.Reset(this, &p);
+    absl::StatusOr<ReadStatus> rs = p.reader->Read(max_records, e);
+    *emitted = e.emitted;
+    *seen = e.seen;
+    return rs;
+  }
+
   std::shared_ptr<SourceConnector<T>> connector_;
   WatermarkStrategy<T> strategy_;
   SourceProgress own_progress_;
   std::vector<Partition> parts_;
   size_t next_ = 0;
-  Emitter emitter_;
+  Emitter<false> emitter_;
+  Emitter<true> traced_emitter_;
+  TaskTrace* trace_ = nullptr;
 };
 
 }  // namespace runtime

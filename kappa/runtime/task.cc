@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kappa/checkpoint/coordinator.h"
+#include "kappa/runtime/trace.h"
 
 namespace kappa::runtime {
 namespace {
@@ -45,6 +46,7 @@ class StreamTask::Context : public OperatorContext {
   const std::string& uid() const override { return uid_; }
   const checkpoint::RestoredState* restored() const override { return task_->config_.restored; }
   SourceProgress* progress() override { return task_->config_.progress; }
+  TaskTrace* trace() override { return task_->trace_.get(); }
   bool stop_requested() const override {
     return task_->config_.stop_requested != nullptr && task_->config_.stop_requested->load(std::memory_order_relaxed);
   }
@@ -57,7 +59,13 @@ class StreamTask::Context : public OperatorContext {
   std::atomic<int64_t> late_to_side_output_{0};
 };
 
-StreamTask::StreamTask(TaskConfig config) : Task(config.name), config_(std::move(config)) {}
+StreamTask::StreamTask(TaskConfig config) : Task(config.name), config_(std::move(config)) {
+  if (config_.tracer != nullptr) {
+    trace_ = std::make_unique<TaskTrace>();
+    trace_->tracer = config_.tracer;
+    trace_->instance = config_.subtask;
+  }
+}
 StreamTask::~StreamTask() = default;
 
 const std::string& StreamTask::operator_name(size_t i) const { return contexts_[i]->operator_name(); }
@@ -311,13 +319,44 @@ void StreamTask::Broadcast(MessageKind kind, int64_t value) {
   for (auto& o : outputs_) o->Send(Message::Control(kind, value));
 }
 
+// A batch with marked records: each marked record is processed on its own, inside its
+// trace, so that everything the chain emits for it is marked too; the records between
+// marked ones go on in slices, in order.
+void StreamTask::ProcessMarkedBatch(int input, BatchBase* batch) {
+  OperatorBase* head = ops_.front().get();
+  const std::vector<BatchMark> marks = *batch->marks;
+  if (trace_ == nullptr) {  // marks from a traced producer, without a tracer here
+    head->ProcessBatch(input, batch);
+    return;
+  }
+  const Context& ctx = *contexts_.front();
+  size_t next = 0;
+  for (const BatchMark& mark : marks) {
+    if (mark.index < next || mark.index >= batch->size()) continue;
+    if (mark.index > next) head->ProcessBatch(input, batch->Slice(next, mark.index).get());
+    trace_->current = mark.trace;
+    const Timestamp ts = batch->TimestampAt(mark.index);
+    trace_->Write(trace_->head_is_sink ? "sink" : "in", ctx.operator_name(), ctx.uid(),
+                  TraceRecordText(head->DescribeBatchRecord(input, batch, mark.index)), &ts);
+    head->OnTracedBatchRecord(input, batch, mark.index, trace_.get());
+    head->ProcessBatch(input, batch->Slice(mark.index, mark.index + 1).get());
+    trace_->current = -1;
+    next = mark.index + 1;
+  }
+  if (next < batch->size()) head->ProcessBatch(input, batch->Slice(next, batch->size()).get());
+}
+
 void StreamTask::HandleMessage(size_t i, Message&& m) {
   InputState& in = inputs_[i];
   switch (m.kind) {
     case MessageKind::kBatch:
       metrics_.records_in.fetch_add(static_cast<int64_t>(m.batch->size()), std::memory_order_relaxed);
       metrics_.ingestion_ns = m.batch->ingestion_ns;
-      ops_.front()->ProcessBatch(in.input_index, m.batch.get());
+      if (m.batch->marks != nullptr) [[unlikely]] {
+        ProcessMarkedBatch(in.input_index, m.batch.get());
+      } else {
+        ops_.front()->ProcessBatch(in.input_index, m.batch.get());
+      }
       break;
     case MessageKind::kWatermark:
       in.watermark = std::max(in.watermark, m.value);

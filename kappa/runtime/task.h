@@ -46,6 +46,9 @@ namespace kappa::runtime {
 
 using checkpoint::CheckpointCoordinator;
 
+class Tracer;     // trace.h
+struct TaskTrace;  // trace.h
+
 // Partial-batch flushing, implemented by exchange writers and sinks.
 class BatchFlusher {
  public:
@@ -115,6 +118,8 @@ struct TaskConfig {
   int key_group_first = 0;
   int key_group_last = -1;
   const checkpoint::RestoredState* restored = nullptr;
+  // Tracing (trace.h): the run's tracer, or null when --trace is off.
+  Tracer* tracer = nullptr;
   // Called when the task finished, with its sources' final offsets.
   std::function<void(checkpoint::TaskSnapshot)> on_finish;
 };
@@ -155,6 +160,8 @@ class StreamTask : public Task {
   const std::string& operator_uid(size_t i) const;
   const ErrorSink* operator_errors(size_t i) const;
   int64_t operator_late_to_side_output(size_t i) const;
+  // The task's tracing state; null unless config.tracer is set.
+  TaskTrace* trace() { return trace_.get(); }
 
  private:
   class Context;
@@ -175,6 +182,7 @@ class StreamTask : public Task {
   void FlushBatches();
   void Broadcast(MessageKind kind, int64_t value);
   void HandleMessage(size_t input, Message&& m);
+  void ProcessMarkedBatch(int input, BatchBase* batch);
   void MaybeAdvance();
   void StartAdvance(Timestamp wm);
   bool ContinueAdvance();
@@ -198,6 +206,7 @@ class StreamTask : public Task {
   TaskFigures figures_;
   int64_t last_sample_ns_ = 0;
   int64_t align_start_ns_ = 0;  // when the first barrier of the checkpoint being aligned arrived
+  std::unique_ptr<TaskTrace> trace_;
 
   Phase phase_ = Phase::kRunning;
   size_t next_input_ = 0;

@@ -67,6 +67,7 @@ absl::Status CreateTasks(const JobGraph& g, const Plan& plan, const ExecutionOpt
       cfg.errors = opt.errors;
       cfg.stop_requested = opt.stop_requested;
       cfg.progress = progress;
+      cfg.tracer = opt.tracer;
       if (keyed && job->rocks) {
         auto backend =
             state::RocksDbBackend::Open(absl::StrCat(job->state_root.dir, "/", SafeName(cfg.name)), job->rocks);
@@ -151,6 +152,44 @@ std::vector<std::vector<std::vector<OutputChannel*>>> CreateChannels(const JobGr
   return outs;
 }
 
+bool IsSink(const NodeSpec& node) { return node.take_final_pending != nullptr; }
+
+// What the tap on `edge` needs to know (tracing only).
+TapSpec TapFor(const JobGraph& g, const EdgeSpec& edge, const TraceFilter& filter, TaskTrace* trace) {
+  const NodeSpec& from = g.nodes[edge.from];
+  const NodeSpec& to = g.nodes[edge.to];
+  TapSpec t;
+  t.trace = trace;
+  t.from_name = from.name;
+  t.from_uid = from.uid;
+  t.to_name = to.name;
+  t.to_uid = to.uid;
+  t.from_source = from.source;
+  t.to_sink = IsSink(to);
+  t.by_key = filter.by_key() && to.keyed && edge.partitioning == Partitioning::kHash &&
+             (to.name == filter.key_at || to.uid == filter.key_at);
+  return t;
+}
+
+// A filter that names a source or keyed operator the job does not have is an error.
+absl::Status CheckTraceFilter(const JobGraph& g, const TraceFilter& f) {
+  if (f.source.empty() && !f.by_key()) return absl::OkStatus();
+  std::string names;
+  for (const auto& node : g.nodes) {
+    const bool candidate = f.by_key() ? node.keyed : node.source;
+    if (!candidate) continue;
+    if (node.name == (f.by_key() ? f.key_at : f.source) || node.uid == (f.by_key() ? f.key_at : f.source)) {
+      return absl::OkStatus();
+    }
+    absl::StrAppend(&names, names.empty() ? "" : ", ", node.name);
+  }
+  return absl::InvalidArgumentError(
+      f.by_key() ? absl::StrCat("--trace: job '", g.name, "' has no keyed operator named '", f.key_at,
+                                "' (keyed operators: ", names.empty() ? "none" : names, ")")
+                 : absl::StrCat("--trace: job '", g.name, "' has no source named '", f.source, "' (sources: ",
+                                names.empty() ? "none" : names, ")"));
+}
+
 // Operators, wired from the end of each chain backwards so that every consumer's input
 // exists when its producer is connected.
 void CreateOperators(const JobGraph& g, const Plan& plan, const ExecutionOptions& opt,
@@ -159,6 +198,7 @@ void CreateOperators(const JobGraph& g, const Plan& plan, const ExecutionOptions
   for (int h : plan.heads()) {
     for (int s = 0; s < plan.parallelism[h]; ++s) {
       StreamTask* task = job->tasks[h][s].get();
+      if (task->trace() != nullptr) task->trace()->head_is_sink = IsSink(g.nodes[h]);
       std::vector<std::unique_ptr<OperatorBase>> ops(n);
       for (int i : plan.chain[h]) ops[i] = g.nodes[i].make_operator(g.nodes[i], &task->metrics());
       for (auto it = plan.chain[h].rbegin(); it != plan.chain[h].rend(); ++it) {
@@ -170,7 +210,14 @@ void CreateOperators(const JobGraph& g, const Plan& plan, const ExecutionOptions
             const EdgeSpec& edge = g.edges[e];
             if (edge.from_port != port) continue;
             if (plan.chained[e]) {
-              targets.push_back(ops[edge.to]->InputAt(edge.to_input));
+              OutputPtr in = ops[edge.to]->InputAt(edge.to_input);
+              if (task->trace() != nullptr) {
+                std::unique_ptr<OutputNode> tap =
+                    edge.make_tap(TapFor(g, edge, opt.tracer->filter(), task->trace()), in, nullptr);
+                in = tap->output();
+                task->AddOwned(std::move(tap));
+              }
+              targets.push_back(in);
               continue;
             }
             Partitioning part = edge.partitioning;
@@ -178,7 +225,14 @@ void CreateOperators(const JobGraph& g, const Plan& plan, const ExecutionOptions
             std::unique_ptr<OutputNode> w =
                 edge.make_writer(part, outs[e][s], opt.max_parallelism, s, &task->metrics(), opt.errors,
                                  absl::StrCat("key-by(", g.nodes[edge.to].name, ")"));
-            targets.push_back(w->output());
+            OutputPtr out = w->output();
+            if (task->trace() != nullptr) {
+              std::unique_ptr<OutputNode> tap =
+                  edge.make_tap(TapFor(g, edge, opt.tracer->filter(), task->trace()), out, w.get());
+              out = tap->output();
+              task->AddOwned(std::move(tap));
+            }
+            targets.push_back(out);
             task->AddFlusher(w.get());
             task->AddOwned(std::move(w));
           }
@@ -260,6 +314,7 @@ std::string SafeName(const std::string& name) {
 absl::StatusOr<std::unique_ptr<WiredJob>> Wire(const JobGraph& g, const Plan& plan, const ExecutionOptions& opt,
                                                const RestorePoint& from, checkpoint::CheckpointStorage* storage,
                                                SourceProgress* progress) {
+  if (opt.tracer != nullptr) KAPPA_RETURN_IF_ERROR(CheckTraceFilter(g, opt.tracer->filter()));
   auto job = std::make_unique<WiredJob>();
   KAPPA_RETURN_IF_ERROR(CreateStateRoot(g, opt, job.get()));
   KAPPA_RETURN_IF_ERROR(CreateTasks(g, plan, opt, from, progress, job.get()));
