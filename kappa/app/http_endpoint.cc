@@ -2,6 +2,10 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -19,26 +23,53 @@ struct HttpEndpoint::Impl {
   httplib::Server server;
   std::thread thread;
 
-  // Rates compare the newest snapshot with one at least a second older.
+  // Rates on /api/job compare the newest snapshot with one taken kRateWindowMs earlier:
+  // long enough to smooth over bursts (windows firing every few seconds), short enough to
+  // look live. A sampler thread takes one every half second, so that any request, the
+  // first one of `kappa status` included, finds one, however often or rarely clients ask.
   std::mutex mu;
-  runtime::JobSnapshot previous;
-  bool has_previous = false;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::deque<runtime::JobSnapshot> samples;  // oldest first, at most kMaxSamples
+  std::thread sampler;
+  static constexpr int kSampleMs = 500;
+  static constexpr int64_t kRateWindowMs = 3000;
+  static constexpr size_t kMaxSamples = kRateWindowMs / kSampleMs + 2;
+
+  void Sample() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping) {
+      lock.unlock();
+      runtime::JobSnapshot s = monitor->Snapshot();
+      lock.lock();
+      samples.push_back(std::move(s));
+      if (samples.size() > kMaxSamples) samples.pop_front();
+      wake.wait_for(lock, std::chrono::milliseconds(kSampleMs), [this] { return stopping; });
+    }
+  }
 
   std::string ApiJob() {
     runtime::JobSnapshot now = monitor->Snapshot();
     std::lock_guard<std::mutex> lock(mu);
-    std::string out = JobJson(now, has_previous ? &previous : nullptr);
-    if (!has_previous || now.now_ms - previous.now_ms >= 1000) {
-      previous = std::move(now);
-      has_previous = true;
+    // The newest sample at least kRateWindowMs old, else the oldest one there is.
+    const runtime::JobSnapshot* previous = samples.empty() ? nullptr : &samples.front();
+    for (const runtime::JobSnapshot& s : samples) {
+      if (now.now_ms - s.now_ms >= kRateWindowMs) previous = &s;
     }
-    return out;
+    if (previous != nullptr && previous->now_ms >= now.now_ms) previous = nullptr;
+    return JobJson(now, previous);
   }
 };
 
 HttpEndpoint::HttpEndpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpEndpoint::~HttpEndpoint() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  if (impl_->sampler.joinable()) impl_->sampler.join();
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
@@ -80,6 +111,7 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
                                                "pick another port, or 0 for a free one"));
   }
   self->thread = std::thread([self] { self->server.listen_after_bind(); });
+  self->sampler = std::thread([self] { self->Sample(); });
   return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(std::move(impl)));
 }
 
