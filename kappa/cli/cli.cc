@@ -1,7 +1,8 @@
 // The `kappa` command line (see cli.h): list and run jobs, run the demo, run benchmarks,
 // compare outputs.
 //
-// Exit codes: 0 success, 1 the job failed (diff: the outputs differ), 2 bad usage, 130 stopped by Ctrl-C.
+// Exit codes: 0 success, 1 the job failed (diff: the outputs differ; status: the job cannot be reached),
+// 2 bad usage, 130 stopped by Ctrl-C.
 #include "kappa/cli/cli.h"
 
 #include <unistd.h>

@@ -137,13 +137,26 @@ std::string Explain(httplib::Error e) {
   }
 }
 
-// Table rows, each a list of cells; the columns are as wide as their widest cell.
-// Right-aligned columns are marked in `right`.
-std::string Table(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
+// Table rows, each a list of cells; the columns are as wide as their widest cell, except
+// column `flex`, whose cells are cut (keeping their end when `keep_end`) so that the table
+// fits in `width`. Right-aligned columns are marked in `right`.
+std::string Table(std::vector<std::vector<std::string>> rows, const std::vector<bool>& right, size_t flex,
+                  bool keep_end, int width) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
     for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  size_t others = 0;
+  for (size_t i = 0; i < widths.size(); ++i) others += i == flex ? 0 : widths[i] + 2;
+  size_t flex_width = std::max<size_t>(12, static_cast<size_t>(std::max(0, width)) > others
+                                               ? static_cast<size_t>(width) - others
+                                               : 0);
+  if (flex < widths.size() && widths[flex] > flex_width) {
+    for (auto& row : rows) {
+      if (flex < row.size()) row[flex] = Fit(row[flex], flex_width, keep_end);
+    }
+    widths[flex] = flex_width;
   }
   std::string out;
   for (const auto& row : rows) {
@@ -183,9 +196,8 @@ std::string StatusText(const JsonNode& job, const std::string& url, int width) {
 
   // Chains.
   std::vector<std::vector<std::string>> rows = {{"CHAIN", "PAR", "IN/S", "OUT/S", "RECORDS IN", "BUSY", "BACKPR"}};
-  size_t name_width = static_cast<size_t>(std::max(20, width - 62));
   for (const JsonNode& c : job.Items("chains")) {
-    rows.push_back({Fit(c.String("name"), name_width), Count(c.Number("parallelism")),
+    rows.push_back({c.String("name"), Count(c.Number("parallelism")),
                     rates ? Rate(c.Number("records_in_per_s")) : "-", rates ? Rate(c.Number("records_out_per_s")) : "-",
                     Count(c.Number("records_in")), rates ? Percent(c, "busy") : "-",
                     rates ? Percent(c, "backpressured") : "-"});
@@ -193,7 +205,7 @@ std::string StatusText(const JsonNode& job, const std::string& url, int width) {
   if (rows.size() == 1) {
     out += "no tasks yet (the job is starting)\n";
   } else {
-    out += Table(rows, {false, true, true, true, true, true, true});
+    out += Table(rows, {false, true, true, true, true, true, true}, 0, false, width);
   }
   for (const JsonNode& e : job.Items("edges")) {
     if (e.Number("fill") >= 0.5) {
@@ -215,11 +227,10 @@ std::string StatusText(const JsonNode& job, const std::string& url, int width) {
     parts.resize(kMaxPartitions);
   }
   rows = {{"SOURCE", "PART", "OFFSET", "END", "LAG", "WATERMARK (UTC)", "EVENT-TIME LAG"}};
-  size_t source_width = static_cast<size_t>(std::max(16, width - 76));
   for (const JsonNode* p : parts) {
     double end = p->Number("high_water", -1) >= 0 ? p->Number("high_water") : p->Number("end", -1);
     std::string flags = p->Bool("finished") ? " finished" : p->Bool("idle") ? " idle" : "";
-    rows.push_back({Fit(p->String("source"), source_width, true), Count(p->Number("partition")),
+    rows.push_back({p->String("source"), Count(p->Number("partition")),
                     Thousands(p->Number("offset")), end >= 0 ? Thousands(end) : "unbounded",
                     p->IsNull("lag") ? "-" : Count(p->Number("lag")),
                     p->IsNull("watermark") ? "-" : Time(p->Number("watermark"), now),
@@ -228,7 +239,7 @@ std::string StatusText(const JsonNode& job, const std::string& url, int width) {
   if (rows.size() == 1) {
     out += "no source partitions yet\n";
   } else {
-    out += Table(rows, {false, true, true, true, true, true, false});
+    out += Table(rows, {false, true, true, true, true, true, false}, 0, true, width);
   }
   if (hidden > 0) absl::StrAppend(&out, "... and ", hidden, " more partitions with less lag\n");
   out += "\n";
@@ -262,7 +273,7 @@ std::string StatusText(const JsonNode& job, const std::string& url, int width) {
   if (cu != nullptr && cu->Bool("tracking")) {
     if (cu->Bool("caught_up")) {
       absl::StrAppend(&out, "catch-up: caught up at ", Time(cu->Number("at_ms"), now),
-                      " UTC (every partition reached its end at the replay's start); following live\n");
+                      " UTC; every partition reached its end at the start\n");
     } else {
       double done = 0, total = 0;
       for (const JsonNode& p : job.Items("sources")) {
