@@ -23,6 +23,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kappa/app/dashboard.h"
+#include "kappa/app/job_json.h"
 #include "kappa/app/json_tree.h"
 #include "tests/kappa_process.h"
 
@@ -35,6 +37,7 @@ using ::kappa::testing::RunResult;
 using ::kappa::testing::StartKappa;
 using ::kappa::testing::WaitKappa;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
 
@@ -150,6 +153,15 @@ std::map<std::string, std::pair<double, double>> ChainBoxes(const std::string& d
   return boxes;
 }
 
+// The banner under the header: empty when hidden. (The page's script, which holds the
+// banner's texts too, is part of the dump: look at the element, not the whole page.)
+std::string Banner(const std::string& dom) {
+  std::smatch m;
+  if (!std::regex_search(dom, m, std::regex("<div id=\"banner\"([^>]*)>([^<]*)</div>"))) return "(no banner element)";
+  if (std::string(m[1]).find("hidden") != std::string::npos) return "";
+  return m[2];
+}
+
 TEST(DashboardTest, HeadlessChromiumShowsTheRunningJobsChainsWithTheirRates) {
   if (access(kChromium, X_OK) != 0) GTEST_SKIP() << "chromium is not installed (scripts/setup installs it)";
   RunningJob job("chromium");
@@ -179,7 +191,79 @@ TEST(DashboardTest, HeadlessChromiumShowsTheRunningJobsChainsWithTheirRates) {
   EXPECT_THAT(dom, HasSubstr("<h1 id=\"job-name\">nexmark-q5</h1>"));
   EXPECT_THAT(dom, HasSubstr("class=\"state running\""));
   EXPECT_THAT(dom, HasSubstr("gen:nexmark"));
+  EXPECT_EQ(Banner(dom), "");
   EXPECT_EQ(job.Stop(), 130) << job.log();
+}
+
+// The page served by a stand-in for a job's endpoint, answering /api/job with `api` (or
+// 503 when empty), as headless Chromium renders it.
+std::string RenderPage(const std::string& api, const std::string& name) {
+  httplib::Server server;
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(app::DashboardHtml()), "text/html; charset=utf-8");
+  });
+  server.Get("/api/job", [&api](const httplib::Request&, httplib::Response& res) {
+    if (api.empty()) {
+      res.status = 503;
+      return;
+    }
+    res.set_content(api, "application/json");
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  EXPECT_GT(port, 0);
+  std::thread serving([&] { server.listen_after_bind(); });
+  std::string dom = Capture(absl::StrCat(kChromium, " --headless --no-sandbox --disable-gpu --user-data-dir=",
+                                         TempDir(name), " --virtual-time-budget=3000 --dump-dom http://127.0.0.1:",
+                                         port, "/ 2>/dev/null"));
+  server.stop();
+  serving.join();
+  return dom;
+}
+
+TEST(DashboardTest, AFinishedJobShowsItsFinalFiguresAndTheCatchUp) {
+  if (access(kChromium, X_OK) != 0) GTEST_SKIP() << "chromium is not installed (scripts/setup installs it)";
+  runtime::JobSnapshot s;
+  s.job = "my-job-v2";
+  s.state = "finished";
+  s.started_ms = 1'796'000'000'000;
+  s.now_ms = s.started_ms + 10'000;
+  s.chains = {{"source -> parse", 1, {}}, {"count", 1, {}}};
+  s.tasks.resize(2);
+  s.tasks[0].records_in = s.tasks[0].records_out = s.tasks[1].records_in = 50'000;
+  s.tasks[1].node = 1;
+  runtime::SourcePartitionView p;
+  p.progress = {"kafka://b:9092/bids", 0, 0, 50'000, -1, 50'000, true};
+  p.high_water = 50'000;
+  p.replay_end = 40'000;
+  s.sources.push_back(p);
+  s.catch_up = {true, true, s.started_ms + 8000};
+  s.checkpoints.completed = 1;
+  s.checkpoints.failed = 1;
+  s.checkpoints.history = {{1, true, s.started_ms + 2000, 0.034, 0.001, 12'000'000, ""},
+                           {2, false, s.started_ms + 4000, 1.5, 0, 0, "sink refused the commit"}};
+  s.last_errors.push_back({s.started_ms + 5000, "decode", "source", "line 7: expected a JSON object"});
+  s.errors_decode = 1;
+  std::string dom = RenderPage(app::JobJson(s, nullptr), "finished");
+  EXPECT_THAT(dom, HasSubstr("class=\"state finished\""));
+  EXPECT_EQ(Banner(dom), "The job finished after 10 s; showing its final figures.");
+  // Rates of an ended job: its averages over the run (50 000 records in 10 s).
+  std::map<std::string, std::pair<double, double>> boxes = ChainBoxes(dom);
+  ASSERT_EQ(boxes.size(), 2u) << dom.substr(0, 4000);
+  EXPECT_DOUBLE_EQ(boxes["source -> parse"].second, 5000);
+  EXPECT_THAT(dom, HasSubstr("Caught up</span> at 00:53:28.000 UTC"));
+  EXPECT_THAT(dom, HasSubstr("bids[0]@40000"));
+  EXPECT_THAT(dom, HasSubstr("12 MB"));
+  EXPECT_THAT(dom, HasSubstr("34 ms"));
+  EXPECT_THAT(dom, HasSubstr("sink refused the commit"));
+  EXPECT_THAT(dom, HasSubstr("line 7: expected a JSON object"));
+}
+
+TEST(DashboardTest, SaysSoWhenTheJobCannotBeReached) {
+  if (access(kChromium, X_OK) != 0) GTEST_SKIP() << "chromium is not installed (scripts/setup installs it)";
+  std::string dom = RenderPage("", "unreachable");
+  EXPECT_THAT(Banner(dom), HasSubstr("Cannot reach the job since"));
+  EXPECT_THAT(Banner(dom), HasSubstr("(HTTP 503); retrying"));
+  EXPECT_THAT(dom, HasSubstr("<div class=\"conn lost\" id=\"conn\">"));
 }
 
 TEST(StatusTest, ShowsTheRunningJobOnOneScreen) {
