@@ -139,7 +139,8 @@ function renderHeader(job) {
   st.textContent = job.state;
   st.className = 'state ' + job.state;
   document.getElementById('job-uptime').textContent =
-      (isFinal(job) ? 'ran ' : 'up ') + fmtDur(uptimeS(job)) + ' · started ' + fmtTime(job.started_ms, job.now_ms) + ' UTC';
+      (isFinal(job) ? 'ran ' : 'up ') + fmtDur(uptimeS(job)) + ' · started ' +
+      fmtTime(job.started_ms, job.now_ms).replace(/\.\d+$/, '') + ' UTC';
 
   const sources = job.sources;
   const read = sum(sources, p => p.records);
@@ -491,7 +492,7 @@ async function tick() {
     setBanner(`The job ${job.state} after ${fmtDur(uptimeS(job))}; showing its final figures.`, 'info');
     schedule(POLL_MS * 5);
   } else {
-    setConn('', 'live · ' + fmtTime(job.now_ms, job.now_ms).slice(0, 8) + ' UTC');
+    setConn('', 'live ' + fmtTime(job.now_ms, job.now_ms).slice(0, 8));
     setBanner('');
     schedule(POLL_MS);
   }
