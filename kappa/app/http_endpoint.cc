@@ -100,6 +100,13 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
   self->server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(DashboardHtml()), "text/html; charset=utf-8");
   });
+  // cpp-httplib sets SO_REUSEPORT by default, which lets a second process bind a port a
+  // running job already serves, the kernel then splitting requests between the two.
+  // SO_REUSEADDR alone only allows a restart while old connections linger in TIME_WAIT.
+  self->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+  });
   if (port == 0) {
     self->port = self->server.bind_to_any_port(self->host);
   } else {
