@@ -229,7 +229,8 @@ function renderGraph(job) {
     const colour = fill > 0.9 ? '#d1453b' : fill > 0.5 ? '#d9822b' : '#9aa5b1';
     s += `<path d="M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}" fill="none" stroke="${colour}"` +
          ` stroke-width="${1.5 + fill * 3}" marker-end="url(#ah)"/>`;
-    s += `<text class="edge-label" x="${mx}" y="${(y1 + y2) / 2 - 6}" text-anchor="middle">` +
+    // The label sits where the arrow leaves its box, clear of arrows converging on a join.
+    s += `<text class="edge-label" x="${x1 + 6}" y="${y1 - 6}">` +
          `${esc(e.partitioning)} · ${pct(fill)}</text>`;
   }
   svg.innerHTML = s;
@@ -246,7 +247,7 @@ function renderCatchUp(job) {
   const parts = job.sources.filter(p => p.replay_end >= 0);
   const total = sum(parts, p => p.replay_end - p.start);
   const done = sum(parts, p => Math.min(p.offset, p.replay_end) - p.start);
-  const share = total > 0 ? Math.min(1, done / total) : (cu.caught_up ? 1 : 0);
+  const share = cu.caught_up ? 1 : total > 0 ? Math.min(1, done / total) : 0;
   const ends = parts.map(p => `${esc(p.source.slice(p.source.lastIndexOf('/') + 1))}[${p.partition}]@${p.replay_end}`).join(', ');
   let html;
   if (cu.caught_up) {
