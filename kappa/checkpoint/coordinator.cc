@@ -1,5 +1,6 @@
 #include "kappa/checkpoint/coordinator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -50,6 +51,39 @@ absl::Status CheckpointCoordinator::fatal() const {
   return fatal_;
 }
 
+CheckpointStats CheckpointCoordinator::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return stats_;
+}
+
+void CheckpointCoordinator::Record(CheckpointRecord record, bool failed) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  if (record.completed) ++stats_.completed;
+  if (failed) ++stats_.failed;
+  stats_.history.push_back(std::move(record));
+  if (stats_.history.size() > CheckpointStats::kHistory) stats_.history.erase(stats_.history.begin());
+}
+
+absl::Status CheckpointCoordinator::CommitSink(const checkpoint::SinkPending& sink) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status s = options_.commit ? options_.commit(sink) : PublishPending(PendingFilesOf(sink));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  SinkCommitRecord* r = nullptr;
+  for (SinkCommitRecord& c : stats_.sinks) {
+    if (c.operator_uid == sink.operator_uid() && c.subtask == sink.subtask()) r = &c;
+  }
+  if (r == nullptr) {
+    r = &stats_.sinks.emplace_back();
+    r->operator_uid = sink.operator_uid();
+    r->subtask = sink.subtask();
+  }
+  ++r->commits;
+  r->last_commit_s = took;
+  return s;
+}
+
 // Called with mu_ held.
 bool CheckpointCoordinator::Failed(const absl::Status& s) {
   if (s.ok()) return false;
@@ -77,9 +111,20 @@ void CheckpointCoordinator::Loop() {
     if (stopping_) break;
     if (live_tasks_ < tasks_ && live_tasks_ == 0) break;
     int64_t id = next_id_++;
+    CheckpointRecord record;
+    record.id = id;
+    record.triggered_ms = absl::ToUnixMillis(absl::Now());
+    const auto started = std::chrono::steady_clock::now();
+    auto finish = [&](bool completed, std::string error, bool failed) {
+      record.completed = completed;
+      record.error = std::move(error);
+      record.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      Record(std::move(record), failed);
+    };
     lock.unlock();
     absl::Status triggered = Trigger(id);
     lock.lock();
+    if (!triggered.ok()) finish(false, std::string(triggered.message()), true);
     if (Failed(triggered)) break;
     if (!triggered.ok()) continue;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
@@ -87,6 +132,13 @@ void CheckpointCoordinator::Loop() {
                    [this] { return stopping_ || expected_acks_ <= 0 || acks_ >= expected_acks_; });
     if (stopping_) break;
     if (expected_acks_ <= 0 || acks_ < expected_acks_) {
+      if (expected_acks_ <= 0) {
+        finish(false, "abandoned: a task finished before it acknowledged", false);
+      } else {
+        finish(false, absl::StrCat("timed out after ", options_.timeout_ms, " ms with ", acks_, " of ",
+                                   expected_acks_, " tasks acknowledged"),
+               true);
+      }
       // Timed out, or a task finished meanwhile: abandon, try again next time. What the
       // sinks pre-committed for it still has to be published by a later checkpoint.
       for (TaskAck& ack : pending_acks_) {
@@ -98,6 +150,9 @@ void CheckpointCoordinator::Loop() {
     }
     absl::Status s = Complete();
     pending_id_ = -1;
+    record.alignment_s = pending_alignment_s_;
+    record.bytes = pending_bytes_;
+    finish(s.ok(), std::string(s.message()), !s.ok());
     if (Failed(s)) break;
     if (s.ok()) {
       bool fatal = false;
@@ -171,7 +226,10 @@ checkpoint::Manifest CheckpointCoordinator::NewManifest(int64_t id) const {
 absl::Status CheckpointCoordinator::Complete() {
   checkpoint::Manifest m = NewManifest(pending_id_);
   const std::string root = pending_path_;
+  pending_alignment_s_ = 0;
+  pending_bytes_ = 0;
   for (TaskAck& ack : pending_acks_) {
+    pending_alignment_s_ = std::max(pending_alignment_s_, ack.alignment_s);
     if (ack.state) {
       checkpoint::TaskState state = std::move(*ack.state);
       std::string rel = std::filesystem::relative(state.dir(), root).string();
@@ -182,6 +240,7 @@ absl::Status CheckpointCoordinator::Complete() {
       for (const auto& name : names) {
         auto entry = checkpoint::DescribeFile(root, rel + "/" + name);
         if (!entry.ok()) return entry.status();
+        pending_bytes_ += static_cast<int64_t>(entry->size());
         *state.add_files() = *entry;
       }
       *m.add_tasks() = std::move(state);
@@ -197,7 +256,7 @@ absl::Status CheckpointCoordinator::Complete() {
   carried_sinks_.clear();
   // The checkpoint is complete: its pre-committed output becomes visible.
   for (const auto& sink : m.sinks()) {
-    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(PendingFilesOf(sink));
+    absl::Status p = CommitSink(sink);
     if (!p.ok()) return p;
   }
   completed_.fetch_add(1);
@@ -219,7 +278,7 @@ absl::Status CheckpointCoordinator::Finalize(const std::vector<checkpoint::SinkP
   absl::Status s = storage_->Commit(*path, m);
   if (!s.ok()) return s;
   for (const auto& sink : m.sinks()) {
-    absl::Status p = options_.commit ? options_.commit(sink) : PublishPending(PendingFilesOf(sink));
+    absl::Status p = CommitSink(sink);
     if (!p.ok()) return p;
   }
   last_completed_.store(id);

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -40,6 +41,36 @@ struct TaskAck {
   std::optional<TaskState> state;  // set when the task has keyed state
   TaskSnapshot snapshot;
   std::optional<WatermarkPosition> watermark;  // the task's event time at the barrier
+  double alignment_s = 0;  // from the first barrier on an input to the snapshot (aligned)
+};
+
+// One checkpoint as monitoring shows it.
+struct CheckpointRecord {
+  int64_t id = 0;
+  bool completed = false;
+  int64_t triggered_ms = 0;  // epoch ms
+  double duration_s = 0;     // trigger to completion (or failure)
+  double alignment_s = 0;    // the longest barrier alignment of any task
+  int64_t bytes = 0;         // size of the state files it lists
+  std::string error;         // why it failed or was abandoned
+};
+
+// Commits of one sink instance's pre-committed output (file publish, Kafka transaction).
+struct SinkCommitRecord {
+  std::string operator_uid;
+  int subtask = 0;
+  int64_t commits = 0;
+  double last_commit_s = 0;
+};
+
+struct CheckpointStats {
+  int64_t completed = 0;
+  // Checkpoints that failed or timed out; one abandoned because a task finished before it
+  // acknowledged (the end of a bounded input) is in the history but not counted here.
+  int64_t failed = 0;
+  std::vector<CheckpointRecord> history;  // the newest last, at most kHistory
+  std::vector<SinkCommitRecord> sinks;
+  static constexpr size_t kHistory = 32;
 };
 
 struct CoordinatorOptions {
@@ -87,6 +118,9 @@ class CheckpointCoordinator {
   absl::Status status() const;
   // The fatal error that stopped checkpointing, if any.
   absl::Status fatal() const;
+  // Counts, the recent history and sink commits, for monitoring. Any thread; never waits
+  // for a checkpoint being completed.
+  CheckpointStats stats() const;
 
  private:
   void Loop();
@@ -95,6 +129,9 @@ class CheckpointCoordinator {
   bool Failed(const absl::Status& s);
   absl::Status Complete();
   checkpoint::Manifest NewManifest(int64_t id) const;
+  // Publishes one sink's pre-committed output and records how long it took.
+  absl::Status CommitSink(const checkpoint::SinkPending& sink);
+  void Record(CheckpointRecord record, bool failed);
 
   checkpoint::CheckpointStorage* storage_;
   CoordinatorOptions options_;
@@ -123,6 +160,12 @@ class CheckpointCoordinator {
   std::function<void(const absl::Status&)> on_fatal_;
   std::atomic<int64_t> completed_{0};
   std::atomic<int64_t> last_completed_{-1};
+  // Figures of the checkpoint being completed (mu_).
+  double pending_alignment_s_ = 0;
+  int64_t pending_bytes_ = 0;
+
+  mutable std::mutex stats_mu_;  // never held while waiting for anything
+  CheckpointStats stats_;
 };
 
 }  // namespace kappa::checkpoint

@@ -77,6 +77,8 @@ class RawPartitionReader {
   // As PartitionReader<T>::end_offset() / RestoreEndOffset().
   virtual int64_t end_offset() const { return kNoEnd; }
   virtual void RestoreEndOffset(int64_t end) {}
+  // As PartitionReader<T>::high_water().
+  virtual int64_t high_water() const { return end_offset(); }
 };
 
 // Partitioned input of bytes; the counterpart of SourceConnector<T> (see source.h for
@@ -202,6 +204,7 @@ class JsonSource : public SourceConnector<T> {
     int64_t offset() const override { return offset_ >= 0 ? offset_ : raw_->offset(); }
     int64_t end_offset() const override { return raw_->end_offset(); }
     void RestoreEndOffset(int64_t end) override { raw_->RestoreEndOffset(end); }
+    int64_t high_water() const override { return raw_->high_water(); }
 
    private:
     std::unique_ptr<RawPartitionReader> raw_;

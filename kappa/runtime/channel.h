@@ -7,10 +7,12 @@
 // grows past its capacity: that is the engine's backpressure.
 //
 // Thread-safety: TryPush from the producer's thread, TryPop from the consumer's thread,
-// concurrently. The lock is taken once per batch, not per record.
+// concurrently. The lock is taken once per batch, not per record. queued() may be read by
+// any thread without the lock (the monitor's channel fill).
 #ifndef KAPPA_RUNTIME_CHANNEL_H_
 #define KAPPA_RUNTIME_CHANNEL_H_
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -35,6 +37,7 @@ class Channel {
         return false;
       }
       queue_.push_back(std::move(m));
+      queued_.store(queue_.size(), std::memory_order_relaxed);
       notify = consumer_waiting_ || queue_.size() == 1;
       consumer_waiting_ = false;
     }
@@ -53,6 +56,7 @@ class Channel {
       }
       m.emplace(std::move(queue_.front()));
       queue_.pop_front();
+      queued_.store(queue_.size(), std::memory_order_relaxed);
       if (producer_waiting_) {
         producer_waiting_ = false;
         notify = true;
@@ -67,6 +71,8 @@ class Channel {
     return queue_.size();
   }
   size_t capacity() const { return capacity_; }
+  // Messages queued, as of the last push or pop; lock-free.
+  size_t queued() const { return queued_.load(std::memory_order_relaxed); }
 
  private:
   const size_t capacity_;
@@ -74,6 +80,7 @@ class Channel {
   Task* const consumer_;
   mutable std::mutex mu_;
   std::deque<Message> queue_;
+  std::atomic<size_t> queued_{0};
   bool producer_waiting_ = false;
   bool consumer_waiting_ = false;
 };

@@ -1,5 +1,9 @@
 #include "kappa/runtime/errors.h"
 
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
 #include "kappa/base/file_writer.h"
 #include "kappa/base/json_util.h"
 
@@ -7,6 +11,13 @@ namespace kappa {
 
 ErrorSink::ErrorSink(std::unique_ptr<FileWriter> writer, bool keep_in_memory)
     : writer_(std::move(writer)), keep_(keep_in_memory) {}
+
+ErrorSink::ErrorSink(ForwardTo to) : keep_(false), parent_(to.parent) {}
+
+std::vector<RecentError> ErrorSink::Recent() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::vector<RecentError>(recent_.begin(), recent_.end());
+}
 
 std::vector<ErrorEvent> ErrorSink::events() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -25,9 +36,24 @@ void ErrorSink::Report(const ErrorEvent& e) {
   } else {
     user_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (keep_) {
+  if (parent_ != nullptr) {
+    parent_->Report(e);
+    return;
+  }
+  {
+    RecentError r;
+    r.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    r.kind = e.kind;
+    r.operator_name = e.operator_name;
+    r.error = !e.error.empty() ? e.error
+              : e.kind == "late" ? absl::StrCat("event time ", e.ts, " is behind the watermark")
+                               : std::string();
     std::lock_guard<std::mutex> lock(mu_);
-    kept_.push_back(e);
+    recent_.push_back(std::move(r));
+    if (recent_.size() > kRecent) recent_.pop_front();
+    if (keep_) kept_.push_back(e);
   }
   if (!writer_) return;
   std::string line = "{\"kind\":";

@@ -6,12 +6,16 @@
 //   {"kind":"decode","operator":"bids","partition":0,"offset":1234,"error":"...","record":"{\"typ"}
 //   {"kind":"user","operator":"parse-price","ts":1700000001000,"error":"stoi","record":"..."}
 //   {"kind":"late","operator":"window","ts":1700000001000,"record":"..."}
-// Thread-safe: every task reports into the same sink.
+// Thread-safe: every task reports into the same sink. Each operator instance reports through
+// its own child sink (ErrorSink(parent)), which counts what that instance reported and
+// passes every event on, so the monitor can tell operators apart without a lookup. The
+// root keeps the newest events for the dashboard (Recent()).
 #ifndef KAPPA_RUNTIME_ERRORS_H_
 #define KAPPA_RUNTIME_ERRORS_H_
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,12 +38,28 @@ struct ErrorEvent {
   std::string record;          // the raw input or the record as JSON, if known
 };
 
+// One event as the monitor shows it: when, what, where, why (not the record).
+struct RecentError {
+  int64_t time_ms = 0;  // epoch ms when it was reported
+  std::string kind;
+  std::string operator_name;
+  std::string error;
+};
+
 class ErrorSink {
  public:
   // Writes to `writer`; null writer only counts. keep_in_memory: also keep every event
   // (tests read them with events()).
   explicit ErrorSink(std::unique_ptr<FileWriter> writer, bool keep_in_memory = false);
+  // Counts what is reported through it and passes it on to `parent` (not owned; may be
+  // null: then it only counts).
+  struct ForwardTo {
+    ErrorSink* parent;
+  };
+  explicit ErrorSink(ForwardTo to);
   ~ErrorSink();
+
+  static constexpr size_t kRecent = 20;
 
   void Report(const ErrorEvent& event);
   absl::Status Flush();
@@ -50,12 +70,16 @@ class ErrorSink {
   // The first write failure, if any (the job reports it at the end).
   absl::Status status() const;
   std::vector<ErrorEvent> events() const;
+  // The newest events reported here (through children too), the newest last, at most kRecent.
+  std::vector<RecentError> Recent() const;
 
  private:
   std::unique_ptr<FileWriter> writer_;
   const bool keep_;
+  ErrorSink* const parent_ = nullptr;
   mutable std::mutex mu_;
   std::vector<ErrorEvent> kept_;
+  std::deque<RecentError> recent_;
   absl::Status status_;
   std::atomic<int64_t> decode_{0}, user_{0}, late_{0};
 };

@@ -103,6 +103,7 @@ class ExchangeWriter final : public OutputNode, public Output<T> {
     if (!b) {
       b = std::make_unique<Batch<T>>();
       b->records.reserve(batch_size_);
+      b->ingestion_ns = metrics_->ingestion_ns;
     }
     b->records.push_back(std::move(r));
     if (b->records.size() >= batch_size_) Send(i);

@@ -1,6 +1,7 @@
 #include "kappa/runtime/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <thread>
 
@@ -35,6 +36,7 @@ absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& g, const Execut
 
   // Checkpoints: what to restore, and exactly-once sinks.
   ExecutionResult result;
+  const auto restore_start = std::chrono::steady_clock::now();
   std::unique_ptr<checkpoint::CheckpointStorage> storage;
   runtime::internal::RestorePoint from;
   if (!opt.checkpoint_dir.empty()) {
@@ -57,6 +59,11 @@ absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& g, const Execut
 
   KAPPA_ASSIGN_OR_RETURN(std::unique_ptr<runtime::internal::WiredJob> job,
                          runtime::internal::Wire(g, plan, opt, from, storage.get(), progress));
+  if (from.checkpoint) {
+    // Restoring: choosing and checking the checkpoint, recovering sinks, loading state.
+    job->restored_id = from.checkpoint->id;
+    job->restore_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - restore_start).count();
+  }
   KAPPA_RETURN_IF_ERROR(runtime::internal::RunWired(g, plan, opt, *job, &result));
   result.sources = progress->Read();
   return result;

@@ -9,9 +9,29 @@
 //
 // Counters are cumulative (records, busy nanoseconds, checkpoints); rates are computed by
 // whoever compares two snapshots (the HTTP endpoint keeps the previous one).
+//
+// Who publishes what, and how cheaply (nothing per record but a relaxed counter):
+// - tasks (task.h TaskFigures): busy / backpressured / idle time, two clock reads per
+//   step; the watermark per advance; their state backend's usage (entries, bytes, cache
+//   hits, misses, evictions) sampled about once a second on the task's thread.
+// - operators: records in at the chain's head and out at its tail (a fused chain's inner
+//   operators are not counted: -1); what each instance reported to the errors output
+//   (late, user, decode), counted by its own ErrorSink.
+// - channels: their fill, stored on every push and pop; summed per edge.
+// - sources (progress.h): offset, current end (Kafka's cached high-water mark), watermark
+//   and idleness per partition, after every poll.
+// - the checkpoint coordinator: counts, history, sink commit times; restore time from
+//   Execute.
+// - sinks: end-to-end latency of every 16th record (a sample, to keep clock reads off
+//   the per-record path): emission (wall clock) minus event time, and emission minus
+//   ingestion time. Ingestion time is carried per batch, not per record: the time of the
+//   source poll that read the batch's first record (stamped when an exchange opens a
+//   batch), so it errs towards more latency, never less.
+// - the job's ErrorSink: counts by kind and the last 20 events.
 #ifndef KAPPA_RUNTIME_MONITOR_H_
 #define KAPPA_RUNTIME_MONITOR_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -21,6 +41,9 @@
 #include "kappa/base/time.h"
 #include "kappa/runtime/progress.h"
 
+namespace kappa {
+class ErrorSink;
+}
 namespace kappa::checkpoint {
 class CheckpointCoordinator;
 }
@@ -34,8 +57,8 @@ class Channel;
 struct OperatorView {
   std::string uid;
   std::string name;
-  int64_t records_in = 0;
-  int64_t records_out = 0;
+  int64_t records_in = 0;   // -1: not counted (inside a fused chain)
+  int64_t records_out = 0;  // -1: not counted (inside a fused chain)
   int64_t late_dropped = 0;     // records dropped (or sent to a late output) as late
   int64_t user_errors = 0;      // user function threw
   int64_t decode_errors = 0;    // sources: records that could not be decoded
@@ -165,6 +188,14 @@ class JobMonitor {
     std::vector<std::pair<int, StreamTask*>> tasks;  // (chain index, task)
     const SourceProgress* progress = nullptr;
     checkpoint::CheckpointCoordinator* coordinator = nullptr;
+    const ErrorSink* errors = nullptr;  // the job's errors output
+    struct Edge {
+      EdgeView view;  // from, to, partitioning (the fill is read from the channels)
+      std::vector<const Channel*> channels;
+    };
+    std::vector<Edge> edges;
+    int64_t restored_id = -1;
+    double restore_s = 0;
   };
   void Attach(Attachment attachment);
   // Takes the final snapshot (state: finished, failed or stopped) and forgets the run.
@@ -176,6 +207,9 @@ class JobMonitor {
   JobSnapshot SnapshotLocked() const;
 
   mutable std::mutex mu_;
+  // Per task: the busy, backpressured and idle time last reported, so that a wait counted
+  // while it went on never makes a later figure smaller.
+  mutable std::vector<std::array<int64_t, 3>> time_floor_;
   bool attached_ = false;
   Attachment run_;
   int64_t started_ms_ = 0;

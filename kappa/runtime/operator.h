@@ -73,10 +73,46 @@ class TaskError : public std::runtime_error {
   absl::Status status_;
 };
 
-// Per-task counters, read by the summary at the end of a run and by tests.
+// End-to-end latency at a sink (runtime::JobMonitor's histograms): observed on the task's
+// thread, read by any thread. Bounds in nanoseconds, 1 ms .. 60 s; buckets[i] counts
+// observations in (bound[i-1], bound[i]], the last one everything above 60 s.
+struct LatencyHistogram {
+  static constexpr int kBounds = 15;
+  static constexpr int64_t kBoundNs[kBounds] = {
+      1'000'000,     2'500'000,     5'000'000,      10'000'000,     25'000'000,
+      50'000'000,    100'000'000,   250'000'000,    500'000'000,    1'000'000'000,
+      2'500'000'000, 5'000'000'000, 10'000'000'000, 30'000'000'000, 60'000'000'000};
+  std::atomic<int64_t> buckets[kBounds + 1] = {};
+  std::atomic<int64_t> count{0};
+  std::atomic<int64_t> sum_ns{0};
+
+  // One writer (the task's thread): plain loads and stores, no read-modify-write.
+  void Observe(int64_t ns) {
+    if (ns < 0) ns = 0;
+    int i = 0;
+    while (i < kBounds && ns > kBoundNs[i]) ++i;
+    Bump(buckets[i], 1);
+    Bump(count, 1);
+    Bump(sum_ns, ns);
+  }
+
+ private:
+  static void Bump(std::atomic<int64_t>& a, int64_t by) {
+    a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+};
+
+// Per-task counters, read by the summary at the end of a run, by the monitor and by tests.
 struct TaskMetrics {
   std::atomic<int64_t> records_in{0};
   std::atomic<int64_t> records_out{0};
+  // When (steady-clock ns) the input the task is working on entered the job: set from each
+  // source poll and from each batch received (BatchBase::ingestion_ns); exchanges stamp the
+  // batches they open with it. Task thread only.
+  int64_t ingestion_ns = 0;
+  // At the task's sinks: emission time minus event time, and minus ingestion time.
+  LatencyHistogram event_time_latency;
+  LatencyHistogram ingestion_latency;
 };
 
 namespace runtime {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -29,12 +30,21 @@ class SourceProgress {
     std::atomic<int64_t> end{-1};  // -1: unbounded
     std::atomic<int64_t> records{0};
     std::atomic<bool> finished{false};
+    // For monitoring: the partition's current end as the source last saw it (Kafka's
+    // high-water mark; a bounded input's end), -1 unknown; its watermark (event time, ms);
+    // whether it is idle.
+    std::atomic<int64_t> high_water{-1};
+    std::atomic<int64_t> watermark{std::numeric_limits<int64_t>::min()};
+    std::atomic<bool> idle{false};
   };
   struct View {
     std::string source;
     int partition;
     int64_t start, offset, end, records;
     bool finished;
+    int64_t high_water = -1;
+    int64_t watermark = std::numeric_limits<int64_t>::min();
+    bool idle = false;
   };
 
   SourceProgress() = default;
@@ -58,7 +68,8 @@ class SourceProgress {
     std::vector<View> out;
     for (const Partition& p : parts_) {
       out.push_back(View{p.source, p.partition, p.start.load(), p.offset.load(), p.end.load(), p.records.load(),
-                         p.finished.load()});
+                         p.finished.load(), p.high_water.load(std::memory_order_relaxed),
+                         p.watermark.load(std::memory_order_relaxed), p.idle.load(std::memory_order_relaxed)});
     }
     return out;
   }

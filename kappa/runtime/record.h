@@ -42,6 +42,9 @@ class BatchBase {
  public:
   virtual ~BatchBase() = default;
   virtual size_t size() const = 0;
+  // When (steady-clock ns) the input behind the batch's first record entered the job, for
+  // the ingestion-time latency at sinks; carried per batch, not per record.
+  int64_t ingestion_ns = 0;
 };
 
 template <typename T>

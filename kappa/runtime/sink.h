@@ -7,6 +7,7 @@
 #ifndef KAPPA_RUNTIME_SINK_H_
 #define KAPPA_RUNTIME_SINK_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -98,6 +99,10 @@ class SinkOperator final : public OneInputOperator<T>, public BatchFlusher {
   void Emit(Record<T>&& r) override {
     Check(writer_->Write(r));
     ++unflushed_;
+    if (--until_sample_ == 0) {
+      until_sample_ = kLatencySampleEvery;
+      ObserveLatency(r.ts);
+    }
   }
   absl::Status SnapshotState(int64_t id, checkpoint::TaskSnapshot* out) override {
     FlushBatches();
@@ -119,13 +124,32 @@ class SinkOperator final : public OneInputOperator<T>, public BatchFlusher {
   }
 
  private:
+  // End-to-end latency is sampled: the first record and every kLatencySampleEvery-th
+  // after it, so that the two clock reads stay off the per-record path.
+  static constexpr int kLatencySampleEvery = 16;
+
   void Check(const absl::Status& s) {
     if (!s.ok()) throw TaskError(s);
+  }
+  void ObserveLatency(Timestamp ts) {
+    const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    constexpr int64_t kCapMs = int64_t{1} << 40;  // beyond every bucket; no overflow below
+    const int64_t behind_ms = ts >= wall_ms ? 0 : ts < wall_ms - kCapMs ? kCapMs : wall_ms - ts;
+    metrics_->event_time_latency.Observe(behind_ms * 1'000'000);
+    if (metrics_->ingestion_ns > 0) {
+      const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+      metrics_->ingestion_latency.Observe(now_ns - metrics_->ingestion_ns);
+    }
   }
   std::shared_ptr<SinkConnector<T>> connector_;
   TaskMetrics* metrics_;
   std::unique_ptr<SinkWriter<T>> writer_;
   int64_t unflushed_ = 0;
+  int until_sample_ = 1;
 };
 
 }  // namespace runtime

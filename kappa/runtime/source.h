@@ -121,6 +121,10 @@ class PartitionReader {
   // checkpoints so that a restarted replay stops exactly where the first run would have.
   virtual int64_t end_offset() const { return kNoEnd; }
   virtual void RestoreEndOffset(int64_t end) {}
+  // The partition's current end, for monitoring (lag = high_water - offset): Kafka's
+  // high-water mark as last fetched, a bounded reader's end; kNoEnd when unknown. Called
+  // after every read; must be cheap (no request to a broker).
+  virtual int64_t high_water() const { return end_offset(); }
 
   static constexpr int64_t kNoEnd = -1;
 };
@@ -214,6 +218,9 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       part.progress = board->Register(connector_->description(), part.id, part.reader->offset(),
                                       part.reader->end_offset());
       part.progress->finished = part.ended;
+      part.progress->watermark = part.watermark;
+      part.progress->idle = part.idle;
+      part.progress->high_water = part.reader->high_water();
       parts_.push_back(std::move(part));
     }
     if (!this->out_) this->out_ = Discard<T>::Instance();
@@ -247,6 +254,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       }
       if (rs == ReadStatus::kEnd) p.ended = true;
       p.progress->offset.store(p.reader->offset(), std::memory_order_relaxed);
+      p.progress->high_water.store(p.reader->high_water(), std::memory_order_relaxed);
       p.progress->records.fetch_add(emitter_.emitted, std::memory_order_relaxed);
       if (p.ended) p.progress->finished.store(true, std::memory_order_relaxed);
     }
@@ -255,11 +263,17 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     Timestamp wm = kMaxTimestamp;
     bool any_active = false;
     for (Partition& p : parts_) {
-      if (p.ended) continue;
+      if (p.ended) {
+        p.progress->idle.store(false, std::memory_order_relaxed);
+        p.progress->watermark.store(p.watermark, std::memory_order_relaxed);
+        continue;
+      }
       ++live;
       if (!p.idle && strategy_.idle_timeout_ms > 0 && now - p.last_active >= strategy_.idle_timeout_ms) {
         p.idle = true;
       }
+      p.progress->idle.store(p.idle, std::memory_order_relaxed);
+      p.progress->watermark.store(p.watermark, std::memory_order_relaxed);
       if (p.idle) continue;
       any_active = true;
       wm = std::min(wm, p.watermark);

@@ -1,6 +1,7 @@
 #include "kappa/runtime/task.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "kappa/checkpoint/coordinator.h"
@@ -10,19 +11,31 @@ namespace {
 // Messages (or source polls) a task handles before it lets another task run.
 constexpr int kStepBudget = 16;
 constexpr size_t kSourcePollRecords = 1024;
+// How often a task samples its state backend's usage for the monitor.
+constexpr int64_t kStateSampleNs = 1'000'000'000;
+
+void Add(std::atomic<int64_t>& a, int64_t by) {
+  a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
 }  // namespace
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 class StreamTask::Context : public OperatorContext {
  public:
   Context(StreamTask* task, std::string name, std::string uid)
-      : task_(task), name_(std::move(name)), uid_(std::move(uid)) {}
+      : task_(task), name_(std::move(name)), uid_(std::move(uid)), errors_(ErrorSink::ForwardTo{task->config_.errors}) {}
   const std::string& operator_name() const override { return name_; }
   int subtask() const override { return task_->config_.subtask; }
   int parallelism() const override { return task_->config_.parallelism; }
   int max_parallelism() const override { return task_->config_.max_parallelism; }
   state::KeyedStateBackend* backend() override { return task_->config_.backend.get(); }
   Clock* clock() override { return task_->config_.clock; }
-  ErrorSink* errors() override { return task_->config_.errors; }
+  ErrorSink* errors() override { return task_->config_.errors != nullptr ? &errors_ : nullptr; }
+  const ErrorSink& counted_errors() const { return errors_; }
   bool ShouldYield() const override { return task_->OutputsBacklogged(); }
   Timestamp current_watermark() const override { return task_->current_wm_; }
   const std::string& uid() const override { return uid_; }
@@ -36,10 +49,15 @@ class StreamTask::Context : public OperatorContext {
   StreamTask* task_;
   std::string name_;
   std::string uid_;
+  ErrorSink errors_;  // counts this operator's reports, passes them on to the job's
 };
 
 StreamTask::StreamTask(TaskConfig config) : Task(config.name), config_(std::move(config)) {}
 StreamTask::~StreamTask() = default;
+
+const std::string& StreamTask::operator_name(size_t i) const { return contexts_[i]->operator_name(); }
+const std::string& StreamTask::operator_uid(size_t i) const { return contexts_[i]->uid(); }
+const ErrorSink* StreamTask::operator_errors(size_t i) const { return &contexts_[i]->counted_errors(); }
 
 void StreamTask::AddInput(Channel* channel, int input_index) {
   inputs_.push_back(InputState{channel, input_index});
@@ -65,6 +83,7 @@ absl::Status StreamTask::Open() {
         config_.key_group_last);
     if (w) {
       current_wm_ = w->watermark;
+      figures_.watermark.store(current_wm_, std::memory_order_relaxed);
       if (w->input_watermarks.size() == inputs_.size()) {
         for (size_t i = 0; i < inputs_.size(); ++i) inputs_[i].watermark = w->input_watermarks[i];
       }
@@ -100,6 +119,51 @@ void StreamTask::TriggerCheckpoint(int64_t id) {
 }
 
 Task::StepResult StreamTask::Step() {
+  const int64_t start = SteadyNanos();
+  // The wait that ends now, by why the last step stopped.
+  const int waited = figures_.waiting.load(std::memory_order_relaxed);
+  const int64_t since = figures_.waiting_since_ns.load(std::memory_order_relaxed);
+  figures_.waiting.store(TaskFigures::kRunning, std::memory_order_relaxed);
+  if (since > 0) {
+    if (waited == TaskFigures::kRunnable) Add(figures_.busy_ns, start - since);
+    if (waited == TaskFigures::kBackpressured) Add(figures_.backpressured_ns, start - since);
+    if (waited == TaskFigures::kIdle) Add(figures_.idle_ns, start - since);
+  }
+  const StepResult result = StepGuarded();
+  const int64_t end = SteadyNanos();
+  Add(figures_.busy_ns, end - start);
+  if (config_.backend && (result == StepResult::kFinished || end - last_sample_ns_ >= kStateSampleNs)) {
+    SampleState(end);
+  }
+  figures_.waiting_since_ns.store(end, std::memory_order_relaxed);
+  switch (result) {
+    case StepResult::kYield:
+      figures_.waiting.store(TaskFigures::kRunnable, std::memory_order_relaxed);
+      break;
+    case StepResult::kBlocked:
+      figures_.waiting.store(TaskFigures::kBackpressured, std::memory_order_relaxed);
+      break;
+    case StepResult::kIdle:
+      figures_.waiting.store(TaskFigures::kIdle, std::memory_order_relaxed);
+      break;
+    case StepResult::kFinished:
+      figures_.waiting.store(TaskFigures::kFinished, std::memory_order_relaxed);
+      break;
+  }
+  return result;
+}
+
+void StreamTask::SampleState(int64_t now_ns) {
+  last_sample_ns_ = now_ns;
+  const state::BackendUsage u = config_.backend->Usage();
+  figures_.state_entries.store(u.entries, std::memory_order_relaxed);
+  figures_.state_bytes.store(u.bytes, std::memory_order_relaxed);
+  figures_.cache_hits.store(u.cache_hits, std::memory_order_relaxed);
+  figures_.cache_misses.store(u.cache_misses, std::memory_order_relaxed);
+  figures_.cache_evictions.store(u.cache_evictions, std::memory_order_relaxed);
+}
+
+Task::StepResult StreamTask::StepGuarded() {
   try {
     return StepImpl();
   } catch (const StateError& e) {
@@ -203,6 +267,8 @@ Task::StepResult StreamTask::StepImpl() {
 
 bool StreamTask::PollSource() {
   if (source_finished_) return true;
+  // What this poll reads enters the job now (ingestion time for the sinks' latency).
+  metrics_.ingestion_ns = SteadyNanos();
   absl::StatusOr<SourcePoll> poll = source_->Poll(kSourcePollRecords);
   if (!poll.ok()) {
     scheduler()->Fail(poll.status());
@@ -244,6 +310,7 @@ void StreamTask::HandleMessage(size_t i, Message&& m) {
   switch (m.kind) {
     case MessageKind::kBatch:
       metrics_.records_in.fetch_add(static_cast<int64_t>(m.batch->size()), std::memory_order_relaxed);
+      metrics_.ingestion_ns = m.batch->ingestion_ns;
       ops_.front()->ProcessBatch(in.input_index, m.batch.get());
       break;
     case MessageKind::kWatermark:
@@ -313,6 +380,7 @@ bool StreamTask::ContinueAdvance() {
   // by it (no record or timer still to come is judged by a smaller watermark).
   if (config_.backend) config_.backend->AdvanceTtlWatermark(target_wm_);
   advancing_ = false;
+  figures_.watermark.store(target_wm_, std::memory_order_relaxed);
   FlushBatches();
   Broadcast(MessageKind::kWatermark, target_wm_);
   return true;
@@ -335,6 +403,7 @@ void StreamTask::UpdateIdle() {
 void StreamTask::OnBarrier(size_t i, int64_t id) {
   if (id > aligning_id_) {
     aligning_id_ = id;
+    align_start_ns_ = SteadyNanos();
     held_count_ = 0;
     for (InputState& in : inputs_) in.held = false;
   } else if (id < aligning_id_) {
@@ -366,6 +435,10 @@ void StreamTask::CompleteCheckpoint(int64_t id) {
   last_checkpoint_ = id;
   checkpoint::TaskAck ack;
   ack.task = name();
+  if (align_start_ns_ > 0) {
+    ack.alignment_s = static_cast<double>(SteadyNanos() - align_start_ns_) / 1e9;
+    align_start_ns_ = 0;
+  }
   checkpoint::WatermarkPosition& wm = ack.watermark.emplace();
   wm.operator_uid = contexts_.empty() ? name() : contexts_.front()->uid();
   wm.subtask = config_.subtask;

@@ -71,6 +71,29 @@ class SourceDriver {
   virtual int poll_interval_ms() const { return 20; }
 };
 
+// What a task publishes for the monitor (monitor.h): written by the task's worker thread
+// with relaxed stores (per step, per watermark, per state sample), read by any thread.
+//
+// Time: each Step() counts as busy; the time between two steps counts by why the task
+// stopped: backpressured after kBlocked (an output channel was full), idle after kIdle (no
+// input, or a source with nothing to read), busy after kYield (runnable, waiting for a
+// worker). `waiting`/`waiting_since_ns` say which wait is going on, so a reader can add it.
+struct TaskFigures {
+  enum Waiting : int { kRunning, kRunnable, kBackpressured, kIdle, kFinished };
+  std::atomic<int64_t> busy_ns{0};
+  std::atomic<int64_t> backpressured_ns{0};
+  std::atomic<int64_t> idle_ns{0};
+  std::atomic<int> waiting{kRunning};
+  std::atomic<int64_t> waiting_since_ns{0};  // steady clock; 0 before the first step
+  std::atomic<int64_t> watermark{kMinTimestamp};
+  // The keyed state backend's BackendUsage, sampled about once a second; -1 unknown.
+  std::atomic<int64_t> state_entries{-1}, state_bytes{-1};
+  std::atomic<int64_t> cache_hits{-1}, cache_misses{-1}, cache_evictions{-1};
+};
+
+// Steady-clock nanoseconds, the time base of TaskFigures.
+int64_t SteadyNanos();
+
 struct TaskConfig {
   std::string name;
   int subtask = 0;
@@ -123,6 +146,14 @@ class StreamTask : public Task {
   Timestamp current_watermark() const { return current_wm_; }
   bool OutputsBacklogged() const;
   TaskMetrics& metrics() { return metrics_; }
+  const TaskMetrics& metrics() const { return metrics_; }
+  const TaskFigures& figures() const { return figures_; }
+  // The chain's operators, head first (after wiring): name, uid and what each reported to
+  // the errors output.
+  size_t num_operators() const { return contexts_.size(); }
+  const std::string& operator_name(size_t i) const;
+  const std::string& operator_uid(size_t i) const;
+  const ErrorSink* operator_errors(size_t i) const;
 
  private:
   class Context;
@@ -136,7 +167,9 @@ class StreamTask : public Task {
   };
   enum class Phase { kRunning, kFinishing, kDraining, kDone };
 
+  StepResult StepGuarded();
   StepResult StepImpl();
+  void SampleState(int64_t now_ns);
   bool FlushOutputs();
   void FlushBatches();
   void Broadcast(MessageKind kind, int64_t value);
@@ -161,6 +194,9 @@ class StreamTask : public Task {
   std::vector<std::unique_ptr<Owned>> owned_;
   SourceDriver* source_ = nullptr;
   TaskMetrics metrics_;
+  TaskFigures figures_;
+  int64_t last_sample_ns_ = 0;
+  int64_t align_start_ns_ = 0;  // when the first barrier of the checkpoint being aligned arrived
 
   Phase phase_ = Phase::kRunning;
   size_t next_input_ = 0;

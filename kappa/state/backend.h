@@ -90,6 +90,16 @@ class StateIterator {
   virtual absl::Status status() const = 0;
 };
 
+// What a backend holds and how its cache fares, for metrics; -1 where a backend does not
+// know. Estimates, not exact counts: disk backends answer from their statistics.
+struct BackendUsage {
+  int64_t entries = -1;  // keys over every table, timers included
+  int64_t bytes = -1;
+  // A write-back cache in front of the backend: reads answered from memory, reads that
+  // went to the backend, entries evicted; cumulative.
+  int64_t cache_hits = -1, cache_misses = -1, cache_evictions = -1;
+};
+
 class KeyedStateBackend {
  public:
   virtual ~KeyedStateBackend() = default;
@@ -131,6 +141,10 @@ class KeyedStateBackend {
 
   // The registered tables, by TableId.
   virtual std::vector<TableInfo> Tables() const = 0;
+
+  // Sampled by the task about once a second (and when it finishes); cheap, no side
+  // effects (nothing is written back or flushed).
+  virtual BackendUsage Usage() { return {}; }
 
   // Writes a consistent snapshot of every table into `dir` (created by the call; must not
   // exist) and returns the files written, relative to `dir`. Runs on the task thread

@@ -168,6 +168,7 @@ void CachingBackend::SetValue(Entry& e, std::string_view value) {
 
 // Turns pending appends into the whole value: the backend's value, then the appends.
 absl::Status CachingBackend::Complete(TableId id, std::string_view key, Entry& e) {
+  ++misses_;
   std::string whole;
   absl::Status s = inner_->Get(id, key, &whole);
   if (!s.ok() && !absl::IsNotFound(s)) return s;
@@ -184,8 +185,12 @@ absl::Status CachingBackend::Get(TableId id, std::string_view key, std::string* 
   Table& t = *tables_[id];
   if (!t.cached()) return inner_->Get(id, key, value);
   Entry* e = Find(t, key);
-  if (e == nullptr && t.inner_empty) return absl::NotFoundError("");
+  if (e == nullptr && t.inner_empty) {
+    ++hits_;
+    return absl::NotFoundError("");
+  }
   if (e == nullptr) {
+    ++misses_;
     absl::Status s = inner_->Get(id, key, value);
     if (!s.ok() && !absl::IsNotFound(s)) return s;
     // While a scan is open, adding to an ordered table would move its entries.
@@ -199,6 +204,7 @@ absl::Status CachingBackend::Get(TableId id, std::string_view key, std::string* 
     return s;
   }
   e->referenced = true;
+  if (e->known) ++hits_;
   if (!e->known) KAPPA_RETURN_IF_ERROR(Complete(id, key, *e));
   if (!e->present) return absl::NotFoundError("");
   value->assign(e->value);
@@ -433,6 +439,7 @@ void CachingBackend::Evict() {
           continue;
         }
         bytes_ -= EntryBytes(it->first, it->second.value);
+        ++evicted_entries_;
         t->point.erase(it++);
       }
       for (auto it = t->ordered.begin(); it != t->ordered.end() && bytes_ > target;) {
@@ -442,11 +449,26 @@ void CachingBackend::Evict() {
           continue;
         }
         bytes_ -= EntryBytes(it->first, it->second.value);
+        ++evicted_entries_;
         it = t->ordered.erase(it);
       }
     }
   }
   if (n > 0) evict_from_ = (evict_from_ + 1) % n;
+}
+
+BackendUsage CachingBackend::Usage() {
+  BackendUsage u = inner_->Usage();
+  int64_t cached = 0;
+  for (const auto& t : tables_) {
+    if (t != nullptr) cached += static_cast<int64_t>(t->point.size() + t->ordered.size());
+  }
+  u.entries = std::max(u.entries, cached);
+  u.bytes = std::max(u.bytes, static_cast<int64_t>(bytes_));
+  u.cache_hits = hits_;
+  u.cache_misses = misses_;
+  u.cache_evictions = evicted_entries_;
+  return u;
 }
 
 }  // namespace kappa::state

@@ -72,6 +72,9 @@ class CachingBackend : public KeyedStateBackend {
   // Forwarded: the backend reclaims; the cache drops expired entries at its next flush.
   void AdvanceTtlWatermark(int64_t wm) override;
   std::vector<TableInfo> Tables() const override { return inner_->Tables(); }
+  // The backend's estimates, or the cache's own figures when they are larger (changes not
+  // yet written back), with the cache's hits, misses and evicted entries.
+  BackendUsage Usage() override;
   // Writes back every change, then snapshots the backend.
   absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) override;
   // The wrapped backend's: snapshots are in its format.
@@ -85,6 +88,8 @@ class CachingBackend : public KeyedStateBackend {
   size_t cached_bytes() const { return bytes_; }
   int64_t evictions() const { return evictions_; }  // eviction rounds so far
   int64_t write_backs() const { return write_backs_; }  // backend writes so far
+  int64_t hits() const { return hits_; }      // reads answered from memory
+  int64_t misses() const { return misses_; }  // reads that went to the backend
 
  private:
   // What the backend holds under a cached key, as far as the cache knows.
@@ -140,6 +145,9 @@ class CachingBackend : public KeyedStateBackend {
   size_t evict_from_ = 0;      // the table the next eviction round starts at
   int64_t evictions_ = 0;
   int64_t write_backs_ = 0;
+  int64_t hits_ = 0;
+  int64_t misses_ = 0;
+  int64_t evicted_entries_ = 0;
   std::string scratch_;
   std::string ttl_scratch_;
 };

@@ -249,4 +249,13 @@ int64_t HeapBackend::ApproximateKeys(TableId table) {
   return static_cast<int64_t>(t.kind == TableKind::kPoint ? t.point.size() : t.ordered.size());
 }
 
+BackendUsage HeapBackend::Usage() {
+  BackendUsage u;
+  u.entries = 0;
+  for (const auto& t : tables_) {
+    if (t != nullptr) u.entries += static_cast<int64_t>(t->point.size() + t->ordered.size());
+  }
+  return u;
+}
+
 }  // namespace kappa::state

@@ -35,6 +35,8 @@ class HeapBackend : public KeyedStateBackend {
   absl::Status Delete(TableId table, std::string_view key) override;
   std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) override;
   int64_t ApproximateKeys(TableId table) override;
+  // Entries counted; bytes unknown (counting them would walk every table).
+  BackendUsage Usage() override;
   std::vector<TableInfo> Tables() const override;
   absl::StatusOr<std::vector<std::string>> Snapshot(const std::string& dir) override;
   std::string_view name() const override { return "heap"; }

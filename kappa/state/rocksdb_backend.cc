@@ -316,4 +316,19 @@ int64_t RocksDbBackend::ApproximateKeys(TableId table) {
   return static_cast<int64_t>(n);
 }
 
+BackendUsage RocksDbBackend::Usage() {
+  BackendUsage u;
+  u.entries = 0;
+  u.bytes = 0;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    uint64_t keys = 0, live = 0, mem = 0;
+    db_->GetIntProperty(h, "rocksdb.estimate-num-keys", &keys);
+    db_->GetIntProperty(h, "rocksdb.estimate-live-data-size", &live);
+    db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &mem);
+    u.entries += static_cast<int64_t>(keys);
+    u.bytes += static_cast<int64_t>(live + mem);
+  }
+  return u;
+}
+
 }  // namespace kappa::state

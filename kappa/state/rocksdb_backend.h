@@ -68,6 +68,8 @@ class RocksDbBackend : public KeyedStateBackend {
   absl::Status Delete(TableId table, std::string_view key) override;
   std::unique_ptr<StateIterator> Scan(TableId table, std::string_view prefix) override;
   int64_t ApproximateKeys(TableId table) override;
+  // RocksDB's estimates: estimate-num-keys, and estimate-live-data-size plus the memtables.
+  BackendUsage Usage() override;
   std::vector<TableInfo> Tables() const override;
   // A RocksDB checkpoint: SST files are hard-linked (a checkpoint after the previous one
   // shares every unchanged file with it; nothing is copied), memtables are flushed first.

@@ -424,6 +424,15 @@ absl::Status Consumer::CheckErrors() {
   return absl::OkStatus();
 }
 
+int64_t Consumer::HighWater(int partition) const {
+  int64_t low = -1, high = -1;
+  if (rd_kafka_get_watermark_offsets(rk_.get(), endpoint_.topic.c_str(), partition, &low, &high) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return -1;
+  }
+  return high >= 0 ? high : -1;
+}
+
 absl::StatusOr<size_t> Consumer::Poll(int partition, rd_kafka_message_t** out, size_t max) {
   // Consumer-wide errors are rare: look for them every 64th poll, not on every one.
   if ((polls_++ & 63) == 0) {

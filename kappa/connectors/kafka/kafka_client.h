@@ -99,6 +99,9 @@ class Consumer {
   // A consumer-wide fatal error (e.g. an offset that retention removed) is returned.
   absl::StatusOr<size_t> Poll(int partition, rd_kafka_message_t** out, size_t max);
   const KafkaEndpoint& endpoint() const { return endpoint_; }
+  // The partition's high-water mark as of the last fetch response (librdkafka's cached
+  // figure: no request to the broker), or -1 before the first one.
+  int64_t HighWater(int partition) const;
 
  private:
   Consumer() = default;

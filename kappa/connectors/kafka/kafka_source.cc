@@ -51,6 +51,10 @@ class Reader final : public RawPartitionReader {
   int64_t offset() const override { return offset_; }
   int64_t end_offset() const override { return end_; }
   void RestoreEndOffset(int64_t end) override { end_ = end; }
+  int64_t high_water() const override {
+    const int64_t high = consumer_->HighWater(partition_);
+    return high >= 0 ? high : end_;
+  }
 
  private:
   static constexpr size_t kMaxBatch = 512;

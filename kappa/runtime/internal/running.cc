@@ -1,6 +1,8 @@
 #include "kappa/runtime/internal/running.h"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "kappa/base/status.h"
 #include "kappa/runtime/scheduler.h"
@@ -48,6 +50,24 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
     }
     a.progress = opt.progress;
     a.coordinator = job.coordinator.get();
+    a.errors = opt.errors;
+    a.restored_id = job.restored_id;
+    a.restore_s = job.restore_s;
+    // Edges between chains: graph edges joining the same two chains count as one.
+    std::map<int, int> chain_of;  // chain head -> chain index
+    for (int h : plan.heads()) chain_of.emplace(h, static_cast<int>(chain_of.size()));
+    for (const WiredEdge& e : job.edges) {
+      const int from = chain_of[e.from_head], to = chain_of[e.to_head];
+      auto same = std::find_if(a.edges.begin(), a.edges.end(),
+                               [&](const auto& x) { return x.view.from == from && x.view.to == to; });
+      if (same == a.edges.end()) {
+        same = a.edges.emplace(a.edges.end());
+        same->view.from = from;
+        same->view.to = to;
+        same->view.partitioning = e.partitioning;
+      }
+      same->channels.insert(same->channels.end(), e.channels.begin(), e.channels.end());
+    }
     opt.monitor->Attach(std::move(a));
   }
   // Whatever ends the run, the monitor keeps its last figures and forgets the tasks.

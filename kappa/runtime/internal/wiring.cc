@@ -121,10 +121,28 @@ std::vector<std::vector<std::vector<OutputChannel*>>> CreateChannels(const JobGr
     auto& consumers = job->tasks[plan.head[edge.to]];
     outs[e].resize(pp);
     const bool pointwise = edge.partitioning == Partitioning::kForward && pp == cp;
+    WiredEdge& wired = job->edges.emplace_back();
+    wired.from_head = plan.head[edge.from];
+    wired.to_head = plan.head[edge.to];
+    switch (edge.partitioning) {
+      case Partitioning::kForward:
+        wired.partitioning = pointwise ? "forward" : "rebalance";
+        break;
+      case Partitioning::kHash:
+        wired.partitioning = "hash";
+        break;
+      case Partitioning::kRebalance:
+        wired.partitioning = "rebalance";
+        break;
+      case Partitioning::kBroadcast:
+        wired.partitioning = "broadcast";
+        break;
+    }
     for (int i = 0; i < pp; ++i) {
       for (int j = 0; j < cp; ++j) {
         if (pointwise && i != j) continue;
         job->channels.push_back(std::make_unique<Channel>(opt.channel_capacity, producers[i].get(), consumers[j].get()));
+        wired.channels.push_back(job->channels.back().get());
         outs[e][i].push_back(producers[i]->AddOutput(job->channels.back().get()));
         consumers[j]->AddInput(job->channels.back().get(), edge.to_input);
       }

@@ -37,6 +37,13 @@ struct RemoveOnExit {
   std::string dir;
 };
 
+// The channels of one job-graph edge that crosses tasks, for the monitor's channel fill.
+struct WiredEdge {
+  int from_head = 0, to_head = 0;  // chain heads (node indexes)
+  std::string partitioning;        // forward | hash | rebalance | broadcast
+  std::vector<const Channel*> channels;
+};
+
 // Members in construction order; destroyed in reverse.
 struct WiredJob {
   // What operators read of the restored checkpoint (source positions); tasks point here.
@@ -45,7 +52,12 @@ struct WiredJob {
   RemoveOnExit state_root;                         // their working directory
   std::vector<std::vector<std::unique_ptr<StreamTask>>> tasks;  // per chain head: its instances
   std::vector<std::unique_ptr<Channel>> channels;
+  std::vector<WiredEdge> edges;
   std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator;  // null without checkpoints
+  // The checkpoint the run starts from (-1: none) and how long choosing, checking and
+  // loading it took (set by Execute).
+  int64_t restored_id = -1;
+  double restore_s = 0;
 
   std::vector<StreamTask*> all_tasks() const;
 };
