@@ -3,8 +3,9 @@
 // differences:
 //   - source partitions are flattened: {source, partition, start, offset, end, records,
 //     finished, high_water, watermark, idle, replay_end} plus the computed
-//     `lag` (records between the position and the partition's end: the high-water mark
-//     when known, else the bounded end; null when neither is known) and
+//     `lag` (offsets between the position and the partition's end: the high-water mark
+//     when known, else the bounded end; records for Kafka, bytes for a file log; null when
+//     neither is known) and
 //     `event_time_lag_s` (now - watermark; null before the first watermark, 0 once the
 //     input ended);
 //   - watermarks are null before the first one; the final watermark of an ended input is

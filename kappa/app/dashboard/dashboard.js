@@ -155,7 +155,7 @@ function renderHeader(job) {
   const errors = job.errors_decode + job.errors_user + job.errors_late;
   let html = kpi(fmtRate(rate), isFinal(job) ? 'input, average' : 'input', 'records read per second by all sources');
   html += kpi(fmtNum(read), 'records read');
-  html += kpi(lags.length ? fmtNum(Math.max(...lags)) : '–', 'max lag', 'records behind the end, the largest of any partition');
+  html += kpi(lags.length ? fmtNum(Math.max(...lags)) : '–', 'max lag', 'offsets behind the end (records for Kafka, bytes for a file log), the largest of any partition');
   html += kpi(etl.length ? fmtDur(Math.max(...etl)) : '–', 'event-time lag', 'now − watermark, the largest of any partition');
   html += kpi(String(job.checkpoints.completed), 'checkpoints');
   html += kpi(`<span class="${errors ? 'bad-t' : ''}">${fmtNum(errors)}</span>`, 'errors');
