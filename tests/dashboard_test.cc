@@ -134,12 +134,15 @@ class RunningJob {
   std::string url_;
 };
 
-// The chain boxes of the dumped DOM: name -> (records in/s, records out/s).
-std::map<std::string, std::pair<double, double>> ChainBoxes(const std::string& dom) {
+// The chain boxes of the dumped DOM: name -> (records in/s, records out/s); `busy` gets
+// the sum of their busy shares.
+std::map<std::string, std::pair<double, double>> ChainBoxes(const std::string& dom, double* busy = nullptr) {
   std::map<std::string, std::pair<double, double>> boxes;
   std::regex box(
       "<div class=\"chain[^\"]*\" id=\"chain-[0-9]+\"[^>]*data-name=\"([^\"]*)\"[^>]*"
-      "data-records-in-per-s=\"([0-9.e+-]+)\" data-records-out-per-s=\"([0-9.e+-]+)\"");
+      "data-records-in-per-s=\"([0-9.e+-]+)\" data-records-out-per-s=\"([0-9.e+-]+)\" "
+      "data-busy=\"([0-9.e+-]+)\"");
+  if (busy != nullptr) *busy = 0;
   for (auto it = std::sregex_iterator(dom.begin(), dom.end(), box); it != std::sregex_iterator(); ++it) {
     std::string name = (*it)[1];
     // The DOM serializer escapes '>' and '&' in attribute values.
@@ -149,6 +152,7 @@ std::map<std::string, std::pair<double, double>> ChainBoxes(const std::string& d
       }
     }
     boxes[name] = {std::stod((*it)[2]), std::stod((*it)[3])};
+    if (busy != nullptr) *busy += std::stod((*it)[4]);
   }
   return boxes;
 }
@@ -180,8 +184,10 @@ TEST(DashboardTest, HeadlessChromiumShowsTheRunningJobsChainsWithTheirRates) {
   std::string dom = Capture(absl::StrCat(kChromium, " --headless --no-sandbox --disable-gpu --user-data-dir=", profile,
                                          " --virtual-time-budget=4000 --dump-dom ", job.url(), " 2>/dev/null"));
   ASSERT_THAT(dom, HasSubstr("id=\"graph\"")) << dom.substr(0, 2000);
-  std::map<std::string, std::pair<double, double>> boxes = ChainBoxes(dom);
+  double busy = 0;
+  std::map<std::string, std::pair<double, double>> boxes = ChainBoxes(dom, &busy);
   ASSERT_EQ(boxes.size(), api.Items("chains").size()) << dom.substr(0, 4000);
+  EXPECT_GT(busy, 0) << "no chain shows any busy time";
   for (const app::JsonNode& c : api.Items("chains")) {
     auto it = boxes.find(c.String("name"));
     ASSERT_NE(it, boxes.end()) << "no box for chain " << c.String("name");
@@ -282,6 +288,7 @@ TEST(StatusTest, ShowsTheRunningJobOnOneScreen) {
   EXPECT_THAT(r.out, HasSubstr("CHAIN"));
   EXPECT_THAT(r.out, HasSubstr("gen:nexmark"));
   EXPECT_THAT(r.out, HasSubstr("checkpoints: "));
+  EXPECT_THAT(r.out, HasSubstr(" ok at "));  // the last checkpoint (every 500 ms)
   // Every chain's row shows a rate: the sampler gives the first request one already.
   std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
   int chain_rows = 0;

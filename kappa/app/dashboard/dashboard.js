@@ -337,7 +337,7 @@ function renderCheckpoints(job) {
 function renderLatency(job) {
   const row = (label, h) => `<tr><td>${label}</td><td class="num">${fmtDur(h.p50_s)}</td>` +
                             `<td class="num">${fmtDur(h.p99_s)}</td><td class="num">${fmtNum(h.count)}</td></tr>`;
-  let html = '<table><tr><th>end-to-end latency</th><th class="num">p50</th><th class="num">p99</th><th class="num">records</th></tr>' +
+  let html = '<table><tr><th>end-to-end latency</th><th class="num">p50</th><th class="num">p99</th><th class="num" title="records timed at the sinks (a sample of them)">samples</th></tr>' +
              row('event time → emission', job.event_time_latency) +
              row('ingestion → emission', job.ingestion_latency) + '</table>';
   if (job.sinks.length) {
