@@ -53,7 +53,7 @@ std::string Bytes(double b) {
   return absl::StrFormat(b >= 100 ? "%.0f %s" : b >= 10 ? "%.1f %s" : "%.2f %s", b, units[i]);
 }
 
-// Seconds as 850 us, 340 ms, 2.4 s, 3 min 05 s, 2 h 07 min.
+// Seconds as 850 us, 340 ms, 2.4 s, 3 min 05 s, 2 h 07 min, 1116 d 11 h.
 std::string Duration(double s) {
   if (!std::isfinite(s) || s < 0) return "-";
   if (s == 0) return "0";
@@ -61,7 +61,10 @@ std::string Duration(double s) {
   if (s < 1) return absl::StrFormat(s < 0.01 ? "%.1f ms" : "%.0f ms", s * 1e3);
   if (s < 60) return absl::StrFormat(s < 10 ? "%.1f s" : "%.0f s", s);
   if (s < 3600) return absl::StrFormat("%d min %02d s", static_cast<int>(s / 60), static_cast<int>(s) % 60);
-  return absl::StrFormat("%d h %02d min", static_cast<int>(s / 3600), static_cast<int>(s) % 3600 / 60);
+  if (s < 2 * 86400) {
+    return absl::StrFormat("%d h %02d min", static_cast<int>(s / 3600), static_cast<int>(s) % 3600 / 60);
+  }
+  return absl::StrFormat("%d d %d h", static_cast<int64_t>(s / 86400), static_cast<int64_t>(s) % 86400 / 3600);
 }
 
 // Epoch ms as UTC time of day, with the date when it is not the day of `now_ms`.
@@ -218,6 +221,10 @@ std::string StatusText(const JsonNode& job, const std::string& url, int width) {
   // Source partitions: those furthest behind first when they do not all fit.
   std::vector<const JsonNode*> parts;
   for (const JsonNode& p : job.Items("sources")) parts.push_back(&p);
+  std::stable_sort(parts.begin(), parts.end(), [](const JsonNode* a, const JsonNode* b) {
+    std::string sa = a->String("source"), sb = b->String("source");
+    return sa != sb ? sa < sb : a->Number("partition") < b->Number("partition");
+  });
   constexpr size_t kMaxPartitions = 12;
   size_t hidden = 0;
   if (parts.size() > kMaxPartitions) {

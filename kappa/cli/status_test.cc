@@ -75,6 +75,18 @@ TEST(StatusTextTest, ShowsChainsPartitionsAndTheLastCheckpoint) {
   for (const std::string& line : std::vector<std::string>(absl::StrSplit(text, '\n'))) EXPECT_LE(line.size(), 100u) << line;
 }
 
+TEST(StatusTextTest, PartitionsInOrderAndLongLagsInDays) {
+  runtime::JobSnapshot s = Job(3);
+  std::swap(s.sources[0], s.sources[2]);
+  s.sources[1].watermark = s.now_ms - (3 * 86400 + 5 * 3600) * 1000LL;  // replaying old history
+  std::string text = StatusText(Serve(s, nullptr), "u");
+  size_t p0 = text.find("bids     0"), p1 = text.find("bids     1"), p2 = text.find("bids     2");
+  ASSERT_NE(p0, std::string::npos) << text;
+  EXPECT_LT(p0, p1);
+  EXPECT_LT(p1, p2);
+  EXPECT_THAT(text, HasSubstr("  3 d 5 h\n"));
+}
+
 TEST(StatusTextTest, WithoutRatesShowsDashes) {
   std::string text = StatusText(Serve(Job(1), nullptr), "u");
   EXPECT_THAT(text, HasSubstr("count-bids                   2     -      -         1 M     -       -"));

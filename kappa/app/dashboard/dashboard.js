@@ -45,7 +45,7 @@ function fmtBytes(b) {
   return (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)).replace(/\.?0+$/, '') + ' ' + units[i];
 }
 
-// Seconds as 850 µs, 340 ms, 2.4 s, 3 min 05 s, 2 h 07 min.
+// Seconds as 850 µs, 340 ms, 2.4 s, 3 min 05 s, 2 h 07 min, 1116 d 11 h.
 function fmtDur(s) {
   if (s === null || s === undefined || !isFinite(s) || s < 0) return '–';
   if (s === 0) return '0';
@@ -53,7 +53,8 @@ function fmtDur(s) {
   if (s < 1) { const ms = s * 1e3; return (ms < 10 ? ms.toFixed(1).replace(/\.0$/, '') : Math.round(ms)) + ' ms'; }
   if (s < 60) return (s < 10 ? s.toFixed(1) : Math.round(s)) + ' s';
   if (s < 3600) return Math.floor(s / 60) + ' min ' + String(Math.floor(s % 60)).padStart(2, '0') + ' s';
-  return Math.floor(s / 3600) + ' h ' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + ' min';
+  if (s < 2 * 86400) return Math.floor(s / 3600) + ' h ' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + ' min';
+  return Math.floor(s / 86400) + ' d ' + Math.floor((s % 86400) / 3600) + ' h';
 }
 
 function pad(n, w = 2) { return String(n).padStart(w, '0'); }
@@ -267,7 +268,7 @@ function shortSource(s) { return s.length > 48 ? '…' + s.slice(-47) : s; }
 
 function renderSources(job) {
   const el = document.getElementById('sources');
-  const ps = job.sources;
+  const ps = job.sources.slice().sort((a, b) => a.source < b.source ? -1 : a.source > b.source ? 1 : a.partition - b.partition);
   if (ps.length === 0) {
     el.innerHTML = '<div class="empty">No source partitions yet.</div>';
     return;
