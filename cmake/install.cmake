@@ -73,7 +73,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "cmake (>= 3.25), pkg-config, libabsl-dev, libprotobuf-dev, librocksdb-dev, librdkafka-dev, libcpp-httplib-dev, libsimdjson-dev, "
+    "cmake (>= 3.25), pkg-config, libabsl-dev, libprotobuf-dev, librocksdb-dev, librdkafka-dev, libcpp-httplib-dev, libspdlog-dev, libsimdjson-dev, "
     "libgtest-dev, libgmock-dev")  # kappa/testing.h's matchers are gmock's; `kappa new` projects test with GTest
 set(CPACK_GENERATOR DEB)
 include(CPack)

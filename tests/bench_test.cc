@@ -113,6 +113,44 @@ TEST(BenchNexmarkTest, LatencyModeReportsOrderedPercentiles) {
   EXPECT_LE(r.Double("baseline_p999_ms"), r.Double("baseline_max_ms"));
 }
 
+// --metrics both: each repetition without and then with a monitor scraped every second
+// (and once at the end); the medians of both and the cost are reported, the rows agree.
+TEST(BenchNexmarkTest, MetricsBothRunsEachRepetitionWithoutAndWithAScrapedMonitor) {
+  RunResult run = RunKappa({"bench", "nexmark", "--query", "q5", "--events", "20000", "--event-rate", "20000",
+                            "--repetitions", "2", "--metrics", "both", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> lines = Lines(run.out);
+  ASSERT_EQ(lines.size(), 1u) << run.out;
+  Result r(lines[0]);
+  ExpectThroughputLine(r, "q5", 20000);
+  EXPECT_EQ(r.Str("metrics"), "both");
+  EXPECT_GT(r.Double("engine_wall_median_s"), 0);
+  EXPECT_GT(r.Double("metrics_wall_median_s"), 0);
+  EXPECT_GT(r.Double("metrics_cpu_median_s"), 0);
+  EXPECT_GE(r.Int("scrapes"), 2);  // at least the final scrape of each run with metrics
+  EXPECT_GT(r.Double("scrape_cpu_s"), 0);
+  EXPECT_GT(r.Double("metrics_wall_cost"), -1);
+}
+
+TEST(BenchNexmarkTest, MetricsTableShowsBothMediansAndTheCost) {
+  RunResult run = RunKappa({"bench", "nexmark", "--query", "q1", "--events", "5000", "--metrics", "both"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("metrics off and on"));
+  EXPECT_THAT(run.out, HasSubstr("metrics: median of 1 runs off / on:"));
+  EXPECT_THAT(run.out, HasSubstr("ms CPU in all"));
+}
+
+TEST(BenchNexmarkTest, BadMetricsValueIsOneLineAndExitCode2) {
+  RunResult run = RunKappa({"bench", "nexmark", "--query", "q1", "--events", "100", "--metrics", "sometimes"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--metrics 'sometimes': use off, on or both"));
+  EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
+  RunResult latency = RunKappa({"bench", "nexmark", "--query", "q1", "--rate", "1000", "--events", "100",
+                                "--metrics", "on"});
+  EXPECT_EQ(latency.exit_code, 2);
+  EXPECT_THAT(latency.err, HasSubstr("--metrics is for throughput runs"));
+}
+
 TEST(BenchNexmarkTest, BadQueryIsOneLineAndExitCode2) {
   RunResult run = RunKappa({"bench", "nexmark", "--query", "q6", "--events", "100"});
   EXPECT_EQ(run.exit_code, 2);

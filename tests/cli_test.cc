@@ -44,6 +44,7 @@ using ::kappa::testing::ScopedTempDir;
 using ::kappa::testing::WriteStringToFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 namespace fs = std::filesystem;
@@ -391,15 +392,67 @@ TEST_F(CliTest, ErrorsOnRedirectedStderrAreNotOverwrittenByTheSummary) {
 }
 
 
-TEST_F(CliTest, DemoPrintsHotAuctionsAsJsonLines) {
+// The demo's story, step by step: the live job (a real process, killed with SIGKILL and
+// restarted from its checkpoint) and the replay write the same rows, and those are the
+// hot auctions computed from the log without Kappa.
+TEST_F(CliTest, DemoKillsRestoresAndReplaysToTheSameOutput) {
   const std::string dir = Path("demo");
   RunResult r = RunKappa({"demo", "--events", "20000", "--dir", dir});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  std::vector<Hot> rows = ParseHot(r.out);
-  ASSERT_FALSE(rows.empty()) << Describe(r);
-  int64_t lines = 0;
-  EXPECT_EQ(rows, ExpectedHot(Files(dir + "/log"), &lines));
-  EXPECT_EQ(lines, 20000);
+  EXPECT_EQ(r.out, "") << Describe(r);
+  std::vector<std::string> lines = Lines(r.err);
+  ASSERT_EQ(lines.size(), 6u) << Describe(r);
+  for (int i = 0; i < 6; ++i) EXPECT_THAT(lines[i], StartsWith(absl::StrCat("kappa demo: ", i + 1, "/6 "))) << r.err;
+  EXPECT_THAT(lines[1], HasSubstr("dashboard at http://127.0.0.1:")) << r.err;
+  EXPECT_THAT(lines[2], HasSubstr("kill -9 of the live job")) << r.err;
+  EXPECT_THAT(lines[2], Not(HasSubstr("(none yet)"))) << r.err;
+  EXPECT_THAT(lines[3], HasSubstr("4/6 restart: restored checkpoint ")) << r.err;
+  EXPECT_THAT(lines[5], HasSubstr("outputs are equal")) << r.err;
+
+  int64_t events = 0;
+  std::vector<Hot> expected = ExpectedHot(Files(dir + "/log"), &events);
+  EXPECT_EQ(events, 20000);
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(ParseHot(absl::StrJoin(kappa::testing::OutputLines(dir + "/live"), "\n")), expected);
+  EXPECT_EQ(ParseHot(absl::StrJoin(kappa::testing::OutputLines(dir + "/replayed"), "\n")), expected);
+}
+
+// --log-level: what Kappa logs about itself (here the embedded cluster's info line, the
+// sources' debug lines) comes and goes; the run's summary line is a result and stays.
+TEST_F(CliTest, LogLevelChoosesWhatIsLogged) {
+  auto run = [&](const std::string& level) {
+    std::vector<std::string> args = {"run", "nexmark-q0", "--source", "gen:nexmark?events=1000&partitions=2",
+                                     "--sink", "file:" + Path("q0-" + level + ".jsonl"), "--kafka", "embedded"};
+    if (!level.empty()) {
+      args.push_back("--log-level");
+      args.push_back(level);
+    }
+    return RunKappa(args);
+  };
+  RunResult info = run("");
+  ASSERT_EQ(info.exit_code, 0) << Describe(info);
+  EXPECT_THAT(info.err, HasSubstr("kappa: embedded Kafka cluster (librdkafka mock) at ")) << Describe(info);
+  EXPECT_THAT(info.err, Not(HasSubstr("debug:"))) << Describe(info);
+  EXPECT_THAT(info.err, HasSubstr("kappa: nexmark-q0 done: 1000 records read")) << Describe(info);
+
+  RunResult off = run("off");
+  ASSERT_EQ(off.exit_code, 0) << Describe(off);
+  EXPECT_EQ(Lines(off.err).size(), 1u) << Describe(off);
+  EXPECT_THAT(off.err, StartsWith("kappa: nexmark-q0 done: 1000 records read")) << Describe(off);
+
+  RunResult debug = run("debug");
+  ASSERT_EQ(debug.exit_code, 0) << Describe(debug);
+  EXPECT_THAT(debug.err, HasSubstr("kappa: embedded Kafka cluster (librdkafka mock) at ")) << Describe(debug);
+  EXPECT_THAT(debug.err, HasSubstr("kappa: debug: running nexmark-q0: parallelism 1")) << Describe(debug);
+  EXPECT_THAT(debug.err, HasSubstr("partition 1: opened at offset 0")) << Describe(debug);
+}
+
+TEST_F(CliTest, UnknownLogLevelIsOneLineError) {
+  ExpectOneLineError(RunKappa({"--log-level", "loud", "jobs"}), 2,
+                     "--log-level 'loud': use trace, debug, info, warn, error or off");
+  ExpectOneLineError(RunKappa({"run", "nexmark-q0", "--source", "gen:nexmark?events=10", "--sink", "stdout:",
+                               "--log-level", "verbose"}),
+                     2, "--log-level 'verbose'");
 }
 
 TEST_F(CliTest, DiffOfEqualOutputsExitsZero) {

@@ -195,6 +195,9 @@ class JobContext {
         options->start = *bindings_.replay_from;
       }
     }
+    // A replay without an end (--then-follow) notes where each partition's history ends,
+    // for the caught-up signal.
+    options->note_history_end = bindings_.replay_from.has_value() && !bindings_.replay_to.has_value();
     if (bindings_.replay_to) {
       KAPPA_ASSIGN_OR_RETURN(auto to, connectors::ParsePosition(*bindings_.replay_to, "--to"));
       if (to.kind == connectors::Position::Kind::kTimestamp) {

@@ -11,11 +11,14 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "kappa/app/job_json.h"
+#include "kappa/app/prometheus_text.h"
 #include "kappa/bench/bench_util.h"
 #include "kappa/bench/nexmark_baseline.h"
 #include "kappa/bench/nexmark_queries.h"
@@ -24,6 +27,7 @@
 #include "kappa/connectors/nexmark_source.h"
 #include "kappa/api/job.h"
 #include "kappa/runtime/errors.h"
+#include "kappa/runtime/monitor.h"
 #include "kappa/runtime/progress.h"
 
 #ifndef KAPPA_BUILD_TYPE
@@ -70,11 +74,64 @@ struct EngineRun {
   int64_t rows = 0;
   int64_t ahead = 0;
   int64_t late = 0;
+  int64_t scrapes = 0;
+  double scrape_cpu_s = 0;  // CPU time the scrapes took
   Histogram latency_us;
 };
 
+// What `--http` costs a run besides the figures the tasks always publish: every second, a
+// snapshot of the monitor rendered as the /metrics page and as /api/job (with rates
+// against the previous one), as a Prometheus server and an open dashboard would ask; and
+// once more at the end.
+class Scraper {
+ public:
+  explicit Scraper(const runtime::JobMonitor* monitor) : monitor_(monitor) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Scraper() { Stop(); }
+  // Stops scraping (after a last scrape of the final figures).
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t scrapes() const { return scrapes_; }
+  double cpu_s() const { return cpu_s_; }
+
+ private:
+  void Loop() {
+    runtime::JobSnapshot previous;
+    bool has_previous = false;
+    std::unique_lock<std::mutex> lock(mu_);
+    // Every second while the run goes on, and once more when it ended (the final figures).
+    for (bool last = false; !last;) {
+      last = cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+      const double cpu0 = ThreadCpuSeconds();
+      runtime::JobSnapshot now = monitor_->Snapshot();
+      size_t bytes = app::PrometheusText(now).size() + app::JobJson(now, has_previous ? &previous : nullptr).size();
+      g_checksum = g_checksum + bytes;
+      previous = std::move(now);
+      has_previous = true;
+      ++scrapes_;
+      cpu_s_ += ThreadCpuSeconds() - cpu0;
+    }
+  }
+
+  const runtime::JobMonitor* monitor_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  int64_t scrapes_ = 0;
+  double cpu_s_ = 0;
+  std::thread thread_;
+};
+
 absl::StatusOr<EngineRun> RunEngine(const JobRegistry& registry, const std::string& query,
-                                    const NexmarkBenchOptions& o, bool latency, Timestamp base_time = 0) {
+                                    const NexmarkBenchOptions& o, bool latency, Timestamp base_time = 0,
+                                    bool metrics = false) {
   const std::string job_name = absl::StrCat("nexmark-", query);
   const JobDefinition* def = FindNexmarkJob(registry, job_name);
   if (def == nullptr) return absl::NotFoundError(absl::StrCat("no job ", job_name));
@@ -105,12 +162,22 @@ absl::StatusOr<EngineRun> RunEngine(const JobRegistry& registry, const std::stri
     for (const runtime::SourceProgress::View& v : board.Read()) n += v.records;
     return n;
   };
+  runtime::JobMonitor monitor;
+  if (metrics) options.monitor = &monitor;
   EngineRun run;
   {
-    Progress progress(o.progress, absl::StrCat(query, " engine"), o.events, events_read);
+    Progress progress(o.progress, absl::StrCat(query, metrics ? " engine (metrics)" : " engine"), o.events,
+                      events_read);
     const double cpu0 = ProcessCpuSeconds();
     const auto wall0 = std::chrono::steady_clock::now();
+    std::optional<Scraper> scraper;
+    if (metrics) scraper.emplace(&monitor);
     absl::StatusOr<ExecutionResult> result = job->Execute(options);
+    if (scraper) {
+      scraper->Stop();
+      run.scrapes = scraper->scrapes();
+      run.scrape_cpu_s = scraper->cpu_s();
+    }
     run.wall_s = Seconds(std::chrono::steady_clock::now() - wall0).count();
     run.cpu_s = ProcessCpuSeconds() - cpu0;
     if (!result.ok()) {
@@ -213,12 +280,21 @@ std::string ThroughputJson(const ThroughputResult& r, const NexmarkBenchOptions&
       "\"engine_events_per_s_per_core\":%.1f,\"engine_rows\":%d,\"engine_late\":%d,\"baseline_cpu_s\":%.6f,"
       "\"baseline_events_per_s_per_core\":%.1f,\"baseline_rows\":%d,\"generator_cpu_s\":%.6f,"
       "\"generator_events_per_s_per_core\":%.1f,\"ratio\":%.4f,\"rows_checked\":%s,\"rows_match\":%s,"
-      "\"machine\":\"%s\"}",
+      "\"metrics\":\"%s\",\"engine_wall_median_s\":%.6f,\"engine_cpu_median_s\":%.6f%s,\"machine\":\"%s\"}",
       r.query, r.events, o.parallelism, EffectiveWorkers(o), o.state, o.repetitions, r.engine_wall_s, r.engine_cpu_s,
       r.engine_events_per_s(),
       r.engine_events_per_core_s(), r.engine_rows, r.engine_late, r.baseline_cpu_s, r.baseline_events_per_core_s(),
       r.baseline_rows, r.generator_cpu_s, r.generator_events_per_core_s(), r.ratio(),
-      r.rows_checked ? "true" : "false", r.rows_match() ? "true" : "false", JsonEscape(MachineLine()));
+      r.rows_checked ? "true" : "false", r.rows_match() ? "true" : "false", o.metrics, r.engine_wall_median_s,
+      r.engine_cpu_median_s,
+      r.metrics_compared
+          ? absl::StrFormat(",\"metrics_wall_median_s\":%.6f,\"metrics_cpu_median_s\":%.6f,"
+                            "\"metrics_wall_cost\":%.4f,\"metrics_cpu_cost\":%.4f,\"scrapes\":%d,"
+                            "\"scrape_cpu_s\":%.6f",
+                            r.metrics_wall_median_s, r.metrics_cpu_median_s, r.metrics_wall_cost(),
+                            r.metrics_cpu_cost(), r.scrapes, r.scrape_cpu_s)
+          : std::string(),
+      JsonEscape(MachineLine()));
 }
 
 std::string LatencyJson(const LatencyResult& r, const NexmarkBenchOptions& o) {
@@ -258,6 +334,13 @@ double MeasureGeneratorCpuSeconds(const NexmarkBenchOptions& options) {
   return best;
 }
 
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 absl::StatusOr<ThroughputResult> RunThroughput(const JobRegistry& registry, const std::string& query,
                                                const NexmarkBenchOptions& options, double generator_cpu_s) {
   ThroughputResult r;
@@ -265,18 +348,46 @@ absl::StatusOr<ThroughputResult> RunThroughput(const JobRegistry& registry, cons
   r.events = options.events;
   r.generator_cpu_s = generator_cpu_s;
   r.rows_checked = query != "q4";
+  r.metrics_compared = options.metrics == "both";
   const int repetitions = std::max(1, options.repetitions);
-  for (int i = 0; i < repetitions; ++i) {
-    KAPPA_ASSIGN_OR_RETURN(EngineRun engine, RunEngine(registry, query, options, /*latency=*/false));
-    if (i > 0 && engine.rows != r.engine_rows) {
+  std::vector<double> wall, cpu, metrics_wall, metrics_cpu;
+  bool first = true;
+  auto check_rows = [&](const EngineRun& engine) -> absl::Status {
+    if (!first && engine.rows != r.engine_rows) {
       return absl::InternalError(absl::StrCat("nexmark-", query, " produced ", r.engine_rows, " rows, then ",
                                               engine.rows, " on the same events"));
     }
-    if (i == 0 || engine.wall_s < r.engine_wall_s) r.engine_wall_s = engine.wall_s;
-    if (i == 0 || engine.cpu_s < r.engine_cpu_s) r.engine_cpu_s = engine.cpu_s;
+    first = false;
     r.engine_rows = engine.rows;
     r.engine_late = engine.late;
+    return absl::OkStatus();
+  };
+  // With --metrics both, each repetition runs once without and once with metrics, in
+  // turns first and second, so that a slow spell of the machine or a warm-up weighs on
+  // both alike.
+  for (int i = 0; i < repetitions; ++i) {
+    for (int turn = 0; turn < (r.metrics_compared ? 2 : 1); ++turn) {
+      const bool metrics = r.metrics_compared ? (turn == i % 2) : options.metrics == "on";
+      KAPPA_ASSIGN_OR_RETURN(EngineRun engine,
+                             RunEngine(registry, query, options, /*latency=*/false, 0, metrics));
+      KAPPA_RETURN_IF_ERROR(check_rows(engine));
+      r.scrapes += engine.scrapes;
+      r.scrape_cpu_s += engine.scrape_cpu_s;
+      if (r.metrics_compared && metrics) {
+        metrics_wall.push_back(engine.wall_s);
+        metrics_cpu.push_back(engine.cpu_s);
+        continue;
+      }
+      if (wall.empty() || engine.wall_s < r.engine_wall_s) r.engine_wall_s = engine.wall_s;
+      if (cpu.empty() || engine.cpu_s < r.engine_cpu_s) r.engine_cpu_s = engine.cpu_s;
+      wall.push_back(engine.wall_s);
+      cpu.push_back(engine.cpu_s);
+    }
   }
+  r.engine_wall_median_s = Median(wall);
+  r.engine_cpu_median_s = Median(cpu);
+  r.metrics_wall_median_s = Median(metrics_wall);
+  r.metrics_cpu_median_s = Median(metrics_cpu);
   for (int i = 0; i < repetitions; ++i) {
     LoopRun baseline = RunLoop(query, BaselineConfig(options, false), false, nullptr, options.progress);
     if (i == 0 || baseline.cpu_s < r.baseline_cpu_s) r.baseline_cpu_s = baseline.cpu_s;
@@ -337,6 +448,10 @@ int RunNexmarkBench(const JobRegistry& registry, const NexmarkBenchOptions& opti
     if (o.events <= 0) return fail("--events N is required (a positive number of events)");
   }
   if (o.repetitions < 1) return fail("--repetitions must be at least 1");
+  if (o.metrics != "off" && o.metrics != "on" && o.metrics != "both") {
+    return fail(absl::StrCat("--metrics '", o.metrics, "': use off, on or both"));
+  }
+  if (latency && o.metrics != "off") return fail("--metrics is for throughput runs (not with --rate)");
   if (o.event_rate < 0 || (latency && o.event_rate > 0)) {
     return fail("--event-rate is for throughput runs (latency runs space events by --rate)");
   }
@@ -348,10 +463,12 @@ int RunNexmarkBench(const JobRegistry& registry, const NexmarkBenchOptions& opti
   if (!latency) {
     if (!o.json) {
       out << absl::StrFormat(
-          "kappa bench nexmark: %d events, parallelism %d, %s, %s state, out-of-orderness %s, event rate %s/s%s\n",
+          "kappa bench nexmark: %d events, parallelism %d, %s, %s state, out-of-orderness %s, event rate %s/s%s%s\n",
           o.events, o.parallelism, Workers(o), state, ooo,
           o.event_rate > 0 ? Human(o.event_rate) : Human(nexmark::GeneratorConfig{}.rate),
-          o.repetitions > 1 ? absl::StrFormat(", best of %d runs each", o.repetitions) : "");
+          o.repetitions > 1 ? absl::StrFormat(", best of %d runs each", o.repetitions) : "",
+          o.metrics == "off" ? "" : o.metrics == "on" ? ", metrics on (scraped every second)"
+                                                      : ", metrics off and on (scraped every second)");
       out << absl::StrFormat("%-5s %10s %12s %17s %19s %6s %10s  %s\n", "query", "events", "engine ev/s",
                              "engine ev/s/core", "baseline ev/s/core", "ratio", "gen share", "rows engine/baseline");
       out.flush();
@@ -382,6 +499,14 @@ int RunNexmarkBench(const JobRegistry& registry, const NexmarkBenchOptions& opti
         out << absl::StrFormat("%-5s %10d %12s %17s %19s %6.2f %10s  %s\n", q, r->events,
                                Human(r->engine_events_per_s()), Human(r->engine_events_per_core_s()),
                                Human(r->baseline_events_per_core_s()), r->ratio(), gen_share, rows);
+        if (r->metrics_compared) {
+          out << absl::StrFormat(
+              "      metrics: median of %d runs off / on: %.3f / %.3f s wall (%+.1f%%), %.3f / %.3f s CPU (%+.1f%%); "
+              "%d scrapes took %.2f ms CPU in all\n",
+              std::max(1, o.repetitions), r->engine_wall_median_s, r->metrics_wall_median_s,
+              100 * r->metrics_wall_cost(), r->engine_cpu_median_s, r->metrics_cpu_median_s,
+              100 * r->metrics_cpu_cost(), r->scrapes, 1000 * r->scrape_cpu_s);
+        }
       }
       out.flush();
     }

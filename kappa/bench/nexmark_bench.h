@@ -10,6 +10,11 @@
 // costs. The engine's row count must equal the baseline's (q4 emits upserts: its counts
 // are shown, not checked).
 //
+// Metrics (--metrics on|off|both): `on` attaches a JobMonitor to the engine's runs and
+// renders what a scrape every second would (the /metrics page and /api/job); `both` runs
+// each repetition without and with it (in turns first), and reports the medians of both,
+// their difference and the CPU time the scrapes themselves took.
+//
 // Latency mode (--rate R with --duration S or --events N): the generator is paced
 // (`pace=true`: no event before its dateTime, event time ≈ wall-clock arrival time) and
 // the `discard:?latency=true` sink records, per row, wall-clock emit time − the row's
@@ -53,6 +58,8 @@ struct NexmarkBenchOptions {
   // Throughput mode: each measurement (engine, baseline, generator alone) is taken this
   // many times and the best (least time) is reported, to damp noise from other processes.
   int repetitions = 1;
+  // Throughput mode: off | on | both (see above).
+  std::string metrics = "off";
   bool json = false;     // one JSON object per query on `out` instead of a table
   bool progress = true;  // progress on stderr, only when it is a terminal
 };
@@ -68,6 +75,20 @@ struct ThroughputResult {
   int64_t baseline_rows = 0;
   double generator_cpu_s = 0;  // generating the N events alone
   bool rows_checked = false;   // false for q4 (upserts)
+  // Medians over the repetitions of the engine's runs (with metrics as --metrics says;
+  // `both`: without them).
+  double engine_wall_median_s = 0;
+  double engine_cpu_median_s = 0;
+  // --metrics both: the engine's runs with the monitor attached and scraped every second.
+  bool metrics_compared = false;
+  double metrics_wall_median_s = 0;
+  double metrics_cpu_median_s = 0;
+  int64_t scrapes = 0;  // over all runs with metrics on
+  double scrape_cpu_s = 0;  // CPU time those scrapes took (snapshot and rendering)
+
+  // --metrics both: how much slower (wall) and costlier (CPU) the runs with metrics were.
+  double metrics_wall_cost() const { return Cost(metrics_wall_median_s, engine_wall_median_s); }
+  double metrics_cpu_cost() const { return Cost(metrics_cpu_median_s, engine_cpu_median_s); }
 
   double engine_events_per_s() const { return Rate(events, engine_wall_s); }
   double engine_events_per_core_s() const { return Rate(events, engine_cpu_s); }
@@ -77,6 +98,7 @@ struct ThroughputResult {
   bool rows_match() const { return engine_rows == baseline_rows; }
 
   static double Rate(int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0; }
+  static double Cost(double with, double without) { return without > 0 ? with / without - 1 : 0; }
 };
 
 struct LatencyResult {

@@ -5,15 +5,23 @@
 // 2 bad usage, 130 stopped by Ctrl-C.
 #include "kappa/cli/cli.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <chrono>
 #include <thread>
+#include <tuple>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,10 +30,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "kappa/base/time.h"
 #include "kappa/app/diff.h"
 #include "kappa/app/http_endpoint.h"
 #include "absl/strings/numbers.h"
 #include "kappa/base/file_writer.h"
+#include "kappa/base/line_reader.h"
+#include "kappa/base/log.h"
 #include "kappa/connectors/kafka/kafka_client.h"
 #include "kappa/runtime/progress.h"
 #include "kappa/connectors/uri.h"
@@ -103,13 +115,47 @@ absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text
   return absl::InvalidArgumentError(absl::StrCat("--errors '", text, "': use file:PATH, stdout: or stderr:"));
 }
 
-// The replay's progress line on stderr (a terminal): events/s, offsets per partition and,
-// for bounded sources, the ETA from the remaining offsets and the offset rate. Reads the
-// run's board from its own thread; the board outlives it.
+// The name of a source partition's source in one-line reports: the topic or the file log.
+std::string SourceName(const std::string& description) {
+  std::string name = description;
+  while (name.size() > 1 && name.back() == '/') name.pop_back();
+  return name.substr(name.rfind('/') + 1);
+}
+
+// "kappa: caught up at 2026-12-05T09:41:12.345Z: orders p0 @ 1200, p1 @ 1187 (history: 2387
+// records in 3.1 s); now following live": where every partition's history ended.
+std::string CaughtUpLine(std::vector<runtime::SourceProgress::View> views, const runtime::SourceProgress::CatchUp& c,
+                         int64_t started_ms) {
+  std::sort(views.begin(), views.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.source, a.partition) < std::tie(b.source, b.partition);
+  });
+  std::string parts, last_source;
+  for (const auto& v : views) {
+    if (v.source != last_source) {
+      absl::StrAppend(&parts, parts.empty() ? "" : "; ", SourceName(v.source), " ");
+      last_source = v.source;
+    } else {
+      absl::StrAppend(&parts, ", ");
+    }
+    absl::StrAppend(&parts, "p", v.partition, " @ ", v.history_end);
+  }
+  return absl::StrFormat("kappa: caught up at %s: %s (history: %d records in %.1f s); now following live",
+                         absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(c.at_ms), absl::UTCTimeZone()),
+                         parts, c.records, std::max<int64_t>(0, c.at_ms - started_ms) / 1000.0);
+}
+
+// The replay's progress line on stderr (on a terminal): events/s, offsets per partition
+// and, for bounded sources, the share done and the ETA from the remaining offsets and the
+// offset rate; `replay --then-follow` shows the share of the history done. With
+// `catch_up`, prints the caught-up line once (terminal or not) when every partition has
+// reached the end its history had. Reads the run's board from its own thread; the board
+// outlives it.
 class ReplayProgress {
  public:
-  ReplayProgress(bool enabled, const runtime::SourceProgress* board) : board_(board) {
-    if (!enabled) return;
+  ReplayProgress(bool show, bool catch_up, const runtime::SourceProgress* board)
+      : board_(board), show_(show), catch_up_(catch_up) {
+    started_ms_ = Clock::System()->NowMillis();
+    if (!show_ && !catch_up_) return;
     thread_ = std::thread([this] { Loop(); });
   }
   ~ReplayProgress() { Stop(); }
@@ -117,16 +163,23 @@ class ReplayProgress {
     if (!thread_.joinable()) return;
     stop_ = true;
     thread_.join();
-    std::cerr << "\r\033[K";
+    if (show_) std::cerr << "\r\033[K";
   }
 
  private:
   void Loop() {
-    auto start = std::chrono::steady_clock::now();
+    auto last = std::chrono::steady_clock::now();
     int64_t last_records = 0, last_offsets = 0;
-    auto last = start;
-    while (!stop_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (int tick = 1; !stop_; ++tick) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (catch_up_ && !caught_up_) {
+        runtime::SourceProgress::CatchUp c = board_->ReadCatchUp();
+        if (c.caught_up) {
+          caught_up_ = true;
+          std::cerr << (show_ ? "\r\033[K" : "") << CaughtUpLine(board_->Read(), c, started_ms_) << std::endl;
+        }
+      }
+      if (!show_ || tick % 5 != 0) continue;
       auto now = std::chrono::steady_clock::now();
       double dt = std::chrono::duration<double>(now - last).count();
       int64_t records = 0, done = 0, remaining = 0;
@@ -136,10 +189,11 @@ class ReplayProgress {
       for (const auto& v : views) {
         records += v.records;
         done += v.offset - v.start;
-        if (v.end < 0) {
+        int64_t end = v.end >= 0 ? v.end : (caught_up_ ? -1 : v.history_end);
+        if (end < 0) {
           bounded = false;
         } else {
-          remaining += std::max<int64_t>(0, v.end - v.offset);
+          remaining += std::max<int64_t>(0, end - v.offset);
         }
         if (views.size() <= 8) absl::StrAppend(&parts, " p", v.partition, "@", v.offset);
       }
@@ -150,7 +204,8 @@ class ReplayProgress {
       if (bounded) {
         eta = offset_rate > 0 ? absl::StrFormat("ETA %.0f s", remaining / offset_rate) : "ETA ?";
         int64_t total = done + remaining;
-        eta = absl::StrFormat("%.0f%%, %s", total > 0 ? 100.0 * done / total : 100.0, eta);
+        eta = absl::StrFormat("%.0f%%%s, %s", total > 0 ? 100.0 * done / total : 100.0,
+                              catch_up_ ? " of the history" : "", eta);
       }
       std::cerr << absl::StrFormat("\r\033[Kreplay: %d events, %.0f/s, %s;%s", records, rate, eta, parts)
                 << std::flush;
@@ -160,6 +215,9 @@ class ReplayProgress {
     }
   }
   const runtime::SourceProgress* board_;
+  const bool show_, catch_up_;
+  int64_t started_ms_ = 0;
+  bool caught_up_ = false;
   std::thread thread_;
   std::atomic<bool> stop_{false};
 };
@@ -222,7 +280,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
       std::string topic = u.substr(6, u.find('?') == std::string::npos ? std::string::npos : u.find('?') - 6);
       (void)embedded->CreateTopic(topic, 4);
     }
-    if (!f.quiet) std::cerr << "kappa: embedded Kafka cluster (librdkafka mock) at " << embedded->bootstrap() << "\n";
+    if (!f.quiet) LogInfo(absl::StrCat("embedded Kafka cluster (librdkafka mock) at ", embedded->bootstrap()));
   } else {
     bindings.kafka.bootstrap = f.kafka;
   }
@@ -280,6 +338,14 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     options.restore_path = f.from_checkpoint;
   }
   if (f.plan) std::cerr << job->DescribePlan(options);
+  if (LogEnabled(LogLevel::kDebug)) {
+    LogDebug(absl::StrFormat("running %s: parallelism %d, %s, %s state, %s", def->name, f.parallelism,
+                             f.workers > 0 ? absl::StrCat(f.workers, " workers") : "a worker per core", f.state,
+                             f.checkpoint_dir.empty()
+                                 ? std::string("no checkpoints")
+                                 : absl::StrFormat("checkpoints in %s every %d ms", f.checkpoint_dir,
+                                                   f.checkpoint_interval)));
+  }
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -297,17 +363,17 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     http = std::move(*endpoint);
     std::cerr << "kappa: dashboard at " << http->url() << " (metrics at " << http->url() << "metrics)\n";
   }
-  ReplayProgress progress(f.replay && f.progress && isatty(2), &board);
+  ReplayProgress progress(f.replay && f.progress && isatty(2), f.replay && f.then_follow, &board);
   absl::StatusOr<ExecutionResult> result = job->Execute(options);
   progress.Stop();
   if (result.ok()) {
-    for (const auto& why : result->skipped_checkpoints) Fail(absl::StrCat("skipping ", why));
-    for (const auto& warning : result->restore_warnings) Fail(absl::StrCat("warning: ", warning));
+    for (const auto& why : result->skipped_checkpoints) LogWarning(absl::StrCat("skipping ", why));
+    for (const auto& warning : result->restore_warnings) LogWarning(warning);
     if (result->already_finished) {
       std::cerr << absl::StrFormat("kappa: %s already finished at checkpoint %d; its output is complete\n",
                                    def->name, result->restored_checkpoint);
     } else if (result->restored_checkpoint >= 0 && !f.quiet) {
-      std::cerr << absl::StrFormat("kappa: %s restored checkpoint %d\n", def->name, result->restored_checkpoint);
+      LogInfo(absl::StrFormat("%s restored checkpoint %d", def->name, result->restored_checkpoint));
     }
   }
   absl::Status finish = ctx.Finish();
@@ -322,7 +388,8 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   }
   if (!flushed.ok()) Fail(absl::StrCat("could not write errors output: ", flushed.message()));
   if (!result->checkpoint_status.ok()) {
-    Fail(absl::StrCat("a checkpoint could not be completed (the run went on): ", result->checkpoint_status.message()));
+    LogWarning(
+        absl::StrCat("a checkpoint could not be completed (the run went on): ", result->checkpoint_status.message()));
   }
   if (!f.quiet) {
     if (result->already_finished) return 0;
@@ -426,30 +493,181 @@ int RunBroker(const std::vector<std::string>& topics, int brokers) {
   return 0;
 }
 
-int RunDemo(const JobRegistry& registry, int64_t events, const std::string& dir, int parallelism) {
+// Starts this program again as `kappa ARGS...` in the background (a real process the demo
+// may kill), stdout to /dev/null and stderr to `log`. -1 when it cannot.
+pid_t StartSelf(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> copy = args;
+  std::string self = "/proc/self/exe";
+  std::vector<char*> argv{self.data()};
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int err = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = open("/dev/null", O_RDWR);
+    if (err < 0 || null < 0) _exit(126);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(err, 2);
+    execv(self.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The exit code of a child, or 128 + the signal that ended it.
+int WaitChild(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+// The rest of the first line of `file` that contains `marker`, after it; "" if none.
+std::string LineAfter(const std::string& file, std::string_view marker) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    size_t at = line.find(marker);
+    if (at != std::string::npos) return line.substr(at + marker.size());
+  }
+  return "";
+}
+
+std::string ReadWhole(const std::string& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The demo's own line on stderr.
+void Say(const std::string& text) { std::cerr << "kappa demo: " << text << std::endl; }
+
+// A step that failed: its child's log, so the reason is visible, and exit code 1.
+int DemoFailed(const std::string& what, const std::string& log) {
+  Say(absl::StrCat(what, "; its log (", log, "):"));
+  std::cerr << ReadWhole(log);
+  return 1;
+}
+
+// The demo: the story of the Kappa architecture on a local file log, in about 15 s, ending
+// by itself. Nexmark events are written into the log over a few seconds while hot-auctions
+// follows it live with checkpoints and the dashboard on; the job is killed with SIGKILL
+// halfway and restarted from its checkpoint, reading the now complete log to its end; the
+// same history is then replayed from the log's beginning into a second output, and
+// `kappa diff` shows that the live (killed and restored) output and the replayed one agree.
+int RunDemo(const JobRegistry& registry, int64_t events, const std::string& dir, int parallelism,
+            const std::string& log_level) {
+  constexpr int kChunks = 20;           // the log grows in this many steps...
+  constexpr int kChunkMs = 600;         // ...this far apart (12 s of live input)
+  constexpr int kKillAfterChunk = 12;   // kill the live job once this many are written
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     Fail(absl::StrCat("cannot create ", dir, ": ", ec.message()));
     return 1;
   }
-  std::string log = dir + "/log/";
-  std::filesystem::remove_all(log, ec);
-  std::cerr << absl::StrFormat("kappa demo: 1/2 generating %d Nexmark events into the file log %s (4 partitions)\n",
-                               events, log);
+  const std::string source = dir + "/source/", log = dir + "/log/", live = dir + "/live/",
+                    replayed = dir + "/replayed/", checkpoints = dir + "/checkpoints";
+  for (const std::string& d : {source, log, live, replayed, checkpoints}) std::filesystem::remove_all(d, ec);
+  for (const char* f : {"/live.log", "/restart.log", "/replay.log"}) std::filesystem::remove(dir + f, ec);
+
+  Say(absl::StrFormat("1/6 generating %d Nexmark events (4 partitions) to append to the file log %s", events, log));
   RunFlags gen;
   gen.job = "nexmark-copy";
   gen.sources = {absl::StrFormat("gen:nexmark?events=%d&partitions=4&rate=1000", events)};
-  gen.sinks = {absl::StrCat("file:", log)};
+  gen.sinks = {absl::StrCat("file:", source)};
   gen.parallelism = 4;
+  gen.quiet = true;
   if (int rc = RunJob(registry, gen); rc != 0) return rc;
-  std::cerr << "kappa demo: 2/2 running hot-auctions over the log: per 10 s window, the most-bid auctions\n";
-  RunFlags q;
-  q.job = "hot-auctions";
-  q.sources = {absl::StrCat("file:", log)};
-  q.sinks = {"stdout:"};
-  q.parallelism = parallelism;
-  return RunJob(registry, q);
+  // Each partition's lines in kChunks pieces, cut at line ends, appended in turn.
+  auto files = ListPartitionFiles(source);
+  if (!files.ok()) {
+    Fail(std::string(files.status().message()));
+    return 1;
+  }
+  struct Part {
+    std::string name, text;
+    size_t written = 0;
+  };
+  std::vector<Part> parts;
+  std::filesystem::create_directories(log, ec);
+  for (const std::string& f : *files) {
+    parts.push_back(Part{std::filesystem::path(f).filename().string(), ReadWhole(f)});
+    std::ofstream(log + parts.back().name, std::ios::trunc);  // the partition exists, empty
+  }
+  auto append_up_to = [&](int chunk) {
+    for (Part& p : parts) {
+      size_t to = p.text.size() * chunk / kChunks;
+      if (chunk < kChunks) to = p.text.rfind('\n', to) == std::string::npos ? 0 : p.text.rfind('\n', to) + 1;
+      if (to <= p.written) continue;
+      std::ofstream(log + p.name, std::ios::app).write(p.text.data() + p.written, to - p.written);
+      p.written = to;
+    }
+  };
+
+  const std::vector<std::string> job = {
+      "run", "hot-auctions", "--source", "file:" + log, "--sink", "file:" + live, "-p", std::to_string(parallelism),
+      "--checkpoint-dir", checkpoints, "--checkpoint-interval", "200", "--log-level", log_level};
+  std::vector<std::string> live_args = job;
+  for (const char* a : {"--follow", "--http", "127.0.0.1:0"}) live_args.push_back(a);
+  append_up_to(1);
+  pid_t pid = StartSelf(live_args, dir + "/live.log");
+  std::string url;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       url.empty() && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    url = LineAfter(dir + "/live.log", "dashboard at ");
+    if (url.empty() && waitpid(pid, nullptr, WNOHANG) == pid) return DemoFailed("the live job ended early", dir + "/live.log");
+  }
+  url = url.substr(0, url.find(' '));
+  Say(absl::StrFormat("2/6 live: hot-auctions follows the log as it grows, checkpoint every 200 ms; dashboard at %s",
+                      url.empty() ? std::string("(not up yet)") : url));
+  for (int chunk = 2; chunk <= kKillAfterChunk && !g_stop; ++chunk) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kChunkMs));
+    append_up_to(chunk);
+  }
+  // Kill it only once a checkpoint is complete, so that the restart has one to restore.
+  checkpoint::CheckpointStorage storage(checkpoints);
+  std::vector<std::string> skipped;
+  absl::StatusOr<checkpoint::LoadedCheckpoint> newest = storage.LatestValid(&skipped);
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       !newest.ok() && !g_stop && std::chrono::steady_clock::now() < deadline;) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return DemoFailed("the live job ended early", dir + "/live.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    newest = storage.LatestValid(&skipped);
+  }
+  kill(pid, SIGKILL);
+  WaitChild(pid);
+  if (g_stop) return 130;
+  Say(absl::StrFormat("3/6 kill -9 of the live job (pid %d) after checkpoint %s; the log grows on without it", pid,
+                      newest.ok() ? std::to_string(newest->id) : std::string("(none yet)")));
+  append_up_to(kChunks);
+
+  pid = StartSelf(job, dir + "/restart.log");
+  if (int rc = WaitChild(pid); rc != 0) return DemoFailed("the restarted job failed", dir + "/restart.log");
+  std::string restored = LineAfter(dir + "/restart.log", "restored checkpoint ");
+  Say(absl::StrFormat("4/6 restart: restored checkpoint %s, read the log to its end and finished (output %s)",
+                      restored.empty() ? std::string("(none: from the start)") : restored, live));
+
+  pid = StartSelf({"replay", "hot-auctions", "--source", "file:" + log, "--from", "earliest", "--sink",
+                   "file:" + replayed, "-p", std::to_string(parallelism), "--log-level", log_level},
+                  dir + "/replay.log");
+  if (int rc = WaitChild(pid); rc != 0) return DemoFailed("the replay failed", dir + "/replay.log");
+  Say(absl::StrFormat("5/6 replay: the same history, from the log's beginning, into %s", replayed));
+
+  connectors::DiffOptions diff;
+  diff.a = "file:" + live;
+  diff.b = "file:" + replayed;
+  std::ostringstream out, err;
+  int rc = connectors::RunDiff(diff, out, err);
+  std::string summary = out.str();
+  while (!summary.empty() && summary.back() == '\n') summary.pop_back();
+  if (rc != 0) {
+    Say("6/6 kappa diff: the live and the replayed output DIFFER:");
+    std::cerr << out.str() << err.str();
+    return 1;
+  }
+  Say(absl::StrFormat("6/6 kappa diff %s %s: %s (live, killed and restored = replayed)", live, replayed, summary));
+  return 0;
 }
 
 }  // namespace
@@ -462,6 +680,12 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   CLI::App app{"Kappa: stateful stream processing; one job for live data and for replays of history."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "kappa 0.1.0");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level,
+                 "What Kappa logs on stderr: trace, debug, info, warn, error or off (restores, skipped checkpoints, "
+                 "warnings, the Kafka client's messages; results and usage errors are always printed)")
+      ->capture_default_str();
+  app.fallthrough();  // --log-level also after the command: kappa run JOB ... --log-level debug
 
   auto* jobs = app.add_subcommand("jobs", "List the jobs this binary runs");
 
@@ -501,7 +725,10 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   std::string demo_dir = "/tmp/kappa-demo";
   int demo_parallelism = 2;
   auto* demo = app.add_subcommand(
-      "demo", "Generate Nexmark events into a local file log and run a windowed query over it");
+      "demo",
+      "The Kappa architecture in about 15 s, on a local file log: a windowed job follows the log live with "
+      "checkpoints and the dashboard on, is killed (kill -9) and restarted from its checkpoint, the same history is "
+      "replayed into a second output, and kappa diff shows that both agree");
   demo->add_option("--events", demo_events, "Events to generate")->capture_default_str();
   demo->add_option("--dir", demo_dir, "Working directory")->capture_default_str();
   demo->add_option("--parallelism,-p", demo_parallelism, "Parallelism of the query")->capture_default_str();
@@ -545,6 +772,11 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   nexmark_cmd->add_option("--repetitions", nexmark_bench.repetitions,
                           "Throughput runs: measure engine, baseline and generator this many times each and "
                           "report the best")
+      ->capture_default_str();
+  nexmark_cmd->add_option("--metrics", nexmark_bench.metrics,
+                          "Throughput runs: off, on (a job monitor attached, its /metrics page and /api/job rendered "
+                          "every second, as --http serves them) or both (each repetition without, then with; "
+                          "medians and the cost printed)")
       ->capture_default_str();
   nexmark_cmd->add_flag("--json", nexmark_bench.json, "One JSON object per query on stdout instead of the table");
   nexmark_cmd->add_flag("--no-progress", no_progress, "No progress line on stderr (shown only on a terminal)");
@@ -704,6 +936,13 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
     return 2;
   }
 
+  absl::StatusOr<LogLevel> level = ParseLogLevel(log_level);
+  if (!level.ok()) {
+    std::cerr << "kappa: " << level.status().message() << "\n";
+    return 2;
+  }
+  SetLogLevel(*level);
+
   if (savepoint_cmd->parsed() && savepoint_running) {
     checkpoint::CheckpointStorage storage(savepoint_dir);
     if (absl::Status s = storage.RequestSavepoint(savepoint_name); !s.ok()) {
@@ -765,7 +1004,7 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
               << NewProjectNextSteps(new_dir, name);
     return 0;
   }
-  if (demo->parsed()) return RunDemo(registry, demo_events, demo_dir, demo_parallelism);
+  if (demo->parsed()) return RunDemo(registry, demo_events, demo_dir, demo_parallelism, log_level);
   if (nexmark_cmd->parsed()) {
     nexmark_bench.progress = !no_progress;
     return bench::RunNexmarkBench(registry, nexmark_bench, std::cout, std::cerr);

@@ -14,7 +14,8 @@ namespace {
 
 class FileReader final : public RawPartitionReader {
  public:
-  FileReader(std::unique_ptr<LineReader> reader, int64_t end) : reader_(std::move(reader)), end_(end) {}
+  FileReader(std::unique_ptr<LineReader> reader, int64_t end, int64_t history_end)
+      : reader_(std::move(reader)), end_(end), history_end_(history_end) {}
 
   absl::StatusOr<ReadStatus> Read(size_t max_records, std::vector<RawRecord>* out) override {
     if (end_ != kNoEnd && offset() >= end_) return ReadStatus::kEnd;
@@ -36,18 +37,24 @@ class FileReader final : public RawPartitionReader {
   int64_t offset() const override { return offset_ >= 0 ? offset_ : reader_->offset(); }
   int64_t end_offset() const override { return end_; }
   void RestoreEndOffset(int64_t end) override { end_ = end; }
+  int64_t history_end() const override { return history_end_; }
 
  private:
   std::unique_ptr<LineReader> reader_;
   int64_t end_;
+  const int64_t history_end_;
   LineBatch batch_;
   int64_t offset_ = -1;  // end of the last line returned; -1 before the first
 };
 
 class FileSourceImpl final : public RawSourceConnector {
  public:
-  FileSourceImpl(std::string path, bool follow, Position start, std::optional<Position> end)
-      : path_(std::move(path)), follow_(follow), start_(std::move(start)), end_(std::move(end)) {}
+  FileSourceImpl(std::string path, bool follow, Position start, std::optional<Position> end, bool note_history_end)
+      : path_(std::move(path)),
+        follow_(follow),
+        start_(std::move(start)),
+        end_(std::move(end)),
+        note_history_end_(note_history_end) {}
 
   absl::StatusOr<int> NumPartitions() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -72,6 +79,7 @@ class FileSourceImpl final : public RawSourceConnector {
   absl::StatusOr<std::unique_ptr<RawPartitionReader>> Open(int partition, int64_t offset) override {
     std::string file;
     int64_t end = RawPartitionReader::kNoEnd;
+    int64_t history_end = RawPartitionReader::kNoEnd;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (files_.empty()) KAPPA_RETURN_IF_ERROR(ListFiles().status());
@@ -84,10 +92,12 @@ class FileSourceImpl final : public RawSourceConnector {
       } else if (end_ && end_->kind == Position::Kind::kOffsets) {
         auto it = end_->offsets.find(partition);
         if (it != end_->offsets.end()) end = it->second;
+      } else if (!end_ && note_history_end_) {
+        KAPPA_ASSIGN_OR_RETURN(history_end, FileSize(partition));
       }
     }
     KAPPA_ASSIGN_OR_RETURN(auto reader, LineReader::Open(file, offset, follow_));
-    return std::unique_ptr<RawPartitionReader>(new FileReader(std::move(reader), end));
+    return std::unique_ptr<RawPartitionReader>(new FileReader(std::move(reader), end, history_end));
   }
 
   std::string description() const override { return "file:" + path_; }
@@ -108,6 +118,7 @@ class FileSourceImpl final : public RawSourceConnector {
   const bool follow_;
   const Position start_;
   const std::optional<Position> end_;
+  const bool note_history_end_;
   std::mutex mu_;  // source instances open their partitions concurrently
   std::vector<std::string> files_;
 };
@@ -115,8 +126,9 @@ class FileSourceImpl final : public RawSourceConnector {
 }  // namespace
 
 std::shared_ptr<RawSourceConnector> NewFileSource(std::string path, bool follow, Position start,
-                                                  std::optional<Position> end) {
-  return std::make_shared<FileSourceImpl>(std::move(path), follow, std::move(start), std::move(end));
+                                                  std::optional<Position> end, bool note_history_end) {
+  return std::make_shared<FileSourceImpl>(std::move(path), follow, std::move(start), std::move(end),
+                                          note_history_end);
 }
 
 namespace internal {
@@ -130,7 +142,7 @@ absl::StatusOr<OpenedSource> OpenFileSource(const Uri& uri, const SourceOptions&
     return absl::InvalidArgumentError(absl::StrCat("'", uri.text, "': a file has no committed offsets"));
   }
   OpenedSource opened;
-  opened.raw = NewFileSource(uri.path, follow, bounds.start, bounds.end);
+  opened.raw = NewFileSource(uri.path, follow, bounds.start, bounds.end, options.note_history_end);
   KAPPA_RETURN_IF_ERROR(opened.raw->NumPartitions().status());  // fail fast on a missing path
   return opened;
 }

@@ -30,8 +30,11 @@
 namespace kappa::connectors {
 
 // The file log at `path` as lines (see above). Partitions are listed when first needed.
+// With `note_history_end`, a partition opened without an end reports its size at that
+// moment as its history_end().
 std::shared_ptr<RawSourceConnector> NewFileSource(std::string path, bool follow, Position start = {},
-                                                  std::optional<Position> end = std::nullopt);
+                                                  std::optional<Position> end = std::nullopt,
+                                                  bool note_history_end = false);
 
 template <typename T>
 class FileSource final : public JsonSource<T> {

@@ -79,6 +79,8 @@ class RawPartitionReader {
   virtual void RestoreEndOffset(int64_t end) {}
   // As PartitionReader<T>::high_water().
   virtual int64_t high_water() const { return end_offset(); }
+  // As PartitionReader<T>::history_end().
+  virtual int64_t history_end() const { return kNoEnd; }
 };
 
 // Partitioned input of bytes; the counterpart of SourceConnector<T> (see source.h for
@@ -205,6 +207,7 @@ class JsonSource : public SourceConnector<T> {
     int64_t end_offset() const override { return raw_->end_offset(); }
     void RestoreEndOffset(int64_t end) override { raw_->RestoreEndOffset(end); }
     int64_t high_water() const override { return raw_->high_water(); }
+    int64_t history_end() const override { return raw_->history_end(); }
 
    private:
     std::unique_ptr<RawPartitionReader> raw_;

@@ -48,6 +48,9 @@ struct SourceOptions {
   bool follow = false;  // file sources: keep tailing (also `?follow=true`)
   // Replay bounds that override the URI's `start=` / `end=` (Position syntax).
   std::optional<std::string> start, end;
+  // `replay --then-follow`: a source without an end notes each partition's end when it
+  // opens it (where its history ends; PartitionReader::history_end) and reads on past it.
+  bool note_history_end = false;
   kafka::KafkaSettings kafka;  // --kafka, --kafka-config
 };
 

@@ -145,8 +145,11 @@ JobSnapshot JobMonitor::SnapshotLocked() const {
       p.high_water = v.high_water;
       p.watermark = v.watermark;
       p.idle = v.idle;
+      p.replay_end = v.history_end;
       s.sources.push_back(std::move(p));
     }
+    const SourceProgress::CatchUp c = run_.progress->ReadCatchUp();
+    s.catch_up = CatchUpView{.tracking = c.tracking, .caught_up = c.caught_up, .at_ms = c.at_ms};
   }
   s.checkpoints.restored_id = run_.restored_id;
   s.checkpoints.restore_s = run_.restore_s;

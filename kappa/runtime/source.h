@@ -34,6 +34,7 @@
 #include "kappa/runtime/exchange.h"
 #include "kappa/runtime/operator.h"
 #include "kappa/runtime/progress.h"
+#include "kappa/base/log.h"
 #include "kappa/base/status.h"
 #include "kappa/runtime/task.h"
 
@@ -121,6 +122,10 @@ class PartitionReader {
   // checkpoints so that a restarted replay stops exactly where the first run would have.
   virtual int64_t end_offset() const { return kNoEnd; }
   virtual void RestoreEndOffset(int64_t end) {}
+  // A reader without an end that follows new input after replaying history (`replay
+  // --then-follow`): the partition's end when it was opened, where its history ends; the
+  // run is caught up once every partition has read up to it. kNoEnd otherwise.
+  virtual int64_t history_end() const { return kNoEnd; }
   // The partition's current end, for monitoring (lag = high_water - offset): Kafka's
   // high-water mark as last fetched, a bounded reader's end; kNoEnd when unknown. Called
   // after every read; must be cheap (no request to a broker).
@@ -218,6 +223,19 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       part.progress = board->Register(connector_->description(), part.id, part.reader->offset(),
                                       part.reader->end_offset());
       part.progress->finished = part.ended;
+      part.history_end = part.reader->history_end();
+      part.progress->history_end = part.history_end;
+      if (LogEnabled(LogLevel::kDebug)) {
+        LogDebug(absl::StrCat(connector_->description(), " partition ", part.id, ": opened at offset ",
+                              part.reader->offset(), at != restored.end() ? " (restored)" : "",
+                              part.reader->end_offset() != PartitionReader<T>::kNoEnd
+                                  ? absl::StrCat(", ends at ", part.reader->end_offset())
+                                  : std::string(),
+                              part.history_end != PartitionReader<T>::kNoEnd
+                                  ? absl::StrCat(", history ends at ", part.history_end)
+                                  : std::string()));
+      }
+      MarkCaughtUp(part);
       part.progress->watermark = part.watermark;
       part.progress->idle = part.idle;
       part.progress->high_water = part.reader->high_water();
@@ -257,6 +275,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       p.progress->high_water.store(p.reader->high_water(), std::memory_order_relaxed);
       p.progress->records.fetch_add(emitter_.emitted, std::memory_order_relaxed);
       if (p.ended) p.progress->finished.store(true, std::memory_order_relaxed);
+      if (p.history_end != PartitionReader<T>::kNoEnd) MarkCaughtUp(p);
     }
     next_ = parts_.empty() ? 0 : (next_ + 1) % parts_.size();
 
@@ -320,8 +339,19 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     bool ended = false;
     bool ended_by_time = false;
     bool idle = false;
+    int64_t history_end = PartitionReader<T>::kNoEnd;  // following after a replay: see history_end()
+    bool caught_up = false;
+    int64_t history_records = 0;
     SourceProgress::Partition* progress = nullptr;
   };
+
+  // The first time a following partition's position reaches the end its history had.
+  void MarkCaughtUp(Partition& p) const {
+    if (p.history_end == PartitionReader<T>::kNoEnd || p.caught_up || p.reader->offset() < p.history_end) return;
+    p.caught_up = true;
+    p.progress->history_records.store(p.history_records, std::memory_order_relaxed);
+    p.progress->caught_up_ms.store(std::max<Timestamp>(1, ctx_->clock()->NowMillis()), std::memory_order_relaxed);
+  }
 
   class Emitter final : public SourceContext<T> {
    public:
@@ -356,6 +386,11 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
         p_->watermark = op_->WatermarkOf(ts);
       }
       ++emitted;
+      // Following after a replay: the records up to where the history ended.
+      if (p_->history_end != PartitionReader<T>::kNoEnd && !p_->caught_up &&
+          p_->reader->offset() <= p_->history_end) {
+        ++p_->history_records;
+      }
       op_->out_->Emit(Record<T>{std::move(value), ts, pwm});
     }
     void ReportBadRecord(int64_t offset, std::string_view error, std::string_view raw) override {

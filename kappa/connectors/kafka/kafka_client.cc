@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "kappa/base/log.h"
 #include "kappa/base/status.h"
 #include "kappa/base/strings.h"
 #include "simdjson.h"
@@ -35,6 +36,21 @@ struct PartitionList {
   explicit PartitionList(int size) : list(rd_kafka_topic_partition_list_new(size)) {}
   ~PartitionList() { rd_kafka_topic_partition_list_destroy(list); }
 };
+
+// librdkafka's own messages go to the process's logger instead of raw "%3|..." lines on
+// stderr. Its errors are mostly transient (a broker restarting, a connection refused) and
+// retried; what fails for good comes back through the API calls, so they are warnings.
+void LogFromKafka(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  LogLevel ours = level <= 2 ? LogLevel::kError : level <= 4 ? LogLevel::kWarning : level <= 6 ? LogLevel::kDebug
+                                                                                            : LogLevel::kTrace;
+  if (!LogEnabled(ours)) return;
+  Log(ours, absl::StrCat("librdkafka ", rk != nullptr ? rd_kafka_name(rk) : "", " ", facility, ": ", message));
+}
+
+// librdkafka's log_level for the process's level: quiet (errors only) unless debugging.
+const char* KafkaLogLevel() { return LogEnabled(LogLevel::kDebug) ? "7" : "3"; }
+
+void RouteKafkaLog(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, LogFromKafka); }
 
 }  // namespace
 
@@ -101,7 +117,8 @@ absl::StatusOr<Handle> NewClient(rd_kafka_type_t type, const KafkaEndpoint& endp
   };
   absl::Status s = set("bootstrap.servers", endpoint.bootstrap);
   // Quiet by default: connection errors are retried and reported through the API.
-  if (s.ok()) s = set("log_level", "3");
+  if (s.ok()) s = set("log_level", KafkaLogLevel());
+  RouteKafkaLog(conf);
   for (const auto& [k, v] : endpoint.config) {
     if (s.ok()) s = set(k, v);
   }
@@ -650,7 +667,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int brok
   std::unique_ptr<EmbeddedCluster> c(new EmbeddedCluster());
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
-  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", KafkaLogLevel(), err, sizeof err);
+  RouteKafkaLog(conf);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (rk == nullptr) {
     rd_kafka_conf_destroy(conf);

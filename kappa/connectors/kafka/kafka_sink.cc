@@ -6,7 +6,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <random>
 #include <set>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "kappa/base/log.h"
 #include "kappa/base/status.h"
 #include "kappa/connectors/internal/schemes.h"
 #include "kappa/connectors/kafka/kafka_client.h"
@@ -451,9 +451,8 @@ absl::Status TransactionCommitter::Recover(const std::vector<checkpoint::Pending
             restored, ": Kafka cannot withdraw committed records, so output after checkpoint ", restored,
             " would appear twice; ", newer, ", write to a new topic, or add on-rewind=duplicate to the sink URI to accept the duplicates"));
       }
-      std::cerr << "kappa: warning: " << endpoint_.Describe() << " already holds " << what
-                << "; restoring the older checkpoint " << restored
-                << " with on-rewind=duplicate: output after it will appear twice\n";
+      LogWarning(absl::StrCat(endpoint_.Describe(), " already holds ", what, "; restoring the older checkpoint ",
+                              restored, " with on-rewind=duplicate: output after it will appear twice"));
     }
   }
   KAPPA_RETURN_IF_ERROR(Commit(pending));

@@ -1,13 +1,13 @@
 #include "kappa/connectors/kafka/kafka_source.h"
 
 #include <algorithm>
-#include <iostream>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "kappa/base/log.h"
 #include "kappa/base/status.h"
 #include "kappa/connectors/internal/schemes.h"
 #include "kappa/connectors/kafka/kafka_client.h"
@@ -20,8 +20,8 @@ namespace {
 // Read(), since the records returned point into them.
 class Reader final : public RawPartitionReader {
  public:
-  Reader(std::shared_ptr<Consumer> consumer, int partition, int64_t offset, int64_t end)
-      : consumer_(std::move(consumer)), partition_(partition), offset_(offset), end_(end) {}
+  Reader(std::shared_ptr<Consumer> consumer, int partition, int64_t offset, int64_t end, int64_t history_end)
+      : consumer_(std::move(consumer)), partition_(partition), offset_(offset), end_(end), history_end_(history_end) {}
   ~Reader() override { Release(); }
 
   absl::StatusOr<ReadStatus> Read(size_t max_records, std::vector<RawRecord>* out) override {
@@ -55,6 +55,7 @@ class Reader final : public RawPartitionReader {
     const int64_t high = consumer_->HighWater(partition_);
     return high >= 0 ? high : end_;
   }
+  int64_t history_end() const override { return history_end_; }
 
  private:
   static constexpr size_t kMaxBatch = 512;
@@ -68,14 +69,18 @@ class Reader final : public RawPartitionReader {
   int partition_;
   int64_t offset_;
   int64_t end_;
+  const int64_t history_end_;
   rd_kafka_message_t* msgs_[kMaxBatch];
   size_t n_ = 0;
 };
 
 class KafkaSourceImpl final : public RawSourceConnector {
  public:
-  KafkaSourceImpl(KafkaEndpoint endpoint, Position start, std::optional<Position> end)
-      : endpoint_(std::move(endpoint)), start_(std::move(start)), end_(std::move(end)) {}
+  KafkaSourceImpl(KafkaEndpoint endpoint, Position start, std::optional<Position> end, bool note_history_end)
+      : endpoint_(std::move(endpoint)),
+        start_(std::move(start)),
+        end_(std::move(end)),
+        note_history_end_(note_history_end) {}
 
   absl::StatusOr<int> NumPartitions() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -106,22 +111,28 @@ class KafkaSourceImpl final : public RawSourceConnector {
 
   absl::StatusOr<std::vector<std::unique_ptr<RawPartitionReader>>> OpenAll(
       const std::vector<std::pair<int, int64_t>>& partitions) override {
-    std::vector<int64_t> ends;
+    std::vector<int64_t> ends, history_ends;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [p, offset] : partitions) {
-        int64_t end = RawPartitionReader::kNoEnd;
+        int64_t end = RawPartitionReader::kNoEnd, history_end = RawPartitionReader::kNoEnd;
         if (end_) {
           KAPPA_RETURN_IF_ERROR(EnsureClient());
           KAPPA_ASSIGN_OR_RETURN(end, ResolvePosition(client_.get(), endpoint_, *end_, p, /*is_end=*/true));
+        } else if (note_history_end_) {
+          KAPPA_RETURN_IF_ERROR(EnsureClient());
+          KAPPA_ASSIGN_OR_RETURN(history_end, ResolvePosition(client_.get(), endpoint_, Position{Position::Kind::kEnd},
+                                                               p, /*is_end=*/true));
         }
         ends.push_back(end);
+        history_ends.push_back(history_end);
       }
     }
     KAPPA_ASSIGN_OR_RETURN(auto consumer, Consumer::Open(endpoint_, partitions));
     std::vector<std::unique_ptr<RawPartitionReader>> readers;
     for (size_t i = 0; i < partitions.size(); ++i) {
-      readers.push_back(std::make_unique<Reader>(consumer, partitions[i].first, partitions[i].second, ends[i]));
+      readers.push_back(std::make_unique<Reader>(consumer, partitions[i].first, partitions[i].second, ends[i],
+                                                history_ends[i]));
     }
     return readers;
   }
@@ -143,7 +154,7 @@ class KafkaSourceImpl final : public RawSourceConnector {
     add(time_lookups_[static_cast<int>(TimeLookup::kPastEnd)], "at the end (no message that late)");
     add(time_lookups_[static_cast<int>(TimeLookup::kSearch)],
         "by binary search over message timestamps (the broker did not look the time up)");
-    std::cerr << "kappa: " << endpoint_.Describe() << " starts at ts:" << start_.timestamp << ": " << how << "\n";
+    LogInfo(absl::StrCat(endpoint_.Describe(), " starts at ts:", start_.timestamp, ": ", how));
   }
 
   // A consumer without assignments for metadata and offset lookups.
@@ -160,6 +171,7 @@ class KafkaSourceImpl final : public RawSourceConnector {
   const KafkaEndpoint endpoint_;
   const Position start_;
   const std::optional<Position> end_;
+  const bool note_history_end_;
   std::mutex mu_;
   Handle client_;
   int partitions_ = 0;
@@ -169,11 +181,13 @@ class KafkaSourceImpl final : public RawSourceConnector {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<RawSourceConnector>> NewKafkaSource(KafkaEndpoint endpoint, Position start,
-                                                                   std::optional<Position> end) {
+                                                                   std::optional<Position> end,
+                                                                   bool note_history_end) {
   if (start.kind == Position::Kind::kCommitted && !endpoint.params.count("group")) {
     return absl::InvalidArgumentError(absl::StrCat("'", endpoint.text, "': start=committed needs group=NAME"));
   }
-  auto src = std::make_shared<KafkaSourceImpl>(std::move(endpoint), std::move(start), std::move(end));
+  auto src = std::make_shared<KafkaSourceImpl>(std::move(endpoint), std::move(start), std::move(end),
+                                               note_history_end);
   KAPPA_RETURN_IF_ERROR(src->NumPartitions().status());  // fail fast: unreachable brokers, a missing topic
   return std::shared_ptr<RawSourceConnector>(std::move(src));
 }
@@ -185,7 +199,8 @@ namespace kappa::connectors::internal {
 absl::StatusOr<OpenedSource> OpenKafkaSource(const Uri& uri, const SourceOptions& options) {
   KAPPA_ASSIGN_OR_RETURN(SourceBounds bounds, ParseSourceBounds(uri, options));
   KAPPA_ASSIGN_OR_RETURN(auto endpoint, kafka::ParseEndpoint(uri, options.kafka, {"start", "end", "group"}));
-  KAPPA_ASSIGN_OR_RETURN(auto raw, kafka::NewKafkaSource(std::move(endpoint), bounds.start, bounds.end));
+  KAPPA_ASSIGN_OR_RETURN(auto raw, kafka::NewKafkaSource(std::move(endpoint), bounds.start, bounds.end,
+                                                               options.note_history_end));
   return OpenedSource(std::move(raw));
 }
 

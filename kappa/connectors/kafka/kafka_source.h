@@ -12,7 +12,7 @@
 // Offsets belong to checkpoints: on restore every partition resumes where the checkpoint
 // says. Without a checkpoint it starts at `start` (earliest by default; latest, committed,
 // ts:MS or offsets:P=O,...). ts:MS is looked up in message timestamps (OffsetForTime), and
-// once every partition has its start one line on stderr says whether the broker's time
+// once every partition has its start one info line in the log says whether the broker's time
 // index answered or the partitions were searched. With `end` (end = the high watermarks found when the run
 // first opened the partitions, ts:MS, or offsets:P=O,...) the source is bounded and the
 // run ends when every partition reached its end; the ends are kept in checkpoints, so a
@@ -33,9 +33,12 @@
 namespace kappa::connectors::kafka {
 
 // The topic of `endpoint` as a source of message values. Fails fast (one line naming the
-// endpoint) when the brokers cannot be reached or the topic does not exist.
+// endpoint) when the brokers cannot be reached or the topic does not exist. With
+// `note_history_end`, a partition opened without an end reports its high-water mark at
+// that moment as its history_end().
 absl::StatusOr<std::shared_ptr<RawSourceConnector>> NewKafkaSource(KafkaEndpoint endpoint, Position start,
-                                                                   std::optional<Position> end);
+                                                                   std::optional<Position> end,
+                                                                   bool note_history_end = false);
 
 }  // namespace kappa::connectors::kafka
 

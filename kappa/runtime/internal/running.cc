@@ -36,6 +36,7 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
     scheduler.Add(t);
     ++result->tasks;
   }
+  if (opt.progress != nullptr) opt.progress->MarkComplete();  // every source partition has registered
   if (opt.monitor != nullptr) {
     JobMonitor::Attachment a;
     a.job = g.name;
