@@ -64,14 +64,20 @@ std::string Capture(const std::string& command) {
 // when the test is done with it.
 class RunningJob {
  public:
-  explicit RunningJob(const std::string& name) : dir_(TempDir(name)) {
+  // nexmark-q5 over 20000 events/s paced by wall-clock time: the job runs until stopped,
+  // and every operator keeps receiving records.
+  explicit RunningJob(const std::string& name)
+      : RunningJob(name, {"run", "nexmark-q5", "--source",
+                          "gen:nexmark?events=100000000&rate=20000&pace=true&partitions=2", "--checkpoint-interval",
+                          "500", "-p", "2"}) {}
+  // `args` and a sink, checkpoints and --http of its own.
+  RunningJob(const std::string& name, std::vector<std::string> args) : dir_(TempDir(name)) {
     log_ = dir_ + "/log";
-    // 20000 events/s paced by wall-clock time: the job runs until stopped, and every
-    // operator keeps receiving records.
-    pid_ = StartKappa({"run", "nexmark-q5", "--source", "gen:nexmark?events=100000000&rate=20000&pace=true&partitions=2",
-                       "--sink", "file:" + dir_ + "/out/", "--checkpoint-dir", dir_ + "/ckpt",
-                       "--checkpoint-interval", "500", "-p", "2", "--http", "127.0.0.1:0"},
-                      log_);
+    for (const std::string& extra : std::vector<std::string>{"--sink", "file:" + dir_ + "/out/", "--checkpoint-dir",
+                                                             dir_ + "/ckpt", "--http", "127.0.0.1:0"}) {
+      args.push_back(extra);
+    }
+    pid_ = StartKappa(args, log_);
     std::regex printed("kappa: dashboard at (http://127\\.0\\.0\\.1:[0-9]+/)");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (url_.empty() && std::chrono::steady_clock::now() < deadline) {
@@ -305,6 +311,48 @@ TEST(StatusTest, ShowsTheRunningJobOnOneScreen) {
   // HOST:PORT without the scheme works too.
   RunResult bare = RunKappa({"status", "127.0.0.1:" + job.port()});
   EXPECT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_EQ(job.Stop(), 130) << job.log();
+}
+
+TEST(DashboardTest, AReplayThatCaughtUpSaysSoOnThePageAndInStatus) {
+  std::string dir = TempDir("catch-up");
+  RunResult gen = RunKappa({"run", "nexmark-copy", "--source", "gen:nexmark?events=20000&rate=1000&partitions=2",
+                            "--sink", "file:" + dir + "/log/", "-p", "2"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  RunningJob job("catch-up-job", {"replay", "nexmark-q0", "--source", "file:" + dir + "/log/", "--from", "earliest",
+                                  "--then-follow", "--no-progress"});
+  ASSERT_FALSE(job.url().empty()) << "no dashboard URL printed:\n" << job.log();
+  app::JsonNode api;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    absl::StatusOr<app::JsonNode> j = app::ParseJsonTree(job.Get("/api/job"));
+    if (j.ok() && j->Get("catch_up") != nullptr && j->Get("catch_up")->Bool("caught_up")) {
+      api = *j;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(api.Get("catch_up"), nullptr) << "never caught up:\n" << job.log();
+  EXPECT_TRUE(api.Get("catch_up")->Bool("tracking"));
+  EXPECT_GT(api.Get("catch_up")->Number("at_ms"), 0);
+  ASSERT_EQ(api.Items("sources").size(), 2u);
+  for (const app::JsonNode& p : api.Items("sources")) {
+    EXPECT_GT(p.Number("replay_end"), 0);  // the history's end, noted at the start
+    EXPECT_GE(p.Number("offset"), p.Number("replay_end"));
+  }
+
+  RunResult status = RunKappa({"status", job.url()});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("catch-up: caught up at "));
+
+  if (access(kChromium, X_OK) == 0) {
+    std::string dom = Capture(absl::StrCat(kChromium, " --headless --no-sandbox --disable-gpu --user-data-dir=",
+                                           TempDir("catch-up-chromium"), " --virtual-time-budget=3000 --dump-dom ",
+                                           job.url(), " 2>/dev/null"));
+    EXPECT_THAT(dom, HasSubstr("<section class=\"card wide\" id=\"catchup-card\">"));  // no longer hidden
+    EXPECT_THAT(dom, HasSubstr("<span class=\"ok-t\">Caught up</span> at "));
+    EXPECT_THAT(dom, HasSubstr("<div class=\"progress done\">"));
+  }
   EXPECT_EQ(job.Stop(), 130) << job.log();
 }
 
