@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kappa/api/job.h"
+#include "kappa/connectors/collect_sink.h"
 #include "kappa/connectors/file_sink.h"
 #include "gtest/gtest.h"
 
@@ -341,6 +342,124 @@ TEST_F(MonitorTest, EveryGroupOfFiguresMovesAndAgrees) {
   EXPECT_EQ(ing.count, et.count);
   EXPECT_GE(ing.sum, 0);
   EXPECT_LE(ing.counts.back(), ing.count);
+}
+
+// Readings without end, paced a little so that a run lasts until it is stopped.
+class EndlessSource final : public SourceConnector<Reading> {
+ public:
+  absl::StatusOr<int> NumPartitions() override { return 2; }
+  absl::StatusOr<std::unique_ptr<PartitionReader<Reading>>> Open(int, int64_t offset) override {
+    return std::unique_ptr<PartitionReader<Reading>>(new Reader(offset));
+  }
+  std::string description() const override { return "endless"; }
+
+ private:
+  class Reader final : public PartitionReader<Reading> {
+   public:
+    explicit Reader(int64_t at) : at_(at) {}
+    absl::StatusOr<ReadStatus> Read(size_t max, SourceContext<Reading>& ctx) override {
+      for (size_t i = 0; i < std::min<size_t>(max, 64); ++i, ++at_) ctx.Emit(Reading{at_ % kKeys, at_, 0});
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      return ReadStatus::kRecords;
+    }
+    int64_t offset() const override { return at_; }
+
+   private:
+    int64_t at_;
+  };
+};
+
+// Runs the endless counter on the heap backend until `until` holds for a snapshot (polled,
+// at most 60 s), then stops it; returns the final snapshot.
+template <typename Until>
+JobSnapshot RunUntil(const std::string& dir, JobMonitor* monitor, Until until) {
+  auto job = Job::Create("endless");
+  job->Source<Reading>("readings", std::make_shared<EndlessSource>(),
+                       WatermarkStrategy<Reading>::BoundedOutOfOrderness(0).WithTimestamp(
+                           [](const Reading& r) { return r.ts; }))
+      .KeyBy([](const Reading& r) { return r.key; })
+      .Process(std::make_unique<SlowCounter>(), "counter")
+      .Uid("counter")
+      .SinkTo(std::make_shared<connectors::FileSink<Reading>>(dir + "/out", connectors::FileSink<Reading>::Kind::kDirectory),
+              "sink");
+  std::atomic<bool> stop{false};
+  ExecutionOptions opt;
+  opt.parallelism = 2;
+  opt.workers = 2;
+  opt.state_backend = StateBackendKind::kHeap;
+  opt.checkpoint_dir = dir + "/chk";
+  opt.checkpoint_interval_ms = 20;
+  opt.stop_requested = &stop;
+  opt.monitor = monitor;
+  absl::StatusOr<ExecutionResult> result;
+  std::thread runner([&] { result = job->Execute(opt); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool held = false;
+  while (!held && std::chrono::steady_clock::now() < deadline) {
+    held = until(monitor->Snapshot());
+    if (!held) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  runner.join();
+  EXPECT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(held) << "the condition did not hold within 60 s";
+  return monitor->Snapshot();
+}
+
+TEST_F(MonitorTest, ARestoredRunShowsItsCheckpointAndHowLongTheRestoreTook) {
+  JobMonitor first;
+  JobSnapshot stopped = RunUntil(dir_, &first, [](const JobSnapshot& s) { return s.checkpoints.completed >= 2; });
+  EXPECT_EQ(stopped.state, "stopped");
+  EXPECT_EQ(stopped.checkpoints.restored_id, -1);
+  EXPECT_EQ(stopped.checkpoints.restore_s, 0);
+  // The heap backend counts its entries; it does not know their bytes and has no cache.
+  for (const auto& t : stopped.tasks) {
+    if (t.is_source) continue;
+    const runtime::OperatorView* c = OperatorOf(t, "counter");
+    ASSERT_NE(c, nullptr);
+    EXPECT_GT(c->state_entries, 0);
+    EXPECT_EQ(c->state_bytes, -1);
+    EXPECT_EQ(t.cache_hits, -1);
+  }
+
+  JobMonitor second;
+  JobSnapshot restored = RunUntil(dir_, &second, [](const JobSnapshot& s) { return !s.tasks.empty(); });
+  EXPECT_GE(restored.checkpoints.restored_id, 1);
+  EXPECT_GT(restored.checkpoints.restore_s, 0);
+  // Its sources resumed where the checkpoint left them, not at the beginning.
+  ASSERT_FALSE(restored.sources.empty());
+  for (const auto& p : restored.sources) EXPECT_GT(p.progress.start, 0);
+}
+
+
+TEST_F(MonitorTest, LateRecordsSentToTheLateOutputAreCountedToo) {
+  auto job = Job::Create("late");
+  Stream<Reading> windowed =
+      job->Source<Reading>("readings", std::make_shared<ReadingSource>(0),
+                           WatermarkStrategy<Reading>::BoundedOutOfOrderness(50).WithTimestamp(
+                               [](const Reading& r) { return r.ts; }))
+          .KeyBy([](const Reading& r) { return r.key; })
+          .Window(Tumbling(absl::Milliseconds(100)))
+          .Reduce([](const Reading& a, const Reading&) { return a; }, "window");
+  windowed.Uid("window");
+  auto late = std::make_shared<connectors::CollectSink<Reading>>();
+  windowed.SideOutput<Reading>("late").SinkTo(late, "late");
+  windowed.SinkTo(std::make_shared<connectors::CollectSink<Reading>>(), "rows");
+  ErrorSink errors(nullptr);
+  ExecutionOptions opt;
+  opt.state_backend = StateBackendKind::kHeap;
+  opt.errors = &errors;
+  opt.monitor = &monitor_;
+  auto result = job->Execute(opt);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const JobSnapshot s = monitor_.Snapshot();
+  int64_t counted = 0;
+  for (const auto& t : s.tasks) {
+    if (const runtime::OperatorView* w = OperatorOf(t, "window")) counted += w->late_dropped;
+  }
+  EXPECT_GT(counted, 0);
+  EXPECT_EQ(counted, static_cast<int64_t>(late->values().size()));
+  EXPECT_EQ(errors.late_records(), 0);
 }
 
 }  // namespace

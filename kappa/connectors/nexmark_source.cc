@@ -39,6 +39,8 @@ class EventReader final : public PartitionReader<nexmark::Event> {
     return i == 0 ? ReadStatus::kWouldBlock : ReadStatus::kRecords;
   }
   int64_t offset() const override { return gen_.position(); }
+  // A bounded generator's partition ends after its share of the events.
+  int64_t high_water() const override { return gen_.limit() >= 0 ? gen_.limit() : kNoEnd; }
 
  private:
   nexmark::GeneratorConfig config_;
@@ -81,6 +83,7 @@ class JsonReader final : public RawPartitionReader {
     return i == 0 ? ReadStatus::kWouldBlock : ReadStatus::kRecords;
   }
   int64_t offset() const override { return gen_.position(); }
+  int64_t high_water() const override { return gen_.limit() >= 0 ? gen_.limit() : kNoEnd; }
 
  private:
   static constexpr size_t kPadding = 64;  // simdjson's SIMDJSON_PADDING

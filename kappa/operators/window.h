@@ -545,6 +545,7 @@ class WindowOperator final : public runtime::OneInputOperator<In>, public runtim
 
   void Late(Record<In>&& r) {
     if (late_ != nullptr) {
+      this->ctx_->CountLateToSideOutput();
       late_->Emit(std::move(r));
       return;
     }

@@ -113,7 +113,7 @@ JobSnapshot JobMonitor::SnapshotLocked() const {
       o.records_in = i == 0 ? t.records_in : -1;
       o.records_out = i + 1 == n ? t.records_out : -1;
       const ErrorSink* errors = task->operator_errors(i);
-      o.late_dropped = errors->late_records();
+      o.late_dropped = errors->late_records() + task->operator_late_to_side_output(i);
       o.user_errors = errors->user_errors();
       o.decode_errors = errors->decode_errors();
       if (!task->config().state_uid.empty() && o.uid == task->config().state_uid) {

@@ -16,17 +16,18 @@
 //   hits, misses, evictions) sampled about once a second on the task's thread.
 // - operators: records in at the chain's head and out at its tail (a fused chain's inner
 //   operators are not counted: -1); what each instance reported to the errors output
-//   (late, user, decode), counted by its own ErrorSink.
+//   (late, user, decode), counted by its own ErrorSink, and late records it sent to a
+//   late side output instead.
 // - channels: their fill, stored on every push and pop; summed per edge.
 // - sources (progress.h): offset, current end (Kafka's cached high-water mark), watermark
 //   and idleness per partition, after every poll.
 // - the checkpoint coordinator: counts, history, sink commit times; restore time from
 //   Execute.
-// - sinks: end-to-end latency of every 16th record (a sample, to keep clock reads off
-//   the per-record path): emission (wall clock) minus event time, and emission minus
-//   ingestion time. Ingestion time is carried per batch, not per record: the time of the
-//   source poll that read the batch's first record (stamped when an exchange opens a
-//   batch), so it errs towards more latency, never less.
+// - sinks: end-to-end latency of a sample of records (the first after each flush, and
+//   every 64th; clock reads stay off the per-record path): emission (wall clock) minus
+//   event time, and emission minus ingestion time. Ingestion time is carried per batch,
+//   not per record: the time of the source poll that read the batch's first record
+//   (stamped when an exchange opens a batch), so it errs towards more latency, never less.
 // - the job's ErrorSink: counts by kind and the last 20 events.
 #ifndef KAPPA_RUNTIME_MONITOR_H_
 #define KAPPA_RUNTIME_MONITOR_H_

@@ -89,7 +89,7 @@ struct LatencyHistogram {
   // One writer (the task's thread): plain loads and stores, no read-modify-write.
   void Observe(int64_t ns) {
     if (ns < 0) ns = 0;
-    int i = 0;
+    int i = ns > kBoundNs[kBounds - 1] ? kBounds : 0;  // far behind (a replay): one comparison
     while (i < kBounds && ns > kBoundNs[i]) ++i;
     Bump(buckets[i], 1);
     Bump(count, 1);
@@ -145,6 +145,9 @@ class OperatorContext {
   // The run's source progress board, where source operators publish their positions;
   // null outside a run (e.g. in a test harness).
   virtual SourceProgress* progress() { return nullptr; }
+  // A late record went to the operator's "late" side output (not to the errors output,
+  // which counts by itself): counted for the monitor.
+  virtual void CountLateToSideOutput() {}
 };
 
 // Type-erased pointer to an Output<T>, checked against T when unwrapped.

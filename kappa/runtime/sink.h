@@ -116,6 +116,7 @@ class SinkOperator final : public OneInputOperator<T>, public BatchFlusher {
     if (unflushed_ == 0) return;
     metrics_->records_out.fetch_add(unflushed_, std::memory_order_relaxed);
     unflushed_ = 0;
+    until_sample_ = 1;
     Check(writer_->Flush());
   }
   absl::Status Close() override {
@@ -124,9 +125,10 @@ class SinkOperator final : public OneInputOperator<T>, public BatchFlusher {
   }
 
  private:
-  // End-to-end latency is sampled: the first record and every kLatencySampleEvery-th
-  // after it, so that the two clock reads stay off the per-record path.
-  static constexpr int kLatencySampleEvery = 16;
+  // End-to-end latency is sampled, so that the two clock reads stay off the per-record
+  // path: the first record after each flush (every record of a slow stream) and every
+  // kLatencySampleEvery-th record of a fast one.
+  static constexpr int kLatencySampleEvery = 64;
 
   void Check(const absl::Status& s) {
     if (!s.ok()) throw TaskError(s);

@@ -36,6 +36,10 @@ class StreamTask::Context : public OperatorContext {
   Clock* clock() override { return task_->config_.clock; }
   ErrorSink* errors() override { return task_->config_.errors != nullptr ? &errors_ : nullptr; }
   const ErrorSink& counted_errors() const { return errors_; }
+  void CountLateToSideOutput() override {
+    late_to_side_output_.store(late_to_side_output_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  int64_t late_to_side_output() const { return late_to_side_output_.load(std::memory_order_relaxed); }
   bool ShouldYield() const override { return task_->OutputsBacklogged(); }
   Timestamp current_watermark() const override { return task_->current_wm_; }
   const std::string& uid() const override { return uid_; }
@@ -50,6 +54,7 @@ class StreamTask::Context : public OperatorContext {
   std::string name_;
   std::string uid_;
   ErrorSink errors_;  // counts this operator's reports, passes them on to the job's
+  std::atomic<int64_t> late_to_side_output_{0};
 };
 
 StreamTask::StreamTask(TaskConfig config) : Task(config.name), config_(std::move(config)) {}
@@ -58,6 +63,7 @@ StreamTask::~StreamTask() = default;
 const std::string& StreamTask::operator_name(size_t i) const { return contexts_[i]->operator_name(); }
 const std::string& StreamTask::operator_uid(size_t i) const { return contexts_[i]->uid(); }
 const ErrorSink* StreamTask::operator_errors(size_t i) const { return &contexts_[i]->counted_errors(); }
+int64_t StreamTask::operator_late_to_side_output(size_t i) const { return contexts_[i]->late_to_side_output(); }
 
 void StreamTask::AddInput(Channel* channel, int input_index) {
   inputs_.push_back(InputState{channel, input_index});

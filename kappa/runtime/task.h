@@ -154,6 +154,7 @@ class StreamTask : public Task {
   const std::string& operator_name(size_t i) const;
   const std::string& operator_uid(size_t i) const;
   const ErrorSink* operator_errors(size_t i) const;
+  int64_t operator_late_to_side_output(size_t i) const;
 
  private:
   class Context;
