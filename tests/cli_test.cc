@@ -447,6 +447,29 @@ TEST_F(CliTest, LogLevelChoosesWhatIsLogged) {
   EXPECT_THAT(debug.err, HasSubstr("partition 1: opened at offset 0")) << Describe(debug);
 }
 
+// librdkafka's own messages go through the logger: no raw "%3|" lines; connection
+// failures are warnings (gone at --log-level error), the run's error line stays. Both runs
+// wait out the 10 s a source gives an unreachable cluster, side by side.
+TEST_F(CliTest, KafkaClientMessagesAreLoggedNotPrintedRaw) {
+  auto start = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"run", "nexmark-q0", "--source", "kafka://127.0.0.1:1/events", "--sink",
+                                     "file:" + Path(name + ".jsonl")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return kappa::testing::StartKappa(args, Path(name + ".log"));
+  };
+  pid_t info = start("info", {});
+  pid_t error = start("error", {"--log-level", "error"});
+  EXPECT_EQ(kappa::testing::WaitKappa(info), 2);
+  EXPECT_EQ(kappa::testing::WaitKappa(error), 2);
+  const std::string info_log = ReadFileToString(Path("info.log")), error_log = ReadFileToString(Path("error.log"));
+  EXPECT_THAT(info_log, HasSubstr("kappa: warning: librdkafka rdkafka#consumer-")) << info_log;
+  EXPECT_THAT(info_log, HasSubstr("Connection refused")) << info_log;
+  EXPECT_THAT(info_log, Not(HasSubstr("%3|"))) << info_log;
+  EXPECT_THAT(info_log, HasSubstr("kappa: cannot reach Kafka at 127.0.0.1:1")) << info_log;
+  ASSERT_EQ(Lines(error_log).size(), 1u) << error_log;
+  EXPECT_THAT(error_log, StartsWith("kappa: cannot reach Kafka at 127.0.0.1:1")) << error_log;
+}
+
 TEST_F(CliTest, UnknownLogLevelIsOneLineError) {
   ExpectOneLineError(RunKappa({"--log-level", "loud", "jobs"}), 2,
                      "--log-level 'loud': use trace, debug, info, warn, error or off");

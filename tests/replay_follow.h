@@ -23,7 +23,7 @@ inline std::string Describe(const RunResult& r) {
 
 // Polls `done` every 50 ms for up to a minute; true once it holds.
 template <typename Fn>
-inline bool WaitFor(Fn done) {
+inline bool PollUntil(Fn done) {
   for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
        std::chrono::steady_clock::now() < deadline;) {
     if (done()) return true;

@@ -32,7 +32,7 @@ using ::kappa::testing::ReplayFollowTest;
 using ::kappa::testing::RunKappa;
 using ::kappa::testing::RunResult;
 using ::kappa::testing::StartKappa;
-using ::kappa::testing::WaitFor;
+using ::kappa::testing::PollUntil;
 using ::kappa::testing::WaitKappa;
 
 TEST_F(ReplayFollowTest, KafkaTopicCatchesUpOnceAtTheHighWaterMarksAndFollows) {
@@ -63,9 +63,9 @@ TEST_F(ReplayFollowTest, KafkaTopicCatchesUpOnceAtTheHighWaterMarksAndFollows) {
                           "file:" + out, "--checkpoint-dir", Path("ck"), "--checkpoint-interval", "100",
                           "--log-level", "debug"},
                          replay_log);
-  ASSERT_TRUE(WaitFor([&] { return Count(ReadFile(replay_log), "opened at offset") == 3; })) << ReadFile(replay_log);
+  ASSERT_TRUE(PollUntil([&] { return Count(ReadFile(replay_log), "opened at offset") == 3; })) << ReadFile(replay_log);
   produce(2, 3000);
-  ASSERT_TRUE(WaitFor([&] { return Count(ReadFile(replay_log), "caught up") > 0; })) << ReadFile(replay_log);
+  ASSERT_TRUE(PollUntil([&] { return Count(ReadFile(replay_log), "caught up") > 0; })) << ReadFile(replay_log);
   produce(3, 3000);
 
   RunResult ref = RunKappa({"run", "nexmark-q0", "--source", uri + "?end=end", "--sink", "file:" + Path("ref/")});
@@ -73,7 +73,7 @@ TEST_F(ReplayFollowTest, KafkaTopicCatchesUpOnceAtTheHighWaterMarksAndFollows) {
   const std::vector<std::string> expected = OutputLines(Path("ref/"));
   ASSERT_GT(expected.size(), 0u);
   std::vector<std::string> rows;
-  WaitFor([&] {
+  PollUntil([&] {
     rows = OutputLines(out);
     return rows.size() >= expected.size();
   });

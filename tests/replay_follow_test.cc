@@ -4,6 +4,7 @@
 // compared as a multiset with a bounded run over the final input.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "kappa/base/file_test_util.h"
 #include "tests/kappa_process.h"
+#include "tests/metrics_scrape.h"
 #include "tests/replay_follow.h"
 
 #ifndef KAPPA_BINARY
@@ -33,7 +35,7 @@ using ::kappa::testing::Count;
 using ::kappa::testing::Describe;
 using ::kappa::testing::ExpectCaughtUpLine;
 using ::kappa::testing::ReplayFollowTest;
-using ::kappa::testing::WaitFor;
+using ::kappa::testing::PollUntil;
 
 using ::kappa::testing::OutputLines;
 using ::kappa::testing::ReadFile;
@@ -67,16 +69,30 @@ TEST_F(ReplayFollowTest, FileLogCatchesUpOnceAtTheHistorysEndAndFollows) {
   const std::string out = Path("out/"), replay_log = Path("replay.log");
   pid_t pid = StartKappa({"replay", "nexmark-q0", "--source", "file:" + log, "--from", "earliest", "--then-follow",
                           "--sink", "file:" + out, "--checkpoint-dir", Path("ck"), "--checkpoint-interval", "100",
-                          "--log-level", "debug"},
+                          "--log-level", "debug", "--http", "127.0.0.1:0"},
                          replay_log);
   // Once both partitions are open (their ends noted), the log grows: before the catch-up
   // most likely, and surely after it.
-  ASSERT_TRUE(WaitFor([&] { return Count(ReadFile(replay_log), "opened at offset") == 2; })) << ReadFile(replay_log);
+  ASSERT_TRUE(PollUntil([&] { return Count(ReadFile(replay_log), "opened at offset") == 2; })) << ReadFile(replay_log);
   EXPECT_THAT(ReadFile(replay_log), HasSubstr(absl::StrCat("partition 0: opened at offset 0, history ends at ", end0)));
   AppendLines(source + "part-00000.jsonl", log + "part-00000.jsonl", 3000);
   AppendLines(source + "part-00001.jsonl", log + "part-00001.jsonl", 2000);
-  ASSERT_TRUE(WaitFor([&] { return Count(ReadFile(replay_log), "caught up") > 0; })) << ReadFile(replay_log);
+  ASSERT_TRUE(PollUntil([&] { return Count(ReadFile(replay_log), "caught up") > 0; })) << ReadFile(replay_log);
   AppendLines(source + "part-00001.jsonl", log + "part-00001.jsonl", 4000);
+  // The same state on /metrics: caught up, and each partition's end at the start.
+  const int port = kappa::testing::WaitForHttpPort(replay_log);
+  ASSERT_GT(port, 0) << ReadFile(replay_log);
+  const std::string page = kappa::testing::HttpGet(port, "/metrics");
+  EXPECT_EQ(kappa::testing::Samples(page, "kappa_replay_caught_up"),
+            (std::map<std::string, double>{{"{job=\"nexmark-q0\"}", 1}}))
+      << page;
+  std::map<std::string, double> ends = kappa::testing::Samples(page, "kappa_source_partition_replay_end_offset");
+  std::vector<double> end_values;
+  for (const auto& [labels, value] : ends) end_values.push_back(value);
+  std::sort(end_values.begin(), end_values.end());
+  std::vector<double> want = {static_cast<double>(end0), static_cast<double>(end1)};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(end_values, want) << page;
 
   // The reference: q0 over the final log, bounded, uninterrupted.
   RunResult ref = RunKappa({"run", "nexmark-q0", "--source", "file:" + log, "--sink", "file:" + Path("ref/")});
@@ -84,7 +100,7 @@ TEST_F(ReplayFollowTest, FileLogCatchesUpOnceAtTheHistorysEndAndFollows) {
   const std::vector<std::string> expected = OutputLines(Path("ref/"));
   ASSERT_GT(expected.size(), 0u);
   std::vector<std::string> rows;
-  WaitFor([&] {
+  PollUntil([&] {
     rows = OutputLines(out);
     return rows.size() >= expected.size();
   });

@@ -11,8 +11,8 @@
 // `replay --then-follow` also tracks the catch-up: a following partition whose reader
 // knows where its history ends (the partition's end when it was opened) records the
 // moment its position first reaches that end. Once every partition of the run has
-// registered (MarkComplete(), after every source opened), CatchUp() says whether all of
-// them have.
+// registered (MarkComplete(), after every source opened), ReadCatchUp() says whether all
+// of them have.
 #ifndef KAPPA_RUNTIME_PROGRESS_H_
 #define KAPPA_RUNTIME_PROGRESS_H_
 
@@ -44,8 +44,8 @@ class SourceProgress {
     std::atomic<int64_t> watermark{std::numeric_limits<int64_t>::min()};
     std::atomic<bool> idle{false};
     // Following partitions: where the history ends (-1: unknown, or not following), the
-    // epoch ms at which the position first reached it (0: not yet) and the records read
-    // by then.
+    // epoch ms at which the position first reached it (0: not yet; stored after, and read
+    // before, the records read up to that end).
     std::atomic<int64_t> history_end{-1};
     std::atomic<int64_t> caught_up_ms{0};
     std::atomic<int64_t> history_records{0};
@@ -67,7 +67,7 @@ class SourceProgress {
     bool tracking = false;  // every partition knows where its history ends
     bool caught_up = false;
     int64_t at_ms = 0;      // when the last one reached it
-    int64_t records = 0;    // records read by then
+    int64_t records = 0;    // records read up to those ends
   };
 
   SourceProgress() = default;

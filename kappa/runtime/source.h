@@ -350,7 +350,7 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
     if (p.history_end == PartitionReader<T>::kNoEnd || p.caught_up || p.reader->offset() < p.history_end) return;
     p.caught_up = true;
     p.progress->history_records.store(p.history_records, std::memory_order_relaxed);
-    p.progress->caught_up_ms.store(std::max<Timestamp>(1, ctx_->clock()->NowMillis()), std::memory_order_relaxed);
+    p.progress->caught_up_ms.store(std::max<Timestamp>(1, ctx_->clock()->NowMillis()), std::memory_order_release);
   }
 
   class Emitter final : public SourceContext<T> {
