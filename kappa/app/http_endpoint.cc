@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -22,6 +23,7 @@ struct HttpEndpoint::Impl {
   int port = 0;
   httplib::Server server;
   std::thread thread;
+  std::atomic<bool> listen_returned{false};
 
   // Rates on /api/job compare the newest snapshot with one taken kRateWindowMs earlier:
   // long enough to smooth over bursts (windows firing every few seconds), short enough to
@@ -70,7 +72,13 @@ HttpEndpoint::~HttpEndpoint() {
   }
   impl_->wake.notify_all();
   if (impl_->sampler.joinable()) impl_->sampler.join();
-  impl_->server.stop();
+  // Server::stop() does nothing until the listening thread has started serving, so an
+  // endpoint destroyed right after Start() (a job that ends at once) would leave that
+  // thread accepting forever and the join hanging: stop until the thread is out.
+  while (impl_->thread.joinable() && !impl_->listen_returned.load()) {
+    impl_->server.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
@@ -117,7 +125,10 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
                                                ": cannot listen there (address in use or not on this host); "
                                                "pick another port, or 0 for a free one"));
   }
-  self->thread = std::thread([self] { self->server.listen_after_bind(); });
+  self->thread = std::thread([self] {
+    self->server.listen_after_bind();
+    self->listen_returned = true;
+  });
   self->sampler = std::thread([self] { self->Sample(); });
   return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(std::move(impl)));
 }

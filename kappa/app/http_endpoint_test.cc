@@ -62,5 +62,15 @@ TEST(HttpEndpointTest, BadAddressesAreClearErrors) {
   EXPECT_THAT(second.status().message(), HasSubstr("--http " + taken + ": cannot listen there"));
 }
 
+TEST(HttpEndpointTest, StopsWhenDestroyedRightAfterStarting) {
+  // A job that ends at once destroys its endpoint before the listening thread may even
+  // have started serving; that must not leave the process waiting for it.
+  runtime::JobMonitor monitor;
+  for (int i = 0; i < 200; ++i) {
+    auto http = HttpEndpoint::Start("127.0.0.1:0", &monitor);
+    ASSERT_TRUE(http.ok()) << http.status();
+  }
+}
+
 }  // namespace
 }  // namespace kappa::app
