@@ -2,6 +2,11 @@
 
 #include <httplib.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -18,28 +23,62 @@ struct HttpEndpoint::Impl {
   int port = 0;
   httplib::Server server;
   std::thread thread;
+  std::atomic<bool> listen_returned{false};
 
-  // Rates compare the newest snapshot with one at least a second older.
+  // Rates on /api/job compare the newest snapshot with one taken kRateWindowMs earlier:
+  // long enough to smooth over bursts (windows firing every few seconds), short enough to
+  // look live. A sampler thread takes one every half second, so that any request, the
+  // first one of `kappa status` included, finds one, however often or rarely clients ask.
   std::mutex mu;
-  runtime::JobSnapshot previous;
-  bool has_previous = false;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::deque<runtime::JobSnapshot> samples;  // oldest first, at most kMaxSamples
+  std::thread sampler;
+  static constexpr int kSampleMs = 500;
+  static constexpr int64_t kRateWindowMs = 3000;
+  static constexpr size_t kMaxSamples = kRateWindowMs / kSampleMs + 2;
+
+  void Sample() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping) {
+      lock.unlock();
+      runtime::JobSnapshot s = monitor->Snapshot();
+      lock.lock();
+      samples.push_back(std::move(s));
+      if (samples.size() > kMaxSamples) samples.pop_front();
+      wake.wait_for(lock, std::chrono::milliseconds(kSampleMs), [this] { return stopping; });
+    }
+  }
 
   std::string ApiJob() {
     runtime::JobSnapshot now = monitor->Snapshot();
     std::lock_guard<std::mutex> lock(mu);
-    std::string out = JobJson(now, has_previous ? &previous : nullptr);
-    if (!has_previous || now.now_ms - previous.now_ms >= 1000) {
-      previous = std::move(now);
-      has_previous = true;
+    // The newest sample at least kRateWindowMs old, else the oldest one there is.
+    const runtime::JobSnapshot* previous = samples.empty() ? nullptr : &samples.front();
+    for (const runtime::JobSnapshot& s : samples) {
+      if (now.now_ms - s.now_ms >= kRateWindowMs) previous = &s;
     }
-    return out;
+    if (previous != nullptr && previous->now_ms >= now.now_ms) previous = nullptr;
+    return JobJson(now, previous);
   }
 };
 
 HttpEndpoint::HttpEndpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpEndpoint::~HttpEndpoint() {
-  impl_->server.stop();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  if (impl_->sampler.joinable()) impl_->sampler.join();
+  // Server::stop() does nothing until the listening thread has started serving, so an
+  // endpoint destroyed right after Start() (a job that ends at once) would leave that
+  // thread accepting forever and the join hanging: stop until the thread is out.
+  while (impl_->thread.joinable() && !impl_->listen_returned.load()) {
+    impl_->server.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
@@ -69,6 +108,13 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
   self->server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(DashboardHtml()), "text/html; charset=utf-8");
   });
+  // cpp-httplib sets SO_REUSEPORT by default, which lets a second process bind a port a
+  // running job already serves, the kernel then splitting requests between the two.
+  // SO_REUSEADDR alone only allows a restart while old connections linger in TIME_WAIT.
+  self->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+  });
   if (port == 0) {
     self->port = self->server.bind_to_any_port(self->host);
   } else {
@@ -79,7 +125,11 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::str
                                                ": cannot listen there (address in use or not on this host); "
                                                "pick another port, or 0 for a free one"));
   }
-  self->thread = std::thread([self] { self->server.listen_after_bind(); });
+  self->thread = std::thread([self] {
+    self->server.listen_after_bind();
+    self->listen_returned = true;
+  });
+  self->sampler = std::thread([self] { self->Sample(); });
   return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(std::move(impl)));
 }
 

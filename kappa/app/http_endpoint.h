@@ -1,7 +1,7 @@
 // The HTTP endpoint of a running process (`--http HOST:PORT`): serves what the job's
 // monitor sees, as
 //   /metrics   Prometheus's text format (prometheus_text.h)
-//   /api/job   the same snapshot as JSON, with rates over the last second (job_json.h)
+//   /api/job   the same snapshot as JSON, with rates over the last 3 seconds (job_json.h)
 //   /          the dashboard, one self-contained page that reads /api/job (dashboard.h)
 //
 //   auto http = app::HttpEndpoint::Start("127.0.0.1:0", &monitor);

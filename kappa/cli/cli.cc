@@ -1,7 +1,8 @@
 // The `kappa` command line (see cli.h): list and run jobs, run the demo, run benchmarks,
 // compare outputs.
 //
-// Exit codes: 0 success, 1 the job failed (diff: the outputs differ), 2 bad usage, 130 stopped by Ctrl-C.
+// Exit codes: 0 success, 1 the job failed (diff: the outputs differ; status: the job cannot be reached),
+// 2 bad usage, 130 stopped by Ctrl-C.
 #include "kappa/cli/cli.h"
 
 #include <fcntl.h>
@@ -48,6 +49,7 @@
 #include "kappa/bench/kafka_bench.h"
 #include "kappa/bench/nexmark_bench.h"
 #include "kappa/cli/new_project.h"
+#include "kappa/cli/status.h"
 
 namespace kappa::cli {
 namespace {
@@ -933,6 +935,13 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   std::vector<std::string> diff_kafka_config;
   diff_cmd->add_option("--kafka-config", diff_kafka_config, "librdkafka setting key=value (repeatable)");
 
+  std::string status_url;
+  auto* status_cmd = app.add_subcommand(
+      "status", "Show a running job in the terminal, one screen: chains, source partitions, checkpoints, catch-up, "
+                "errors (the job must run with --http)");
+  status_cmd->add_option("URL", status_url, "The job's --http address, as it printed it: http://HOST:PORT/")
+      ->required();
+
   std::string new_dir, new_name;
   auto* new_cmd = app.add_subcommand(
       "new", "Write a ready project for your own jobs into DIR: CMakeLists.txt (finds the installed Kappa), a "
@@ -951,7 +960,7 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   } catch (const CLI::ParseError& e) {
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       // CLI11 reports a misspelt command as "A subcommand is required"; name it instead.
-      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, replay, savepoint, diff, broker, demo, bench, new (see kappa --help)\n";
+      std::cerr << "kappa: unknown command '" << argv[1] << "'; commands are jobs, run, replay, status, savepoint, diff, broker, demo, bench, new (see kappa --help)\n";
       return 2;
     }
     std::cerr << "kappa: " << e.what() << " (see kappa " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ") << "--help)\n";
@@ -1010,6 +1019,7 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
     }
     return connectors::RunDiff(diff, std::cout, std::cerr);
   }
+  if (status_cmd->parsed()) return RunStatus(status_url, std::cout, std::cerr);
   if (new_cmd->parsed()) {
     absl::StatusOr<std::vector<std::string>> files = WriteNewProject(new_dir, new_name);
     if (!files.ok()) {
