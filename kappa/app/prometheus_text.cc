@@ -178,7 +178,7 @@ void WriteOperators(const runtime::JobSnapshot& s, const std::vector<std::string
       rows.push_back({{{"task", task}, {"operator", op.uid}, {"subtask", absl::StrCat(t.subtask)}}, &op});
     }
   }
-  // Operators inside a fused chain may not be counted one by one (-1): left out.
+  // An operator whose records out the task counts together with another's (-1): left out.
   w.Family("kappa_operator_records_in_total", "counter", "Records an operator instance received.");
   for (const Row& r : rows) {
     if (r.op->records_in >= 0) w.Sample(r.labels, r.op->records_in);

@@ -204,7 +204,7 @@ TEST(PrometheusTextTest, UnknownFiguresAreLeftOutNotPrintedAsMinusOne) {
     t.cache_hits = t.cache_misses = t.cache_evictions = -1;
     for (auto& op : t.operators) op.state_entries = op.state_bytes = -1;
   }
-  // Inner operators of a fused chain, not counted one by one.
+  // Records out the task counts together for two operators (two sinks in one chain).
   s.tasks[0].operators[0].records_out = -1;
   s.tasks[0].operators[1].records_in = -1;
   for (auto& p : s.sources) {

@@ -31,6 +31,7 @@ class MapOperator final : public OneInputOperator<In>, public WithOutput<Out> {
   // The record is the operator's own: a function taking In&& (or In by value) may move
   // out of it instead of copying (e.g. a Bid out of an Event).
   void Emit(Record<In>&& r) override {
+    this->CountIn();
     Out result;
     if (RunGuarded(this->ctx_, r.ts, [&] { result = fn_(std::move(r.value)); },
                    [&] { return DescribeRecord(r.value); })) {
@@ -53,6 +54,7 @@ class FilterOperator final : public OneInputOperator<T>, public WithOutput<T> {
     return absl::OkStatus();
   }
   void Emit(Record<T>&& r) override {
+    this->CountIn();
     bool keep = false;
     if (RunGuarded(this->ctx_, r.ts, [&] { keep = fn_(r.value); }, [&] { return DescribeRecord(r.value); }) &&
         keep) {
@@ -76,6 +78,7 @@ class FlatMapOperator final : public OneInputOperator<In>, public WithOutput<Out
     return absl::OkStatus();
   }
   void Emit(Record<In>&& r) override {
+    this->CountIn();
     collector_.Reset(this->out_, r.ts, r.pwm);
     RunGuarded(this->ctx_, r.ts, [&] { fn_(std::move(r.value), collector_); }, [&] { return DescribeRecord(r.value); });
   }
@@ -93,6 +96,7 @@ class SplitOperator final : public OneInputOperator<T> {
   SplitOperator(Fn fn, size_t outputs) : fn_(std::move(fn)), outs_(outputs, Discard<T>::Instance()) {}
   void ConnectOutput(int port, OutputPtr out) override { outs_[port] = out.As<T>(); }
   void Emit(Record<T>&& r) override {
+    this->CountIn();
     size_t index = 0;
     bool ok = RunGuarded(
         this->ctx_, r.ts,
@@ -123,7 +127,10 @@ class IdentityOperator final : public OneInputOperator<T>, public WithOutput<T> 
     if (!this->out_) this->out_ = Discard<T>::Instance();
     return absl::OkStatus();
   }
-  void Emit(Record<T>&& r) override { this->out_->Emit(std::move(r)); }
+  void Emit(Record<T>&& r) override {
+    this->CountIn();
+    this->out_->Emit(std::move(r));
+  }
 };
 
 }  // namespace kappa::operators

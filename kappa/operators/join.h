@@ -89,6 +89,7 @@ class TwoInputKeyedOperator : public runtime::OperatorBase, public runtime::With
    public:
     explicit Side(TwoInputKeyedOperator* op) : op_(op) {}
     void Emit(Record<T>&& r) override {
+      op_->CountIn();
       K key;
       const auto& fn = [this] {
         if constexpr (kLeft) {

@@ -86,6 +86,7 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
   }
 
   void Emit(Record<In>&& r) override {
+    this->CountIn();
     if (!runtime::RunGuarded(this->ctx_, r.ts, [&] { current_key_ = key_fn_(r.value); },
                              [&] { return DescribeRecord(r.value); })) {
       return;

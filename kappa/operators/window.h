@@ -378,6 +378,7 @@ class WindowOperator final : public runtime::OneInputOperator<In>,
   }
 
   void Emit(Record<In>&& r) override {
+    this->CountIn();
     K key;
     if (!runtime::RunGuarded(this->ctx_, r.ts, [&] { key = key_fn_(r.value); },
                              [&] { return DescribeRecord(r.value); })) {

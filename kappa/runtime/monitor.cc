@@ -11,6 +11,20 @@
 namespace kappa::runtime {
 namespace {
 
+// Operator i's records out: what its chained consumers received, plus the task's records
+// out when i is the one operator of the chain whose records leave the task; -1 when
+// several do (the task counts them together).
+int64_t RecordsOut(const ChainView& chain, size_t i, const StreamTask& task, int64_t task_out) {
+  if (i >= chain.feeds.size()) return -1;
+  int64_t out = 0;
+  for (int j : chain.feeds[i]) out += task.operator_records_in(static_cast<size_t>(j));
+  if (chain.leaves[i]) {
+    if (std::count(chain.leaves.begin(), chain.leaves.end(), true) != 1) return -1;
+    out += task_out;
+  }
+  return out;
+}
+
 int64_t EpochMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -110,8 +124,8 @@ JobSnapshot JobMonitor::SnapshotLocked() const {
       OperatorView o;
       o.uid = task->operator_uid(i);
       o.name = task->operator_name(i);
-      o.records_in = i == 0 ? t.records_in : -1;
-      o.records_out = i + 1 == n ? t.records_out : -1;
+      o.records_in = i == 0 && t.is_source ? t.records_in : task->operator_records_in(i);
+      o.records_out = RecordsOut(run_.chains[chain], i, *task, t.records_out);
       const ErrorSink* errors = task->operator_errors(i);
       o.late_dropped = errors->late_records() + task->operator_late_to_side_output(i);
       o.user_errors = errors->user_errors();

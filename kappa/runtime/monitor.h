@@ -14,8 +14,11 @@
 // - tasks (task.h TaskFigures): busy / backpressured / idle time, two clock reads per
 //   step; the watermark per advance; their state backend's usage (entries, bytes, cache
 //   hits, misses, evictions) sampled about once a second on the task's thread.
-// - operators: records in at the chain's head and out at its tail (a fused chain's inner
-//   operators are not counted: -1); what each instance reported to the errors output
+// - operators: records in, counted by each operator's input (OperatorBase::CountIn, a
+//   relaxed load and store per record); records out are the records in of the operators
+//   it feeds inside its chain, plus the task's records out for the operator whose records
+//   leave the task (-1 when several of a chain's operators send records out of it, e.g.
+//   two sinks in one chain); what each instance reported to the errors output
 //   (late, user, decode), counted by its own ErrorSink, and late records it sent to a
 //   late side output instead.
 // - channels: their fill, stored on every push and pop; summed per edge.
@@ -90,6 +93,12 @@ struct ChainView {
   std::string name;  // "source -> map -> filter"
   int parallelism = 1;
   std::vector<std::string> operator_uids;
+  // Per operator, by position in the chain: the operators it feeds inside the chain, and
+  // whether its records also leave the task (to a channel or out of a sink). An operator's
+  // records out are its chained consumers' records in, plus the task's records out when it
+  // is the chain's only operator whose records leave.
+  std::vector<std::vector<int>> feeds;
+  std::vector<bool> leaves;
 };
 
 // The channels between two chains, summed over instance pairs.

@@ -254,8 +254,17 @@ class OperatorBase {
   virtual std::string DescribeBatchRecord(int input, BatchBase* batch, size_t i) { return "<record>"; }
   virtual void OnTracedBatchRecord(int input, BatchBase* batch, size_t i, TaskTrace* trace) {}
 
+  // Records that reached the operator's inputs, for the job monitor (any thread may read).
+  int64_t records_in() const { return records_in_.load(std::memory_order_relaxed); }
+  // Counts one record in; called first by every input's Emit. Only the task's thread
+  // writes, so a relaxed load and store do (a plain add, no locked instruction).
+  void CountIn() { records_in_.store(records_in_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+
  protected:
   OperatorContext* ctx_ = nullptr;
+
+ private:
+  std::atomic<int64_t> records_in_{0};
 };
 
 // Runs fn(); converts an exception from user code into an error record. Returns false

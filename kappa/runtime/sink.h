@@ -97,6 +97,7 @@ class SinkOperator final : public OneInputOperator<T>, public BatchFlusher {
   void ConnectOutput(int, OutputPtr) override {}
 
   void Emit(Record<T>&& r) override {
+    this->CountIn();
     Check(writer_->Write(r));
     ++unflushed_;
     if (--until_sample_ == 0) {

@@ -160,6 +160,7 @@ class StreamTask : public Task {
   const std::string& operator_uid(size_t i) const;
   const ErrorSink* operator_errors(size_t i) const;
   int64_t operator_late_to_side_output(size_t i) const;
+  int64_t operator_records_in(size_t i) const { return ops_[i]->records_in(); }
   // The task's tracing state; null unless config.tracer is set.
   TaskTrace* trace() { return trace_.get(); }
 

@@ -249,11 +249,27 @@ int64_t HeapBackend::ApproximateKeys(TableId table) {
   return static_cast<int64_t>(t.kind == TableKind::kPoint ? t.point.size() : t.ordered.size());
 }
 
+// Bytes are an estimate, as RocksDB's are: each table's entry count times the mean key and
+// value size of its first (up to) 1024 entries, so a sample costs the same for any size of
+// state. Container overhead is not counted.
 BackendUsage HeapBackend::Usage() {
+  constexpr size_t kSample = 1024;
   BackendUsage u;
   u.entries = 0;
+  u.bytes = 0;
   for (const auto& t : tables_) {
-    if (t != nullptr) u.entries += static_cast<int64_t>(t->point.size() + t->ordered.size());
+    if (t == nullptr) continue;
+    const size_t n = t->point.size() + t->ordered.size();
+    u.entries += static_cast<int64_t>(n);
+    size_t sampled = 0, sampled_bytes = 0;
+    auto sample = [&](const auto& map) {
+      for (auto it = map.begin(); it != map.end() && sampled < kSample; ++it, ++sampled) {
+        sampled_bytes += it->first.size() + it->second.size();
+      }
+    };
+    sample(t->point);
+    sample(t->ordered);
+    if (sampled > 0) u.bytes += static_cast<int64_t>(static_cast<double>(sampled_bytes) / sampled * n);
   }
   return u;
 }

@@ -44,7 +44,23 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
       ChainView c;
       c.name = plan.ChainName(g, h);
       c.parallelism = plan.parallelism[h];
-      for (int n : plan.chain[h]) c.operator_uids.push_back(g.nodes[n].uid.empty() ? g.nodes[n].name : g.nodes[n].uid);
+      const std::vector<int>& nodes = plan.chain[h];
+      for (int n : nodes) {
+        c.operator_uids.push_back(g.nodes[n].uid.empty() ? g.nodes[n].name : g.nodes[n].uid);
+        std::vector<int> feeds;
+        bool leaves = plan.out_edges[n].empty();  // a sink
+        for (int e : plan.out_edges[n]) {
+          if (!plan.chained[e]) {
+            leaves = true;
+            continue;
+          }
+          for (size_t j = 0; j < nodes.size(); ++j) {
+            if (nodes[j] == g.edges[e].to) feeds.push_back(static_cast<int>(j));
+          }
+        }
+        c.feeds.push_back(std::move(feeds));
+        c.leaves.push_back(leaves);
+      }
       const int index = static_cast<int>(a.chains.size());
       a.chains.push_back(std::move(c));
       for (auto& t : job.tasks[h]) a.tasks.emplace_back(index, t.get());
