@@ -104,6 +104,25 @@ TEST_F(ReplayFollowTest, FileLogCatchesUpOnceAtTheHistorysEndAndFollows) {
     rows = OutputLines(out);
     return rows.size() >= expected.size();
   });
+  // A followed file's high-water mark is its size, its lag the bytes not read yet: zero
+  // once every appended line is read.
+  const std::vector<double> sizes = {static_cast<double>(fs::file_size(log + "part-00000.jsonl")),
+                                     static_cast<double>(fs::file_size(log + "part-00001.jsonl"))};
+  std::string lag_page;
+  EXPECT_TRUE(PollUntil([&] {
+    lag_page = kappa::testing::HttpGet(port, "/metrics");
+    std::vector<double> high_water, lag;
+    for (const auto& [labels, v] : kappa::testing::Samples(lag_page, "kappa_source_partition_high_water_offset")) {
+      high_water.push_back(v);
+    }
+    for (const auto& [labels, v] : kappa::testing::Samples(lag_page, "kappa_source_partition_lag_offsets")) {
+      lag.push_back(v);
+    }
+    std::sort(high_water.begin(), high_water.end());
+    std::vector<double> want = sizes;
+    std::sort(want.begin(), want.end());
+    return high_water == want && lag == std::vector<double>{0, 0};
+  })) << lag_page;
   kill(pid, SIGINT);
   EXPECT_EQ(WaitKappa(pid), 130) << ReadFile(replay_log);
   EXPECT_EQ(rows, expected) << "the replay did not follow the appended records";

@@ -1,5 +1,6 @@
 #include "kappa/connectors/file_source.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <vector>
@@ -14,13 +15,20 @@ namespace {
 
 class FileReader final : public RawPartitionReader {
  public:
-  FileReader(std::unique_ptr<LineReader> reader, int64_t end, int64_t history_end)
-      : reader_(std::move(reader)), end_(end), history_end_(history_end) {}
+  FileReader(std::string path, std::unique_ptr<LineReader> reader, int64_t end, int64_t history_end)
+      : path_(std::move(path)), reader_(std::move(reader)), end_(end), history_end_(history_end) {}
 
   absl::StatusOr<ReadStatus> Read(size_t max_records, std::vector<RawRecord>* out) override {
     if (end_ != kNoEnd && offset() >= end_) return ReadStatus::kEnd;
     KAPPA_ASSIGN_OR_RETURN(LineReader::Result r, reader_->Read(max_records, &batch_));
     if (r == LineReader::Result::kEnd) return ReadStatus::kEnd;
+    // A followed file's current size is its high-water mark (lag in bytes): looked up when
+    // the reader caught up with it and every 16th read, not per record.
+    if (end_ == kNoEnd && (r == LineReader::Result::kWouldBlock || ++reads_ % 16 == 0)) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(path_, ec);
+      if (!ec) size_ = static_cast<int64_t>(size);
+    }
     if (r == LineReader::Result::kWouldBlock) return ReadStatus::kWouldBlock;
     for (size_t i = 0; i < batch_.size(); ++i) {
       if (end_ != kNoEnd && batch_.offset(i) >= end_) return ReadStatus::kEnd;
@@ -36,15 +44,22 @@ class FileReader final : public RawPartitionReader {
   }
   int64_t offset() const override { return offset_ >= 0 ? offset_ : reader_->offset(); }
   int64_t end_offset() const override { return end_; }
+  int64_t high_water() const override {
+    if (end_ != kNoEnd) return end_;
+    return size_ < 0 ? kNoEnd : std::max(size_, offset());
+  }
   void RestoreEndOffset(int64_t end) override { end_ = end; }
   int64_t history_end() const override { return history_end_; }
 
  private:
+  const std::string path_;
   std::unique_ptr<LineReader> reader_;
   int64_t end_;
   const int64_t history_end_;
   LineBatch batch_;
   int64_t offset_ = -1;  // end of the last line returned; -1 before the first
+  int64_t size_ = -1;    // the followed file's size when last looked up; -1 not yet
+  int64_t reads_ = 0;
 };
 
 class FileSourceImpl final : public RawSourceConnector {
@@ -97,7 +112,7 @@ class FileSourceImpl final : public RawSourceConnector {
       }
     }
     KAPPA_ASSIGN_OR_RETURN(auto reader, LineReader::Open(file, offset, follow_));
-    return std::unique_ptr<RawPartitionReader>(new FileReader(std::move(reader), end, history_end));
+    return std::unique_ptr<RawPartitionReader>(new FileReader(file, std::move(reader), end, history_end));
   }
 
   std::string description() const override { return "file:" + path_; }
