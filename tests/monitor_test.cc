@@ -489,5 +489,16 @@ TEST_F(MonitorTest, LateRecordsSentToTheLateOutputAreCountedToo) {
   EXPECT_EQ(errors.late_records(), 0);
 }
 
+// A replay of events from long ago: each latency is decades, and ten of them in
+// nanoseconds would overflow a 64-bit sum.
+TEST(LatencyHistogramTest, DecadesOfLatencyKeepACorrectSum) {
+  LatencyHistogram h;
+  const int64_t decades_ns = int64_t{55} * 365 * 24 * 3600 * 1'000'000'000;
+  for (int i = 0; i < 10; ++i) h.Observe(decades_ns);
+  EXPECT_EQ(h.count.load(), 10);
+  EXPECT_EQ(h.buckets[LatencyHistogram::kBounds].load(), 10);
+  EXPECT_NEAR(h.sum_s.load(), 10.0 * static_cast<double>(decades_ns) / 1e9, 1.0);
+}
+
 }  // namespace
 }  // namespace kappa

@@ -36,7 +36,7 @@ HistogramView Merge(const std::vector<const LatencyHistogram*>& hs) {
   v.bounds.resize(LatencyHistogram::kBounds);
   v.counts.assign(LatencyHistogram::kBounds, 0);
   for (int i = 0; i < LatencyHistogram::kBounds; ++i) v.bounds[i] = static_cast<double>(LatencyHistogram::kBoundNs[i]) / 1e9;
-  int64_t sum_ns = 0;
+  double sum_s = 0;
   for (const LatencyHistogram* h : hs) {
     int64_t below = 0;
     for (int i = 0; i < LatencyHistogram::kBounds; ++i) {
@@ -44,9 +44,9 @@ HistogramView Merge(const std::vector<const LatencyHistogram*>& hs) {
       v.counts[i] += below;
     }
     v.count += below + h->buckets[LatencyHistogram::kBounds].load(std::memory_order_relaxed);
-    sum_ns += h->sum_ns.load(std::memory_order_relaxed);
+    sum_s += h->sum_s.load(std::memory_order_relaxed);
   }
-  v.sum = static_cast<double>(sum_ns) / 1e9;
+  v.sum = sum_s;
   return v;
 }
 

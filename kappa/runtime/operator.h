@@ -88,7 +88,9 @@ struct LatencyHistogram {
       2'500'000'000, 5'000'000'000, 10'000'000'000, 30'000'000'000, 60'000'000'000};
   std::atomic<int64_t> buckets[kBounds + 1] = {};
   std::atomic<int64_t> count{0};
-  std::atomic<int64_t> sum_ns{0};
+  // In seconds, as a double: the latencies of a replay of old events are decades, and a
+  // nanosecond sum of a few of them overflows int64.
+  std::atomic<double> sum_s{0};
 
   // One writer (the task's thread): plain loads and stores, no read-modify-write.
   void Observe(int64_t ns) {
@@ -97,7 +99,7 @@ struct LatencyHistogram {
     while (i < kBounds && ns > kBoundNs[i]) ++i;
     Bump(buckets[i], 1);
     Bump(count, 1);
-    Bump(sum_ns, ns);
+    sum_s.store(sum_s.load(std::memory_order_relaxed) + static_cast<double>(ns) / 1e9, std::memory_order_relaxed);
   }
 
  private:
