@@ -15,7 +15,7 @@ bool ReadObject(json::Object& object, int depth, JsonNode* out, std::string* err
   bool ok = object.ForEachField([&](std::string_view name, json::Value& value) {
     JsonNode child;
     if (!ReadValue(value, depth + 1, &child, error)) return false;
-    out->fields.emplace_back(std::string(name), std::move(child));
+    out->fields.push_back(JsonField{std::string(name), std::move(child)});
     return true;
   });
   // A visit that returned false stopped the walk without the JSON being malformed.

@@ -21,12 +21,16 @@
 
 namespace kappa::app {
 
+struct JsonField;
+
 struct JsonNode {
   json::Type type = json::Type::kNull;
   double number = 0;
   bool boolean = false;
   std::string string;
-  std::vector<std::pair<std::string, JsonNode>> fields;  // an object's members, in order
+  // An object's members, in order. (Not pairs: std::pair of a type still incomplete here
+  // is refused by clang with libstdc++.)
+  std::vector<JsonField> fields;
   std::vector<JsonNode> items;                           // an array's elements
 
   // The member `key` of an object; null when there is none.
@@ -38,6 +42,11 @@ struct JsonNode {
   std::string String(std::string_view key) const;
   bool Bool(std::string_view key) const;
   const std::vector<JsonNode>& Items(std::string_view key) const;
+};
+
+struct JsonField {
+  std::string name;
+  JsonNode node;
 };
 
 // Parses `text`, which must be one JSON object (nested at most 64 deep).

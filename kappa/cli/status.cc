@@ -28,7 +28,7 @@ std::string Count(double n) {
   for (auto [factor, unit] : {std::pair{1e9, " G"}, std::pair{1e6, " M"}, std::pair{1e3, " k"}}) {
     if (a < factor) continue;
     double v = n / factor;
-    std::string s = absl::StrFormat(std::fabs(v) >= 100 ? "%.0f" : std::fabs(v) >= 10 ? "%.1f" : "%.2f", v);
+    std::string s = absl::StrFormat("%.*f", std::fabs(v) >= 100 ? 0 : std::fabs(v) >= 10 ? 1 : 2, v);
     if (s.find('.') != std::string::npos) {
       while (s.back() == '0') s.pop_back();
       if (s.back() == '.') s.pop_back();
@@ -50,7 +50,7 @@ std::string Bytes(double b) {
     b /= 1000;
     ++i;
   } while (b >= 1000 && i < 3);
-  return absl::StrFormat(b >= 100 ? "%.0f %s" : b >= 10 ? "%.1f %s" : "%.2f %s", b, units[i]);
+  return absl::StrFormat("%.*f %s", b >= 100 ? 0 : b >= 10 ? 1 : 2, b, units[i]);
 }
 
 // Seconds as 850 us, 340 ms, 2.4 s, 3 min 05 s, 2 h 07 min, 1116 d 11 h.
@@ -58,8 +58,8 @@ std::string Duration(double s) {
   if (!std::isfinite(s) || s < 0) return "-";
   if (s == 0) return "0";
   if (s < 1e-3) return absl::StrFormat("%.0f us", s * 1e6);
-  if (s < 1) return absl::StrFormat(s < 0.01 ? "%.1f ms" : "%.0f ms", s * 1e3);
-  if (s < 60) return absl::StrFormat(s < 10 ? "%.1f s" : "%.0f s", s);
+  if (s < 1) return absl::StrFormat("%.*f ms", s < 0.01 ? 1 : 0, s * 1e3);
+  if (s < 60) return absl::StrFormat("%.*f s", s < 10 ? 1 : 0, s);
   if (s < 3600) return absl::StrFormat("%d min %02d s", static_cast<int>(s / 60), static_cast<int>(s) % 60);
   if (s < 2 * 86400) {
     return absl::StrFormat("%d h %02d min", static_cast<int>(s / 3600), static_cast<int>(s) % 3600 / 60);
