@@ -119,4 +119,31 @@ std::optional<WatermarkPosition> RestoredState::WatermarkFor(const std::string& 
   return out;
 }
 
+std::vector<std::string> RestoredState::OperatorEntriesFor(const std::string& operator_uid, int subtask,
+                                                          int parallelism) const {
+  std::vector<const OperatorStateEntries*> instances;
+  bool same_parallelism = true;
+  for (const OperatorStateEntries& s : operator_states) {
+    if (s.operator_uid != operator_uid) continue;
+    instances.push_back(&s);
+    same_parallelism = same_parallelism && s.parallelism == parallelism;
+  }
+  if (same_parallelism) {
+    for (const OperatorStateEntries* s : instances) {
+      if (s->subtask == subtask) return s->entries;
+    }
+    return {};
+  }
+  std::sort(instances.begin(), instances.end(),
+            [](const OperatorStateEntries* a, const OperatorStateEntries* b) { return a->subtask < b->subtask; });
+  std::vector<std::string> out;
+  int64_t i = 0;
+  for (const OperatorStateEntries* s : instances) {
+    for (const std::string& e : s->entries) {
+      if (i++ % parallelism == subtask) out.push_back(e);
+    }
+  }
+  return out;
+}
+
 }  // namespace kappa::checkpoint

@@ -86,10 +86,21 @@ struct WatermarkPosition {
   std::vector<int64_t> input_watermarks;  // per input channel, in the task's order
 };
 
+// What one operator instance keeps outside keyed state (manifest: OperatorState): records
+// waiting for a retry, requests in flight. Each entry is one item the operator serialized
+// itself; on restore the items are dealt out again (OperatorEntriesFor).
+struct OperatorStateEntries {
+  std::string operator_uid;
+  int subtask = 0;
+  int parallelism = 1;
+  std::vector<std::string> entries;
+};
+
 // What a task's operators add to checkpoint n beyond keyed state.
 struct TaskSnapshot {
   std::vector<SourcePositions> sources;
   std::vector<SinkPreCommit> sinks;
+  std::vector<OperatorStateEntries> operator_states;
 };
 
 // What operators learn from the checkpoint a run restores (keyed state is restored into
@@ -101,6 +112,7 @@ struct RestoredState {
   // False for a checkpoint written before event time was kept: partitions and tasks then
   // start their event time over (the run warns that lateness may differ).
   bool keeps_event_time = false;
+  std::vector<OperatorStateEntries> operator_states;
 
   // The positions source `operator_uid` recorded, over all its instances; empty when it
   // recorded none (a new source: it starts where its connector is configured to).
@@ -115,6 +127,13 @@ struct RestoredState {
   // Nothing recorded (a new operator, an old checkpoint): empty.
   std::optional<WatermarkPosition> WatermarkFor(const std::string& operator_uid, int subtask, int parallelism,
                                             int key_group_first, int key_group_last) const;
+
+  // The operator-state entries instance `subtask` of `parallelism` of operator
+  // `operator_uid` takes over: at the checkpoint's parallelism, exactly what that instance
+  // stored, in its order; at another, all instances' entries (old instance by instance, in
+  // order) dealt out round robin: entry i goes to instance i mod parallelism. Every entry
+  // goes to exactly one instance. Nothing recorded: empty.
+  std::vector<std::string> OperatorEntriesFor(const std::string& operator_uid, int subtask, int parallelism) const;
 };
 
 }  // namespace kappa::checkpoint

@@ -247,6 +247,7 @@ absl::Status CheckpointCoordinator::Complete() {
     }
     for (const auto& s : ack.snapshot.sources) *m.add_sources() = ToProto(s);
     for (const auto& s : ack.snapshot.sinks) *m.add_sinks() = ToProto(s);
+    for (const auto& s : ack.snapshot.operator_states) *m.add_operator_states() = ToProto(s);
     if (ack.watermark) *m.add_watermarks() = ToProto(*ack.watermark);
   }
   for (const auto& s : finished_sources_) *m.add_sources() = s;

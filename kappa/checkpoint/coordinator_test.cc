@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
 #include "kappa/base/file_test_util.h"
+#include "kappa/checkpoint/manifest_convert.h"
 
 namespace kappa::checkpoint {
 namespace {
@@ -339,6 +340,39 @@ TEST(RestoredStateTest, WatermarkForTakesItsOwnOrTheMinimumOverOverlappingOldIns
   EXPECT_EQ(r.WatermarkFor("map", 0, 3, 0, -1)->watermark, 600);
   EXPECT_EQ(r.WatermarkFor("map", 1, 2, 0, -1)->watermark, 600);
   EXPECT_FALSE(r.WatermarkFor("new-operator", 0, 2, 0, 63).has_value());
+}
+
+// Operator state (retries waiting, requests in flight) goes into the manifest with the ack
+// that carried it and comes back from it unchanged.
+TEST_F(CoordinatorTest, OperatorStateEntriesReachTheManifestAndComeBack) {
+  CheckpointCoordinator c(&storage_, Options(), 1, std::ref(triggers_));
+  c.Start();
+  ASSERT_EQ(triggers_.Next(), 1);
+  TaskAck ack = SourceAck("a", "src", 10);
+  ack.snapshot.operator_states.push_back(
+      {.operator_uid = "enrich", .subtask = 0, .parallelism = 1, .entries = {"one", std::string("t\0wo", 4)}});
+  c.OnAck(1, std::move(ack));
+  ASSERT_EQ(triggers_.Next(), 2);
+  c.Stop();
+  RestoredState r = RestoredStateOf(Latest());
+  EXPECT_THAT(r.OperatorEntriesFor("enrich", 0, 1), ElementsAre("one", std::string("t\0wo", 4)));
+  EXPECT_TRUE(r.OperatorEntriesFor("other", 0, 1).empty());
+}
+
+// The same parallelism gets each instance its own entries; another deals every entry out
+// round robin, so none is lost or taken twice.
+TEST(RestoredStateTest, OperatorEntriesForKeepsOrDealsOutEveryEntryOnce) {
+  RestoredState r;
+  r.operator_states = {
+      {.operator_uid = "m", .subtask = 1, .parallelism = 2, .entries = {"c", "d", "e"}},
+      {.operator_uid = "m", .subtask = 0, .parallelism = 2, .entries = {"a", "b"}},
+  };
+  EXPECT_THAT(r.OperatorEntriesFor("m", 0, 2), ElementsAre("a", "b"));
+  EXPECT_THAT(r.OperatorEntriesFor("m", 1, 2), ElementsAre("c", "d", "e"));
+  EXPECT_THAT(r.OperatorEntriesFor("m", 0, 3), ElementsAre("a", "d"));
+  EXPECT_THAT(r.OperatorEntriesFor("m", 1, 3), ElementsAre("b", "e"));
+  EXPECT_THAT(r.OperatorEntriesFor("m", 2, 3), ElementsAre("c"));
+  EXPECT_THAT(r.OperatorEntriesFor("m", 0, 1), ElementsAre("a", "b", "c", "d", "e"));
 }
 
 }  // namespace

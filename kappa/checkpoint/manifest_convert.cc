@@ -72,10 +72,26 @@ SinkPreCommit FromProto(const SinkPending& pending) {
       .operator_uid = pending.operator_uid(), .subtask = pending.subtask(), .files = PendingFilesOf(pending)};
 }
 
+OperatorState ToProto(const OperatorStateEntries& state) {
+  OperatorState out;
+  out.set_operator_uid(state.operator_uid);
+  out.set_subtask(state.subtask);
+  out.set_parallelism(state.parallelism);
+  for (const std::string& e : state.entries) out.add_entries(e);
+  return out;
+}
+
+OperatorStateEntries FromProto(const OperatorState& state) {
+  return OperatorStateEntries{.operator_uid = state.operator_uid(), .subtask = state.subtask(),
+                              .parallelism = state.parallelism(),
+                              .entries = std::vector<std::string>(state.entries().begin(), state.entries().end())};
+}
+
 RestoredState RestoredStateOf(const Manifest& manifest) {
   RestoredState out;
   out.checkpoint_id = manifest.checkpoint_id();
   for (const SourceOffsets& s : manifest.sources()) out.sources.push_back(FromProto(s));
+  for (const OperatorState& s : manifest.operator_states()) out.operator_states.push_back(FromProto(s));
   out.keeps_event_time = manifest.keeps_event_time();
   if (out.keeps_event_time) {
     for (const TaskWatermark& w : manifest.watermarks()) out.watermarks.push_back(FromProto(w));

@@ -16,6 +16,8 @@ SinkPending ToProto(const SinkPreCommit& pre_commit);
 TaskWatermark ToProto(const WatermarkPosition& watermark);
 WatermarkPosition FromProto(const TaskWatermark& watermark);
 SinkPreCommit FromProto(const SinkPending& pending);
+OperatorState ToProto(const OperatorStateEntries& state);
+OperatorStateEntries FromProto(const OperatorState& state);
 // Pairs the pending message's files with their published names.
 std::vector<PendingFile> PendingFilesOf(const SinkPending& pending);
 // What operators of a run that restores `manifest` may read.

@@ -40,6 +40,7 @@
 #include "kappa/base/json_fwd.h"
 #include "kappa/base/json_util.h"
 #include "kappa/runtime/record.h"
+#include "kappa/runtime/retry.h"
 #include "kappa/base/time.h"
 #include "kappa/state/backend.h"
 #include "kappa/state/keyed_state.h"
@@ -198,6 +199,15 @@ class OperatorContext {
   virtual void CountLateToSideOutput() {}
   // The task's tracing state while --trace is on (trace.h); null otherwise.
   virtual TaskTrace* trace() { return nullptr; }
+  // A record given up on (retry.h): goes to the job's dead-letter output, exactly once
+  // with checkpoints. Without a dead-letter output it is reported on errors() instead.
+  virtual void ReportDeadLetter(DeadLetter letter) {
+    ErrorEvent ev{.kind = letter.kind, .operator_name = letter.operator_name, .partition = letter.partition,
+                  .offset = letter.offset, .has_ts = true, .ts = letter.ts,
+                  .error = letter.errors.empty() ? std::string() : letter.errors.back(),
+                  .record = std::move(letter.record)};
+    errors()->Report(ev);
+  }
 };
 
 // Type-erased pointer to an Output<T>, checked against T when unwrapped.
@@ -234,6 +244,12 @@ class OperatorBase {
   virtual void ProcessBatch(int input, BatchBase* batch) = 0;
   // Fires event-time timers ≤ wm; false = yielded, call again.
   virtual bool AdvanceWatermark(Timestamp wm) { return true; }
+  // The earliest event time among records this operator holds and has not yet emitted
+  // results for (calls in flight, records waiting for a retry); kMaxTimestamp when none.
+  // The task passes on to the operators after this one, and downstream, no watermark
+  // later than the hold, so no result arrives behind a watermark it belongs before; when
+  // the hold moves up the task passes on what it held back. (AsyncMap, retries.)
+  virtual Timestamp WatermarkHold() const { return kMaxTimestamp; }
   // Earliest pending processing-time timer, or kMaxTimestamp.
   virtual Timestamp NextProcessingTimer() { return kMaxTimestamp; }
   // Fires processing-time timers ≤ now; false = yielded, call again.
