@@ -53,8 +53,17 @@ class HarnessContext : public runtime::OperatorContext {
   bool stop_requested() const override { return false; }
   const std::string& uid() const override { return name_; }
   const checkpoint::RestoredState* restored() const override { return restored_; }
+  std::shared_ptr<runtime::TaskWaker> waker() override { return waker_; }
+  // Kept for the test, and reported on errors() as a task without a dead-letter output does.
+  void ReportDeadLetter(DeadLetter letter) override {
+    dead_letters_.push_back(letter);
+    OperatorContext::ReportDeadLetter(std::move(letter));
+  }
 
   std::string name_ = "op";
+  // Woken by other threads (async completions); OperatorHarness::Wake() delivers it.
+  std::shared_ptr<runtime::TaskWaker> waker_ = std::make_shared<runtime::TaskWaker>(nullptr);
+  std::vector<DeadLetter> dead_letters_;
   std::unique_ptr<state::KeyedStateBackend> backend_;
   ErrorSink errors_;
   ManualClock clock_{0};
@@ -100,12 +109,24 @@ class OperatorHarness {
     Watermark(kMaxTimestamp);
     op_->EndOfInput();
   }
+  // What the task does when its waker was woken (async completions arrived): calls
+  // OnWake(). False when nothing woke it.
+  bool Wake() {
+    if (!ctx_.waker_->TakePending()) return false;
+    op_->OnWake();
+    return true;
+  }
   // What a checkpoint barrier asks of the operator: cached state and timers go to the
   // backend, which then holds what a snapshot would.
   absl::Status SnapshotState(int64_t checkpoint_id = 1) {
     checkpoint::TaskSnapshot snapshot;
     return op_->SnapshotState(checkpoint_id, &snapshot);
   }
+  // The same, keeping what the operator added to the checkpoint (operator state entries).
+  absl::Status SnapshotState(int64_t checkpoint_id, checkpoint::TaskSnapshot* snapshot) {
+    return op_->SnapshotState(checkpoint_id, snapshot);
+  }
+  std::vector<DeadLetter>& dead_letters() { return ctx_.dead_letters_; }
 
   std::vector<Out> output() const { return out_.values(); }
   const std::vector<Record<Out>>& records() const { return out_.records; }
