@@ -250,6 +250,14 @@ class OperatorBase {
   // later than the hold, so no result arrives behind a watermark it belongs before; when
   // the hold moves up the task passes on what it held back. (AsyncMap, retries.)
   virtual Timestamp WatermarkHold() const { return kMaxTimestamp; }
+  // True while the operator holds as many records as it may (retries waiting, calls in
+  // flight): the task takes no input (no source poll, no channel message) until it is
+  // false again, and keeps firing processing time meanwhile, so memory stays bounded.
+  virtual bool InputBlocked() const { return false; }
+  // True while the operator holds records it has not yet emitted results for (retries
+  // waiting, calls in flight). At the end of input the task keeps firing processing time
+  // and calls EndOfInput() only once no operator holds records.
+  virtual bool HoldsRecords() const { return false; }
   // Earliest pending processing-time timer, or kMaxTimestamp.
   virtual Timestamp NextProcessingTimer() { return kMaxTimestamp; }
   // Fires processing-time timers ≤ now; false = yielded, call again.

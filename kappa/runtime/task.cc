@@ -204,6 +204,13 @@ Task::StepResult StreamTask::StepImpl() {
       if (!FireProcessingTimers()) continue;
     }
     if (phase_ == Phase::kFinishing) {
+      if (AnyOperator(&OperatorBase::HoldsRecords)) {
+        // Retries still waiting: they run on processing time, then the chain ends.
+        FlushBatches();
+        if (!FlushOutputs()) return StepResult::kBlocked;
+        ScheduleProcessingWake();
+        return StepResult::kIdle;
+      }
       for (auto& op : ops_) op->EndOfInput();
       FlushBatches();
       Broadcast(MessageKind::kEndOfStream, 0);
@@ -242,6 +249,7 @@ Task::StepResult StreamTask::StepImpl() {
         CompleteCheckpoint(want);
         continue;
       }
+      if (AnyOperator(&OperatorBase::InputBlocked)) return WaitForUnblockedInput();
       if (!PollSource()) {
         FlushBatches();
         if (!FlushOutputs()) return StepResult::kBlocked;
@@ -257,6 +265,7 @@ Task::StepResult StreamTask::StepImpl() {
       empty_polls_ = 0;
       continue;
     }
+    if (AnyOperator(&OperatorBase::InputBlocked)) return WaitForUnblockedInput();
     // Next input message, round-robin over channels not held by alignment.
     bool got = false;
     for (size_t n = 0; n < inputs_.size(); ++n) {
@@ -277,6 +286,22 @@ Task::StepResult StreamTask::StepImpl() {
       return StepResult::kIdle;
     }
   }
+}
+
+bool StreamTask::AnyOperator(bool (OperatorBase::*predicate)() const) const {
+  for (const auto& op : ops_) {
+    if (((*op).*predicate)()) return true;
+  }
+  return false;
+}
+
+// An operator holds as many records as it may: no input until processing time (its
+// retries) frees room. Output is flushed so downstream sees what is done.
+Task::StepResult StreamTask::WaitForUnblockedInput() {
+  FlushBatches();
+  if (!FlushOutputs()) return StepResult::kBlocked;
+  ScheduleProcessingWake();
+  return StepResult::kIdle;
 }
 
 bool StreamTask::PollSource() {

@@ -8,7 +8,8 @@
 //   2. continue an unfinished watermark advance (timers may fire in many slices)
 //   3. fire due processing-time timers
 //   4. take the next input: a source poll, or one message from an input channel
-//      (round-robin over channels not held back by barrier alignment)
+//      (round-robin over channels not held back by barrier alignment) — unless an
+//      operator's InputBlocked() says it holds as many records as it may
 //   5. after the budget, flush partial batches and → kYield; with no input → kIdle
 //
 // Watermarks: each input channel keeps the last watermark and idle flag it received; the
@@ -20,7 +21,8 @@
 // Barriers: a barrier on one input holds that input back until the same barrier arrived
 // on every other live input (aligned checkpoints); then operators snapshot, the barrier
 // is forwarded to every output, and the inputs are released.
-// End: when every input ended, operators get EndOfInput(), partial batches are flushed,
+// End: when every input ended and no operator HoldsRecords() any more (retries run on
+// processing time until then), operators get EndOfInput(), partial batches are flushed,
 // end-of-stream is sent to every output and the task finishes once it has been delivered.
 #ifndef KAPPA_RUNTIME_TASK_H_
 #define KAPPA_RUNTIME_TASK_H_
@@ -194,6 +196,8 @@ class StreamTask : public Task {
   bool FireProcessingTimers();
   void ScheduleProcessingWake();
   bool PollSource();
+  bool AnyOperator(bool (OperatorBase::*predicate)() const) const;
+  StepResult WaitForUnblockedInput();
 
   TaskConfig config_;
   std::vector<InputState> inputs_;
