@@ -200,8 +200,8 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
   }
 
   Timestamp WatermarkHold() const override { return held_.empty() ? kMaxTimestamp : *held_.begin(); }
-  bool AcceptsInput() const override { return queued_.empty() && open_ < options_.capacity; }
-  bool HasPendingWork() const override { return !entries_.empty(); }
+  bool InputBlocked() const override { return !queued_.empty() || open_ >= options_.capacity; }
+  bool HoldsRecords() const override { return !entries_.empty(); }
   void OnWake() override {
     Drain();
     StartQueued();

@@ -282,16 +282,17 @@ class OperatorBase {
   // follows), so no result arrives behind a watermark it belongs before; when the hold
   // moves up the task passes on what it held back. (AsyncMap, retries.)
   virtual Timestamp WatermarkHold() const { return kMaxTimestamp; }
-  // Whether the operator takes more input now. While any operator of a task says no (an
-  // AsyncMap with `capacity` calls open, retries over their bound) the task takes no
-  // input — no batch, no source poll; barriers wait behind it too — until it says yes
-  // again. The operator arranges the wake-up: its waker, or a processing-time timer.
-  virtual bool AcceptsInput() const { return true; }
-  // Whether the operator still holds records it will emit results for (calls in flight,
-  // retries waiting). When every input ended, the task waits until no operator up to and
-  // including this one has pending work before it calls this one's EndOfInput(), and
-  // ends only when none has.
-  virtual bool HasPendingWork() const { return false; }
+  // True while the operator holds as many records as it may (retries waiting, an
+  // AsyncMap with `capacity` calls open): the task takes no input (no source poll, no
+  // channel message; barriers wait behind it too) until it is false again, and keeps
+  // firing processing time and taking wake-ups meanwhile, so memory stays bounded. The
+  // operator arranges the wake-up: a processing-time timer, or its task's waker.
+  virtual bool InputBlocked() const { return false; }
+  // True while the operator holds records it has not yet emitted results for (retries
+  // waiting, calls in flight). When every input ended, the task calls an operator's
+  // EndOfInput() only once no operator up to and including it holds records (in chain
+  // order), and ends only when none does.
+  virtual bool HoldsRecords() const { return false; }
   // On the task's thread, after its waker was woken: take what other threads handed over
   // (completed async calls) and emit what is ready.
   virtual void OnWake() {}

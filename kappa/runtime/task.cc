@@ -230,7 +230,7 @@ Task::StepResult StreamTask::StepImpl() {
     if (phase_ == Phase::kFinishing) {
       // Each operator ends once everything before it (and itself) emitted all it holds:
       // the task does not end while calls are open.
-      while (end_index_ < ops_.size() && !WorkPendingUpTo(end_index_)) ops_[end_index_++]->EndOfInput();
+      while (end_index_ < ops_.size() && !RecordsHeldUpTo(end_index_)) ops_[end_index_++]->EndOfInput();
       if (end_index_ < ops_.size()) {
         FlushBatches();
         if (!FlushOutputs()) return StepResult::kBlocked;
@@ -274,12 +274,7 @@ Task::StepResult StreamTask::StepImpl() {
         CompleteCheckpoint(want);
         continue;
       }
-      if (!InputAccepted()) {
-        FlushBatches();
-        if (!FlushOutputs()) return StepResult::kBlocked;
-        ScheduleProcessingWake();
-        return StepResult::kIdle;  // the operator that said no arranged the wake-up
-      }
+      if (AnyOperator(&OperatorBase::InputBlocked)) return WaitForUnblockedInput();
       if (!PollSource()) {
         FlushBatches();
         if (!FlushOutputs()) return StepResult::kBlocked;
@@ -295,12 +290,7 @@ Task::StepResult StreamTask::StepImpl() {
       empty_polls_ = 0;
       continue;
     }
-    if (!InputAccepted()) {
-      FlushBatches();
-      if (!FlushOutputs()) return StepResult::kBlocked;
-      ScheduleProcessingWake();
-      return StepResult::kIdle;
-    }
+    if (AnyOperator(&OperatorBase::InputBlocked)) return WaitForUnblockedInput();
     // Next input message, round-robin over channels not held by alignment.
     bool got = false;
     for (size_t n = 0; n < inputs_.size(); ++n) {
@@ -321,6 +311,22 @@ Task::StepResult StreamTask::StepImpl() {
       return StepResult::kIdle;
     }
   }
+}
+
+bool StreamTask::AnyOperator(bool (OperatorBase::*predicate)() const) const {
+  for (const auto& op : ops_) {
+    if (((*op).*predicate)()) return true;
+  }
+  return false;
+}
+
+// An operator holds as many records as it may: no input until processing time (its
+// retries) frees room. Output is flushed so downstream sees what is done.
+Task::StepResult StreamTask::WaitForUnblockedInput() {
+  FlushBatches();
+  if (!FlushOutputs()) return StepResult::kBlocked;
+  ScheduleProcessingWake();
+  return StepResult::kIdle;
 }
 
 bool StreamTask::PollSource() {
@@ -474,16 +480,9 @@ void StreamTask::MaybeReleaseHold() {
   if (std::min(current_wm_, limit) > out_wm_) StartAdvance(current_wm_);
 }
 
-bool StreamTask::InputAccepted() const {
-  for (const auto& op : ops_) {
-    if (!op->AcceptsInput()) return false;
-  }
-  return true;
-}
-
-bool StreamTask::WorkPendingUpTo(size_t i) const {
+bool StreamTask::RecordsHeldUpTo(size_t i) const {
   for (size_t j = 0; j <= i; ++j) {
-    if (ops_[j]->HasPendingWork()) return true;
+    if (ops_[j]->HoldsRecords()) return true;
   }
   return false;
 }

@@ -11,7 +11,7 @@
 //      once the task's waker was woken
 //   5. take the next input: a source poll, or one message from an input channel
 //      (round-robin over channels not held back by barrier alignment) — unless an
-//      operator does not accept input now (AcceptsInput: an AsyncMap at capacity)
+//      operator's InputBlocked() says it holds as many records as it may
 //   6. after the budget, flush partial batches and → kYield; with no input → kIdle
 //
 // Watermarks: each input channel keeps the last watermark and idle flag it received; the
@@ -29,9 +29,9 @@
 // on every other live input (aligned checkpoints); then operators snapshot, the barrier
 // is forwarded to every output, and the inputs are released.
 // End: when every input ended, operators get EndOfInput() in chain order — each one once
-// no operator up to it has pending work (HasPendingWork: open calls finish first) —
-// partial batches are flushed, end-of-stream is sent to every output and the task
-// finishes once it has been delivered.
+// no operator up to it HoldsRecords() (open calls finish, retries run on processing time
+// until then) — partial batches are flushed, end-of-stream is sent to every output and the
+// task finishes once it has been delivered.
 #ifndef KAPPA_RUNTIME_TASK_H_
 #define KAPPA_RUNTIME_TASK_H_
 
@@ -209,8 +209,9 @@ class StreamTask : public Task {
   Timestamp HoldLimit(size_t i) const;
   // Starts an advance when a hold moved up and held-back watermarks can go on.
   void MaybeReleaseHold();
-  bool InputAccepted() const;
-  bool WorkPendingUpTo(size_t i) const;
+  bool RecordsHeldUpTo(size_t i) const;
+  bool AnyOperator(bool (OperatorBase::*predicate)() const) const;
+  StepResult WaitForUnblockedInput();
 
   TaskConfig config_;
   std::vector<InputState> inputs_;

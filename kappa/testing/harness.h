@@ -42,8 +42,8 @@ class HarnessContext : public runtime::OperatorContext {
   explicit HarnessContext(std::unique_ptr<state::KeyedStateBackend> backend)
       : backend_(std::move(backend)), errors_(nullptr, /*keep_in_memory=*/true) {}
   const std::string& operator_name() const override { return name_; }
-  int subtask() const override { return 0; }
-  int parallelism() const override { return 1; }
+  int subtask() const override { return subtask_; }
+  int parallelism() const override { return parallelism_; }
   int max_parallelism() const override { return 128; }
   state::KeyedStateBackend* backend() override { return backend_.get(); }
   Clock* clock() override { return &clock_; }
@@ -54,13 +54,12 @@ class HarnessContext : public runtime::OperatorContext {
   const std::string& uid() const override { return name_; }
   const checkpoint::RestoredState* restored() const override { return restored_; }
   std::shared_ptr<runtime::TaskWaker> waker() override { return waker_; }
-  // Kept for the test, and reported on errors() as a task without a dead-letter output does.
-  void ReportDeadLetter(DeadLetter letter) override {
-    dead_letters_.push_back(letter);
-    OperatorContext::ReportDeadLetter(std::move(letter));
-  }
+  // Kept here; a job sends them to its dead-letter output.
+  void ReportDeadLetter(DeadLetter letter) override { dead_letters_.push_back(std::move(letter)); }
 
   std::string name_ = "op";
+  int subtask_ = 0;
+  int parallelism_ = 1;
   // Woken by other threads (async completions); OperatorHarness::Wake() delivers it.
   std::shared_ptr<runtime::TaskWaker> waker_ = std::make_shared<runtime::TaskWaker>(nullptr);
   std::vector<DeadLetter> dead_letters_;
@@ -117,16 +116,14 @@ class OperatorHarness {
     return true;
   }
   // What a checkpoint barrier asks of the operator: cached state and timers go to the
-  // backend, which then holds what a snapshot would.
-  absl::Status SnapshotState(int64_t checkpoint_id = 1) {
+  // backend, which then holds what a snapshot would; what the operator adds beyond keyed
+  // state (operator-state entries) goes to *out when given.
+  absl::Status SnapshotState(int64_t checkpoint_id = 1, checkpoint::TaskSnapshot* out = nullptr) {
     checkpoint::TaskSnapshot snapshot;
-    return op_->SnapshotState(checkpoint_id, &snapshot);
+    return op_->SnapshotState(checkpoint_id, out != nullptr ? out : &snapshot);
   }
-  // The same, keeping what the operator added to the checkpoint (operator state entries).
-  absl::Status SnapshotState(int64_t checkpoint_id, checkpoint::TaskSnapshot* snapshot) {
-    return op_->SnapshotState(checkpoint_id, snapshot);
-  }
-  std::vector<DeadLetter>& dead_letters() { return ctx_.dead_letters_; }
+  // Records the operator gave up on (retries, operators/retry.h).
+  const std::vector<DeadLetter>& dead_letters() const { return ctx_.dead_letters_; }
 
   std::vector<Out> output() const { return out_.values(); }
   const std::vector<Record<Out>>& records() const { return out_.records; }
