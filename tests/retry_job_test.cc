@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "kappa/api/job.h"
 #include "kappa/checkpoint/storage.h"
+#include "kappa/connectors/collect_sink.h"
 #include "kappa/connectors/file_sink.h"
 
 namespace kappa {
@@ -60,25 +61,28 @@ constexpr int kPartitions = 2;
 constexpr int kPerPartition = 2000;
 constexpr int kKeys = 40;
 
+constexpr size_t kReadSize = 16;  // records per read of a partition (one source poll reads each once)
+
 bool IsPoison(int64_t value) { return value % 101 == 0; }
 
 // A bounded source that reads slowly (16 records a millisecond per partition), so that
 // checkpoints are taken while retries wait.
 class SlowSource final : public SourceConnector<Rec> {
  public:
+  explicit SlowSource(int64_t per_partition = kPerPartition) : per_partition_(per_partition) {}
   absl::StatusOr<int> NumPartitions() override { return kPartitions; }
   absl::StatusOr<std::unique_ptr<PartitionReader<Rec>>> Open(int p, int64_t offset) override {
-    return std::unique_ptr<PartitionReader<Rec>>(new Reader(p, offset));
+    return std::unique_ptr<PartitionReader<Rec>>(new Reader(p, offset, per_partition_));
   }
   std::string description() const override { return "slow"; }
 
  private:
   class Reader final : public PartitionReader<Rec> {
    public:
-    Reader(int p, int64_t at) : p_(p), at_(at) {}
+    Reader(int p, int64_t at, int64_t end) : p_(p), at_(at), end_(end) {}
     absl::StatusOr<ReadStatus> Read(size_t max, SourceContext<Rec>& ctx) override {
-      if (at_ >= kPerPartition) return ReadStatus::kEnd;
-      for (size_t i = 0; i < std::min<size_t>(max, 16) && at_ < kPerPartition; ++i, ++at_) {
+      if (at_ >= end_) return ReadStatus::kEnd;
+      for (size_t i = 0; i < std::min<size_t>(max, kReadSize) && at_ < end_; ++i, ++at_) {
         const int64_t value = at_ * kPartitions + p_;
         ctx.Emit(Rec{value % kKeys, at_ * 10, value});
       }
@@ -90,7 +94,9 @@ class SlowSource final : public SourceConnector<Rec> {
    private:
     int p_;
     int64_t at_;
+    int64_t end_;
   };
+  int64_t per_partition_;
 };
 
 // Calls per record value and function, over every run of a test (a restarted job's calls
@@ -294,6 +300,46 @@ TEST_F(RetryJobTest, ABadPolicyIsRefusedWhenTheJobIsBuilt) {
   absl::StatusOr<ExecutionResult> result = job->Execute(Options(1, StateBackendKind::kHeap));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().message(), "'enrich': retry policy: max_attempts must be at least 1");
+}
+
+// All records fail their first call and wait 100 ms: without the bound the whole input
+// (reading takes ~20 ms) would wait at once.
+TEST_F(RetryJobTest, MaxWaitingBoundsTheRecordsWaitingInARunningJob) {
+  static std::atomic<int> waiting_now{0};
+  static std::atomic<int> peak{0};
+  waiting_now = 0;
+  peak = 0;
+  constexpr int kPer = 300;
+  RetryPolicy policy = RetryPolicy::Exponential(3, absl::Milliseconds(100), absl::Seconds(1));
+  policy.max_waiting = 50;
+  auto sink = std::make_shared<connectors::CollectSink<int64_t>>();
+  auto job = Job::Create("bounded");
+  job->Source<Rec>("numbers", std::make_shared<SlowSource>(kPer),
+                   WatermarkStrategy<Rec>::BoundedOutOfOrderness(0).WithTimestamp([](const Rec& r) { return r.ts; }))
+      .Map(
+          [](const Rec& r) {
+            if (calls.Next("bounded", r.value) == 1) {
+              const int now = ++waiting_now;
+              int seen = peak.load();
+              while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+              }
+              throw std::runtime_error("busy");
+            }
+            --waiting_now;
+            return r.value;
+          },
+          policy, "bounded")
+      .SinkTo(sink);
+  ExecutionOptions opt;
+  opt.parallelism = 1;
+  opt.workers = 2;
+  opt.state_backend = StateBackendKind::kHeap;
+  absl::StatusOr<ExecutionResult> result = job->Execute(opt);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(sink->values().size(), static_cast<size_t>(kPartitions * kPer));
+  // At most max_waiting, plus the records of the one source poll that filled the queue.
+  EXPECT_LE(peak.load(), policy.max_waiting + static_cast<int>(kPartitions * kReadSize));
+  EXPECT_GE(peak.load(), policy.max_waiting);
 }
 
 }  // namespace
