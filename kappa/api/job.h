@@ -36,6 +36,7 @@
 #include "kappa/base/json_codec.h"
 #include "kappa/runtime/sink.h"
 #include "kappa/runtime/source.h"
+#include "kappa/operators/async.h"
 #include "kappa/operators/basic.h"
 #include "kappa/operators/join.h"
 #include "kappa/operators/process.h"
@@ -272,6 +273,31 @@ class Stream {
                   "FlatMap<U> takes fn(const T&, kappa::Collector<U>&) (or fn(T&&, ...))");
     return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::FlatMapOperator<T, U, Fn>>(fn);
+    });
+  }
+
+  // Calls to an external service without blocking a worker (operators/async.h):
+  // fn(const T&, AsyncResult<U>) starts one call per record and returns; the call
+  // completes the result later, from any thread. At most options.capacity records are
+  // open per instance (a full operator backpressures its input); results come in input
+  // order (AsyncOrder::kOrdered) or as they complete, never behind a watermark they belong
+  // before; failed attempts are retried per options.retry and end as dead letters; open
+  // calls are part of every checkpoint and are made again after a restore. T needs a
+  // Serializer (KAPPA_SERIALIZABLE) or a JsonCodec (KAPPA_JSON).
+  template <typename U, typename Fn>
+  Stream<U> AsyncMap(Fn fn, AsyncOptions options = {}, std::string name = "async_map") {
+    static_assert(std::invocable<Fn&, const T&, AsyncResult<U>>,
+                  "AsyncMap<U> takes fn(const T&, kappa::AsyncResult<U>) that starts a call and returns");
+    if (options.capacity < 1) {
+      internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(absl::StrCat(
+          "AsyncMap '", name, "': capacity must be at least 1, not ", options.capacity)));
+    }
+    if (options.retry.max_attempts < 1) {
+      internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(absl::StrCat(
+          "AsyncMap '", name, "': retry.max_attempts must be at least 1, not ", options.retry.max_attempts)));
+    }
+    return Then<U>(std::move(name), [fn, options](const runtime::NodeSpec&, TaskMetrics*) {
+      return std::make_unique<operators::AsyncMapOperator<T, U, Fn>>(fn, options);
     });
   }
 

@@ -53,12 +53,15 @@ class HarnessContext : public runtime::OperatorContext {
   bool stop_requested() const override { return false; }
   const std::string& uid() const override { return name_; }
   const checkpoint::RestoredState* restored() const override { return restored_; }
+  std::shared_ptr<runtime::TaskWaker> waker() override { return waker_; }
   // Kept here; a job sends them to its dead-letter output.
   void ReportDeadLetter(DeadLetter letter) override { dead_letters_.push_back(std::move(letter)); }
 
   std::string name_ = "op";
   int subtask_ = 0;
   int parallelism_ = 1;
+  // Woken by other threads (async completions); OperatorHarness::Wake() delivers it.
+  std::shared_ptr<runtime::TaskWaker> waker_ = std::make_shared<runtime::TaskWaker>(nullptr);
   std::vector<DeadLetter> dead_letters_;
   std::unique_ptr<state::KeyedStateBackend> backend_;
   ErrorSink errors_;
@@ -104,6 +107,13 @@ class OperatorHarness {
   void EndOfInput() {
     Watermark(kMaxTimestamp);
     op_->EndOfInput();
+  }
+  // What the task does when its waker was woken (async completions arrived): calls
+  // OnWake(). False when nothing woke it.
+  bool Wake() {
+    if (!ctx_.waker_->TakePending()) return false;
+    op_->OnWake();
+    return true;
   }
   // What a checkpoint barrier asks of the operator: cached state and timers go to the
   // backend, which then holds what a snapshot would; what the operator adds beyond keyed
