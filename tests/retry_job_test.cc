@@ -342,5 +342,43 @@ TEST_F(RetryJobTest, MaxWaitingBoundsTheRecordsWaitingInARunningJob) {
   EXPECT_GE(peak.load(), policy.max_waiting);
 }
 
+
+// Every third record fails its first call and waits 50 ms, far behind the watermark its
+// partition has moved on to; the waiting records hold the watermark, so their windows
+// wait for them and count them: no record is late, every count is whole.
+TEST_F(RetryJobTest, WaitingRetriesHoldTheWatermarkSoWindowsCountTheirRecords) {
+  constexpr int kPer = 400;
+  auto sink = std::make_shared<connectors::CollectSink<std::pair<int64_t, int64_t>>>();
+  auto job = Job::Create("held");
+  job->Source<Rec>("numbers", std::make_shared<SlowSource>(kPer),
+                   WatermarkStrategy<Rec>::BoundedOutOfOrderness(0).WithTimestamp([](const Rec& r) { return r.ts; }))
+      .Map(
+          [](const Rec& r) {
+            if (r.value % 3 == 0 && calls.Next("held", r.value) == 1) throw std::runtime_error("busy");
+            return r;
+          },
+          RetryPolicy::Exponential(3, absl::Milliseconds(50), absl::Seconds(1)), "held")
+      .KeyBy([](const Rec& r) { return r.key % 4; })
+      .Window(Tumbling(absl::Milliseconds(100)))
+      .Aggregate(Count(), [](const int64_t& key, const TimeWindow& w, int64_t&& n) {
+        return std::make_pair(key * 1'000'000 + w.start, n);
+      })
+      .SinkTo(sink);
+  ExecutionOptions opt = Options(2, StateBackendKind::kHeap);
+  opt.checkpoint_dir.clear();
+  absl::StatusOr<ExecutionResult> result = job->Execute(opt);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(errors_.late_records(), 0);
+  std::map<int64_t, int64_t> expected;
+  for (int64_t at = 0; at < kPer; ++at) {
+    for (int p = 0; p < kPartitions; ++p) {
+      const int64_t value = at * kPartitions + p;
+      ++expected[(value % kKeys) % 4 * 1'000'000 + at * 10 / 100 * 100];
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> want(expected.begin(), expected.end());
+  EXPECT_THAT(sink->values(), UnorderedElementsAreArray(want));
+}
+
 }  // namespace
 }  // namespace kappa
