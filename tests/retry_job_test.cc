@@ -82,9 +82,10 @@ class SlowSource final : public SourceConnector<Rec> {
     Reader(int p, int64_t at, int64_t end) : p_(p), at_(at), end_(end) {}
     absl::StatusOr<ReadStatus> Read(size_t max, SourceContext<Rec>& ctx) override {
       if (at_ >= end_) return ReadStatus::kEnd;
-      for (size_t i = 0; i < std::min<size_t>(max, kReadSize) && at_ < end_; ++i, ++at_) {
-        const int64_t value = at_ * kPartitions + p_;
-        ctx.Emit(Rec{value % kKeys, at_ * 10, value});
+      for (size_t i = 0; i < std::min<size_t>(max, kReadSize) && at_ < end_; ++i) {
+        const int64_t at = at_++;  // offset() is past the record while it is emitted
+        const int64_t value = at * kPartitions + p_;
+        ctx.Emit(Rec{value % kKeys, at * 10, value});
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       return ReadStatus::kRecords;
@@ -277,7 +278,12 @@ TEST_F(RetryJobTest, FlakyFunctionsUnderRetriesWriteEveryRecordOncePoisonBecomes
   for (int64_t v = 0; v < kPartitions * kPerPartition; ++v) poison += IsPoison(v) ? 1 : 0;
   int dead_letters = 0;
   for (const ErrorEvent& e : errors_.events()) {
-    if (e.operator_name == "enrich" && absl::StrContains(e.error, "poison")) ++dead_letters;
+    if (e.operator_name != "enrich" || !absl::StartsWith(e.error, "poison ")) continue;
+    ++dead_letters;
+    // Named by the partition and offset it was read from.
+    const int64_t value = std::stoll(e.error.substr(7));
+    EXPECT_EQ(e.partition, value % kPartitions) << e.error;
+    EXPECT_EQ(e.offset, value / kPartitions) << e.error;
   }
   EXPECT_EQ(dead_letters, poison);
 }
