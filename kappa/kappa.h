@@ -34,6 +34,7 @@
 
 #include "kappa/api/job.h"
 #include "kappa/app/job_registry.h"
+#include "kappa/connectors/http_client.h"  // HttpClient, for AsyncMap
 #include "kappa/cli/cli.h"
 
 #endif  // KAPPA_KAPPA_H_
