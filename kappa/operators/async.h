@@ -212,13 +212,14 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
   Timestamp NextProcessingTimer() override { return timers_.empty() ? kMaxTimestamp : std::get<0>(*timers_.begin()); }
   bool AdvanceProcessingTime(Timestamp now) override {
     while (!timers_.empty() && std::get<0>(*timers_.begin()) <= now) {
-      const auto [at, seq, attempt] = *timers_.begin();
+      const auto [at, seq, attempt, kind] = *timers_.begin();
       timers_.erase(timers_.begin());
       auto it = entries_.find(seq);
+      // A timer of an attempt that ended meanwhile (answered, or failed before its timeout).
       if (it == entries_.end() || it->second.attempt != attempt) continue;
-      if (it->second.state == State::kInFlight) {
+      if (kind == kTimeout && it->second.state == State::kInFlight) {
         Failed(seq, std::make_exception_ptr(AsyncTimeoutError(absl::StrCat("timeout after ", timeout_ms_, " ms"))));
-      } else if (it->second.state == State::kBackoff) {
+      } else if (kind == kRetry && it->second.state == State::kBackoff) {
         Start(seq);
       }
     }
@@ -281,7 +282,7 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
     Entry& e = entries_.at(seq);
     e.state = State::kInFlight;
     const int attempt = ++e.attempt;
-    if (timeout_ms_ > 0) timers_.emplace(this->ctx_->clock()->NowMillis() + timeout_ms_, seq, attempt);
+    if (timeout_ms_ > 0) timers_.emplace(this->ctx_->clock()->NowMillis() + timeout_ms_, seq, attempt, kTimeout);
     try {
       fn_(static_cast<const In&>(e.input.value), AsyncResult<Out>(inbox_, seq, attempt));
     } catch (const StateError&) {
@@ -345,7 +346,7 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
     if (retriable && e.attempt < options_.retry.max_attempts) {
       e.state = State::kBackoff;
       const absl::Duration wait = options_.retry.Backoff(e.attempt, JitterSeed(e));
-      timers_.emplace(now + absl::ToInt64Milliseconds(wait), seq, e.attempt);
+      timers_.emplace(now + absl::ToInt64Milliseconds(wait), seq, e.attempt, kRetry);
       return;
     }
     GiveUp(seq);
@@ -465,8 +466,11 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
   std::map<uint64_t, Entry> entries_;  // every record held, by input order
   std::deque<uint64_t> queued_;        // not started yet (over capacity)
   int open_ = 0;                       // entries started (not queued)
-  // (when, record, attempt): the timeout of an attempt in flight, or the end of a backoff.
-  std::set<std::tuple<Timestamp, uint64_t, int>> timers_;
+  // (when, record, attempt, kind): the timeout of an attempt in flight, or the end of the
+  // backoff after it failed.
+  static constexpr int kTimeout = 0;
+  static constexpr int kRetry = 1;
+  std::set<std::tuple<Timestamp, uint64_t, int, int>> timers_;
   std::multiset<Timestamp> held_;  // event times of the entries: the watermark hold
   uint64_t next_seq_ = 0;
 };

@@ -154,6 +154,23 @@ TEST(AsyncMapTest, ACallThatDoesNotCompleteInTimeFailsAndALateAnswerIsIgnored) {
   EXPECT_FALSE(h->op()->HoldsRecords());
 }
 
+TEST(AsyncMapTest, TheTimeoutOfAnAttemptThatFailedEarlierDoesNotCutItsBackoffShort) {
+  PendingCalls calls;
+  auto h = Make(&calls, {.capacity = 4, .timeout = absl::Milliseconds(100), .retry = NoJitter(3, 500)});
+  ASSERT_OK(h->Open());
+  h->Process(1, 10);
+  h->context().clock_.Set(10);
+  calls.For(1).Fail("503");  // fails at 10: the next attempt is due at 510
+  ASSERT_TRUE(h->Wake());
+  h->AdvanceProcessingTime(100);  // when attempt 1 would have timed out
+  EXPECT_EQ(calls.CountFor(1), 1);
+  h->AdvanceProcessingTime(509);
+  EXPECT_EQ(calls.CountFor(1), 1);
+  h->AdvanceProcessingTime(510);
+  EXPECT_EQ(calls.CountFor(1), 2);
+  EXPECT_THAT(h->dead_letters(), IsEmpty());
+}
+
 TEST(AsyncMapTest, AFailedCallIsRetriedAfterItsBackoffWithoutHoldingUpOthers) {
   PendingCalls calls;
   auto h = Make(&calls, {.capacity = 4, .order = AsyncOrder::kUnordered, .retry = NoJitter(3, 100)});

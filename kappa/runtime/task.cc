@@ -246,6 +246,10 @@ Task::StepResult StreamTask::StepImpl() {
       continue;
     }
     if (phase_ == Phase::kFinishing) {
+      // A hold that moved without a wake-up or a timer (a call that failed as it started)
+      // lets the final watermark go on first.
+      MaybeReleaseHold();
+      if (advancing_) continue;
       // Each operator ends once everything before it (and itself) emitted all it holds:
       // the task does not end while calls are open.
       while (end_index_ < ops_.size() && !RecordsHeldUpTo(end_index_)) ops_[end_index_++]->EndOfInput();
