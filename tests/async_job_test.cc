@@ -268,9 +268,12 @@ void BuildRestoreJob(Job* job, std::shared_ptr<RequestSource> source, FakeServic
       .SinkTo(std::make_shared<connectors::FileSink<Answer>>(out, connectors::FileSinkKind::kDirectory));
 }
 
-TEST(AsyncJobTest, CallsOpenAtTheCheckpointAreMadeAgainAfterARestoreAndNothingIsLostOrTwice) {
+// Run 2 at parallelism `restore_parallelism`: at 2 the open calls are dealt out over two
+// instances, one of which reads no partition at all.
+void CrashWithCallsOpenAndRestore(int restore_parallelism) {
   constexpr int64_t kN = 600;
-  const std::string dir = ::testing::TempDir() + "/kappa_async_restore_" + std::to_string(getpid());
+  const std::string dir = ::testing::TempDir() + "/kappa_async_restore_" + std::to_string(getpid()) + "_" +
+                          std::to_string(restore_parallelism);
   fs::remove_all(dir);
   const std::string out = dir + "/out/";
   ExecutionOptions opt;
@@ -314,6 +317,7 @@ TEST(AsyncJobTest, CallsOpenAtTheCheckpointAreMadeAgainAfterARestoreAndNothingIs
   FakeService service(/*max_latency_us=*/200);
   auto job = Job::Create("async-restore");
   BuildRestoreJob(job.get(), std::make_shared<RequestSource>(kN, 1, /*end=*/true), &service, out);
+  opt.parallelism = restore_parallelism;
   auto result = job->Execute(opt);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_GT(result->restored_checkpoint, 0);
@@ -325,6 +329,14 @@ TEST(AsyncJobTest, CallsOpenAtTheCheckpointAreMadeAgainAfterARestoreAndNothingIs
   for (int64_t i = 0; i < kN; ++i) all[i] = i;
   EXPECT_EQ(CommittedIds(out), all);
   fs::remove_all(dir);
+}
+
+TEST(AsyncJobTest, CallsOpenAtTheCheckpointAreMadeAgainAfterARestoreAndNothingIsLostOrTwice) {
+  CrashWithCallsOpenAndRestore(1);
+}
+
+TEST(AsyncJobTest, AfterARestoreAtAnotherParallelismEachOpenCallIsMadeByExactlyOneInstance) {
+  CrashWithCallsOpenAndRestore(2);
 }
 
 TEST(AsyncJobTest, ACapacityBelowOneIsRefusedWhenTheJobIsBuilt) {
