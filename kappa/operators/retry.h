@@ -128,7 +128,9 @@ class BufferOutput final : public Output<T> {
 // The retry queue and attempt loop an operator with a RetryPolicy delegates to. `In` is
 // the operator's input, `Out` its output. Each call takes `attempt`, a callable
 // attempt(const Record<In>&, Collector<Out>&) that prepares the operator for the record
-// (e.g. sets its key) and calls the user function once.
+// (e.g. sets its key) and calls the user function once. Owned by its operator and called
+// only from the operator's calls (the task's thread): Open, then Restore, then Process and
+// RunDue for records, Snapshot on barriers.
 template <typename In, typename Out>
 class RetryRunner {
  public:
