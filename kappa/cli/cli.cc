@@ -336,6 +336,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     // The embedded cluster starts empty: create the topics the run names (4 partitions).
     std::vector<std::string> uris = f.sources;
     uris.insert(uris.end(), f.sinks.begin(), f.sinks.end());
+    if (!f.dead_letter.empty()) uris.push_back(f.dead_letter);
     for (std::string u : uris) {
       size_t eq = u.find('='), colon = u.find(':');
       if (eq != std::string::npos && eq < colon) u = u.substr(eq + 1);
