@@ -17,8 +17,8 @@ Prints its base URL (http://127.0.0.1:PORT) as the first line of stdout (and int
                    fixed; 404 always for a --missing id (there is no such person).
   GET /admin/fix   fixes the service: poison ids answer 200 from now on (as --fixed does).
                    Random 503s go on.
-  GET /admin/calls {"calls":{"ID":n,...},"log":[[id,status],...]}: the calls per id, and
-                   every call in the order it was answered.
+  GET /admin/calls {"calls":{"ID":n,...},"log":[[id,status,ms],...]}: the calls per id,
+                   and every call in the order it was answered, with its time (epoch ms).
 
 Which failures are worth a retry is the client's call; nexmark-enrich retries 5xx (503,
 500) and timeouts and gives up on any 4xx at once (a 404 will not go away).
@@ -29,6 +29,7 @@ import os
 import random
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATES = ["OR", "ID", "CA", "WA", "NV", "AZ"]
@@ -68,7 +69,7 @@ class Service:
             else:
                 status = 200
             self.in_a_row[pid] = self.in_a_row.get(pid, 0) + 1 if status == 503 else 0
-            self.log.append([pid, status])
+            self.log.append([pid, status, int(time.time() * 1000)])
         if status == 200:
             return status, person(pid)
         reason = {404: "no such person", 500: "lookup failed", 503: "try again later"}[status]

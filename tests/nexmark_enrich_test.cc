@@ -1,0 +1,301 @@
+// nexmark-enrich end to end: the real `kappa` binary enriches generated bids from a person
+// service (tests/lookup_server.py, started by each test on a free port) that answers 503
+// to 30% of calls at random and 500 to poison ids (bidder % 17 == 0) until it is fixed.
+//
+// The expected rows come from the generator's bids (nexmark-q0 over the same events) and
+// the service's rule (name "Person ID", state STATES[ID % 6]), not from the job.
+//
+// A bid that is not poison fails an attempt with probability 0.3 at most, so with 12
+// attempts it ends as a dead letter with probability below 0.3^12 ≈ 5e-7; over the
+// ≈ 1800 bids of a test that is ≈ 1e-3. The tests take 12 attempts for that reason.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "kappa/app/json_tree.h"
+#include "tests/kappa_process.h"
+
+namespace kappa {
+namespace {
+
+namespace fs = std::filesystem;
+using ::kappa::testing::CompleteCheckpoints;
+using ::kappa::testing::OutputLines;
+using ::kappa::testing::ReadFile;
+using ::kappa::testing::RunKappa;
+using ::kappa::testing::RunResult;
+using ::testing::HasSubstr;
+
+constexpr int kAttempts = 12;
+constexpr int64_t kPoisonMod = 17;
+const char* const kStates[] = {"OR", "ID", "CA", "WA", "NV", "AZ"};
+
+bool IsPoison(int64_t bidder) { return bidder % kPoisonMod == 0; }
+
+std::string Describe(const RunResult& r) {
+  return absl::StrCat("exit ", r.exit_code, "\nstdout:\n", r.out.substr(0, 2000), "\nstderr:\n", r.err);
+}
+
+struct Bid {
+  int64_t auction = 0, bidder = 0, price = 0, date_time = 0;
+};
+
+// The row nexmark-enrich writes for `bid`, as the service answers for its bidder.
+std::string EnrichedRow(const Bid& b) {
+  return absl::StrFormat(R"({"auction":%d,"bidder":%d,"price":%d,"dateTime":%d,"name":"Person %d","state":"%s"})",
+                         b.auction, b.bidder, b.price, b.date_time, b.bidder, kStates[b.bidder % 6]);
+}
+
+// The person service, a child process of the test: started on a free port, killed at the
+// end.
+class LookupServer {
+ public:
+  explicit LookupServer(const std::string& dir) : dir_(dir) {}
+  ~LookupServer() { Stop(); }
+  LookupServer(const LookupServer&) = delete;
+  LookupServer& operator=(const LookupServer&) = delete;
+
+  // Starts the service with `args`; false (and a test failure) when it does not come up.
+  bool Start(const std::vector<std::string>& args) {
+    const std::string url_file = dir_ + "/lookup.url";
+    fs::remove(url_file);
+    std::vector<std::string> all = {KAPPA_LOOKUP_SERVER, "--url-file", url_file};
+    all.insert(all.end(), args.begin(), args.end());
+    pid_ = ::kappa::testing::StartProgram(KAPPA_PYTHON, all, dir_ + "/lookup.log");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string text = ReadFile(url_file);
+      if (!text.empty()) {
+        url_ = std::string(absl::StripTrailingAsciiWhitespace(text));
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "the lookup service did not start: " << ReadFile(dir_ + "/lookup.log");
+    return false;
+  }
+
+  void Stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      ::kappa::testing::WaitKappa(pid_);
+      pid_ = -1;
+    }
+  }
+
+  const std::string& url() const { return url_; }
+
+  // GET /admin/fix: poison ids answer from now on.
+  void Fix() {
+    httplib::Client client(url_);
+    auto res = client.Get("/admin/fix");
+    ASSERT_TRUE(res && res->status == 200) << "could not fix the lookup service";
+  }
+
+  // The calls the service answered: per id, and every call in order.
+  struct Call {
+    int64_t id = 0;
+    int status = 0;
+    int64_t ms = 0;  // when it was answered, epoch ms
+  };
+  struct Calls {
+    std::map<int64_t, int> per_id;
+    std::vector<Call> log;
+  };
+  Calls GetCalls() {
+    Calls calls;
+    httplib::Client client(url_);
+    auto res = client.Get("/admin/calls");
+    if (!res || res->status != 200) {
+      ADD_FAILURE() << "GET /admin/calls failed";
+      return calls;
+    }
+    auto tree = app::ParseJsonTree(res->body);
+    if (!tree.ok()) {
+      ADD_FAILURE() << tree.status();
+      return calls;
+    }
+    if (const app::JsonNode* per_id = tree->Get("calls")) {
+      for (const app::JsonField& f : per_id->fields) calls.per_id[std::stoll(f.name)] = static_cast<int>(f.node.number);
+    }
+    for (const app::JsonNode& entry : tree->Items("log")) {
+      if (entry.items.size() == 3) {
+        calls.log.push_back(Call{static_cast<int64_t>(entry.items[0].number), static_cast<int>(entry.items[1].number),
+                                 static_cast<int64_t>(entry.items[2].number)});
+      }
+    }
+    return calls;
+  }
+
+ private:
+  std::string dir_;
+  std::string url_;
+  pid_t pid_ = -1;
+};
+
+class NexmarkEnrichTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/kappa_enrich_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Stop();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  // The bids of `source` in input order, read from nexmark-q0's output.
+  std::vector<Bid> BidsOf(const std::string& source) {
+    std::vector<Bid> bids;
+    RunResult r = RunKappa({"run", "nexmark-q0", "--source", source, "--sink", "stdout:", "-q"});
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+      auto row = app::ParseJsonTree(std::string_view(line.data(), line.size()));
+      if (!row.ok()) {
+        ADD_FAILURE() << row.status() << ": " << line;
+        continue;
+      }
+      bids.push_back(Bid{static_cast<int64_t>(row->Number("auction")), static_cast<int64_t>(row->Number("bidder")),
+                         static_cast<int64_t>(row->Number("price")), static_cast<int64_t>(row->Number("dateTime"))});
+    }
+    return bids;
+  }
+
+  // The rows every bid that is not poison must give, sorted.
+  static std::vector<std::string> ExpectedRows(const std::vector<Bid>& bids) {
+    std::vector<std::string> rows;
+    for (const Bid& b : bids) {
+      if (!IsPoison(b.bidder)) rows.push_back(EnrichedRow(b));
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  }
+
+  std::vector<std::string> EnrichArgs(const std::string& source, const std::string& out) {
+    return {"run",         "nexmark-enrich", "--source", source, "--sink", "file:" + out + "/", "--param",
+            "lookup=" + server_->url(), "--retry-attempts", std::to_string(kAttempts), "--retry-backoff", "2:20"};
+  }
+
+  // Starts the person service: 503 for 30% of calls, 500 for poison ids.
+  void StartServer(std::vector<std::string> extra = {}) {
+    server_ = std::make_unique<LookupServer>(dir_);
+    std::vector<std::string> args = {"--poison-mod", std::to_string(kPoisonMod), "--fail-rate", "0.3"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(server_->Start(args));
+  }
+
+  std::string dir_;
+  std::unique_ptr<LookupServer> server_;
+};
+
+TEST_F(NexmarkEnrichTest, EveryBidThatIsNotPoisonIsEnrichedExactlyOnce) {
+  const std::string source = "gen:nexmark?events=2000";
+  std::vector<Bid> bids = BidsOf(source);
+  ASSERT_GT(bids.size(), 1500u);
+  int poison = std::count_if(bids.begin(), bids.end(), [](const Bid& b) { return IsPoison(b.bidder); });
+  ASSERT_GT(poison, 5) << "the input needs poison bids to be a test of them";
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+
+  std::vector<std::string> args = EnrichArgs(source, dir_ + "/out");
+  args.insert(args.end(), {"--checkpoint-dir", dir_ + "/chk", "--errors", "file:" + dir_ + "/errors.jsonl"});
+  RunResult r = RunKappa(args);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+
+  std::vector<std::string> got = OutputLines(dir_ + "/out");
+  std::vector<std::string> expected = ExpectedRows(bids);
+  EXPECT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected) << "the enriched rows differ from the generator's bids that are not poison";
+
+  // Every poison bid was tried exactly kAttempts times; the 503s made the service see more
+  // calls than bids.
+  LookupServer::Calls calls = server_->GetCalls();
+  std::map<int64_t, int> poison_bids;
+  for (const Bid& b : bids) {
+    if (IsPoison(b.bidder)) ++poison_bids[b.bidder];
+  }
+  for (const auto& [bidder, n] : poison_bids) {
+    EXPECT_EQ(calls.per_id[bidder], n * kAttempts) << "bidder " << bidder << " with " << n << " bids";
+  }
+  int failed = std::count_if(calls.log.begin(), calls.log.end(), [](const auto& c) { return c.status == 503; });
+  EXPECT_GT(failed, static_cast<int>(bids.size() / 10)) << "the service failed too few calls to test retries";
+}
+
+// Killed with SIGKILL once a checkpoint completed and before the input ended, then
+// restarted from the checkpoint: the committed rows are still every bid that is not
+// poison, exactly once.
+TEST_F(NexmarkEnrichTest, KillNineAndRestartLosesAndDuplicatesNothing) {
+  // Paced at 1000 events per second of wall-clock time, so the run lasts ≈ 3 s and can be
+  // killed in the middle; the restart finds every event due and reads the rest at once.
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string events = absl::StrCat("gen:nexmark?events=3000&rate=1000&base_time=", now_ms);
+  const std::string source = events + "&pace=true";
+  std::vector<Bid> bids = BidsOf(events);
+  ASSERT_GT(bids.size(), 2500u);
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+
+  std::vector<std::string> args = EnrichArgs(source, dir_ + "/out");
+  args.insert(args.end(), {"--checkpoint-dir", dir_ + "/chk", "--checkpoint-interval", "100", "--errors",
+                           "file:" + dir_ + "/errors.jsonl"});
+  const std::string log = dir_ + "/kappa.log";
+  pid_t pid = ::kappa::testing::StartKappa(args, log);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline &&
+         (CompleteCheckpoints(dir_ + "/chk").size() < 2 || OutputLines(dir_ + "/out").empty())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  ASSERT_EQ(::kappa::testing::WaitKappa(pid), 128 + SIGKILL) << "the run ended before it was killed\n"
+                                                             << ReadFile(log);
+  const size_t before = OutputLines(dir_ + "/out").size();
+  std::vector<std::string> expected = ExpectedRows(bids);
+  ASSERT_GT(before, 0u) << ReadFile(log);
+  ASSERT_LT(before, expected.size()) << "the kill came after the whole output was committed";
+
+  RunResult r = RunKappa(args);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("restored checkpoint")) << Describe(r);
+  std::vector<std::string> got = OutputLines(dir_ + "/out");
+  EXPECT_EQ(got.size(), expected.size()) << before << " rows were committed before the kill";
+  EXPECT_TRUE(got == expected) << "the committed rows differ from an uninterrupted run's";
+}
+
+TEST_F(NexmarkEnrichTest, BadRetryFlagsAreOneLineErrors) {
+  RunResult r = RunKappa({"run", "nexmark-enrich", "--source", "gen:nexmark?events=10", "--sink", "stdout:", "--param",
+                          "lookup=http://127.0.0.1:1", "--retry-backoff", "500"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("--retry-backoff '500': use MIN_MS:MAX_MS")) << Describe(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << Describe(r);
+
+  r = RunKappa({"run", "nexmark-enrich", "--source", "gen:nexmark?events=10", "--sink", "stdout:", "--param",
+                "lookup=http://127.0.0.1:1", "--retry-backoff", "900:100"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("MIN_MS <= MAX_MS")) << Describe(r);
+
+  r = RunKappa({"run", "nexmark-enrich", "--source", "gen:nexmark?events=10", "--sink", "stdout:"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("lookup")) << Describe(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << Describe(r);
+}
+
+}  // namespace
+}  // namespace kappa
