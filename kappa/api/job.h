@@ -36,10 +36,12 @@
 #include "kappa/base/json_codec.h"
 #include "kappa/runtime/sink.h"
 #include "kappa/runtime/source.h"
+#include "kappa/operators/async.h"
 #include "kappa/operators/basic.h"
 #include "kappa/operators/join.h"
 #include "kappa/operators/process.h"
 #include "kappa/operators/regular_join.h"
+#include "kappa/operators/retry.h"
 #include "kappa/operators/window.h"
 #include "kappa/state/serializer.h"
 
@@ -235,6 +237,25 @@ class Stream {
     });
   }
 
+  // Map whose function is tried again under `policy` when it throws (see "Retries" in
+  // docs/api.md and operators/retry.h): a retriable failure puts the record in a queue
+  // ordered by due time while the records behind it go on; after the last attempt, or at
+  // once for a PermanentError, it is a dead letter. fn may take T&& as above; each attempt
+  // then gets a copy of the record.
+  template <typename Fn>
+  auto Map(Fn fn, RetryPolicy policy, std::string name = "map") {
+    static_assert(std::invocable<Fn&, T&&>, "Map takes fn(const T&) -> U (or fn(T&&) -> U)");
+    using U = std::remove_cvref_t<std::invoke_result_t<Fn&, T&&>>;
+    auto call = [fn](const T& v, Collector<U>& out) mutable {
+      if constexpr (std::invocable<Fn&, const T&>) {
+        out.Collect(fn(v));
+      } else {
+        out.Collect(fn(T(v)));
+      }
+    };
+    return Retrying<U>(std::move(name), std::move(call), std::move(policy));
+  }
+
   // Keeps records for which fn(const T&) is true.
   template <typename Fn>
   Stream<T> Filter(Fn fn, std::string name = "filter") {
@@ -253,6 +274,48 @@ class Stream {
     return Then<U>(std::move(name), [fn](const runtime::NodeSpec&, TaskMetrics*) {
       return std::make_unique<operators::FlatMapOperator<T, U, Fn>>(fn);
     });
+  }
+
+  // Calls to an external service without blocking a worker (operators/async.h):
+  // fn(const T&, AsyncResult<U>) starts one call per record and returns; the call
+  // completes the result later, from any thread. At most options.capacity records are
+  // open per instance (a full operator backpressures its input); results come in input
+  // order (AsyncOrder::kOrdered) or as they complete, never behind a watermark they belong
+  // before; failed attempts are retried per options.retry and end as dead letters; open
+  // calls are part of every checkpoint and are made again after a restore. T needs a
+  // Serializer (KAPPA_SERIALIZABLE) or a JsonCodec (KAPPA_JSON).
+  template <typename U, typename Fn>
+  Stream<U> AsyncMap(Fn fn, AsyncOptions options = {}, std::string name = "async_map") {
+    static_assert(std::invocable<Fn&, const T&, AsyncResult<U>>,
+                  "AsyncMap<U> takes fn(const T&, kappa::AsyncResult<U>) that starts a call and returns");
+    if (options.capacity < 1) {
+      internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(absl::StrCat(
+          "AsyncMap '", name, "': capacity must be at least 1, not ", options.capacity)));
+    }
+    if (options.retry.max_attempts < 1) {
+      internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(absl::StrCat(
+          "AsyncMap '", name, "': retry.max_attempts must be at least 1, not ", options.retry.max_attempts)));
+    }
+    return Then<U>(std::move(name), [fn, options](const runtime::NodeSpec&, TaskMetrics*) {
+      return std::make_unique<operators::AsyncMapOperator<T, U, Fn>>(fn, options);
+    });
+  }
+
+  // FlatMap whose function is tried again under `policy` when it throws (see Map above).
+  // What an attempt collected is emitted only when the attempt succeeds: the output of a
+  // record is all or nothing, and a retry never emits twice what a failed attempt began.
+  template <typename U, typename Fn>
+  Stream<U> FlatMap(Fn fn, RetryPolicy policy, std::string name = "flat_map") {
+    static_assert(std::invocable<Fn&, T&&, Collector<U>&>,
+                  "FlatMap<U> takes fn(const T&, kappa::Collector<U>&) (or fn(T&&, ...))");
+    auto call = [fn](const T& v, Collector<U>& out) mutable {
+      if constexpr (std::invocable<Fn&, const T&, Collector<U>&>) {
+        fn(v, out);
+      } else {
+        fn(T(v), out);
+      }
+    };
+    return Retrying<U>(std::move(name), std::move(call), std::move(policy));
   }
 
   // Partitions by key: records with equal keys meet in the same task. fn(const T&) -> K,
@@ -396,6 +459,17 @@ class Stream {
     return Stream<U>(job_, id);
   }
 
+  // A Map or FlatMap node under a retry policy; call(const T&, Collector<U>&) is one attempt.
+  template <typename U, typename Call>
+  Stream<U> Retrying(std::string name, Call call, RetryPolicy policy) {
+    if (std::string err = operators::ValidateRetryPolicy(policy); !err.empty()) {
+      internal::JobBuilder::RecordError(*job_, absl::InvalidArgumentError(absl::StrCat("'", name, "': ", err)));
+    }
+    return Then<U>(std::move(name), [call, policy](const runtime::NodeSpec&, TaskMetrics*) {
+      return std::make_unique<operators::RetryingOperator<T, U, Call>>(call, policy);
+    });
+  }
+
   runtime::NodeSpec IdentityNode(std::string name) {
     runtime::NodeSpec n;
     n.name = std::move(name);
@@ -446,6 +520,24 @@ class KeyedStream {
     auto key = key_;
     return Keyed<Out>(std::move(name), [proto, key](const runtime::NodeSpec& spec, TaskMetrics*) {
       return std::make_unique<operators::KeyedProcessOperator<K, T, Out>>(key, std::make_unique<F>(*proto), spec.uid);
+    });
+  }
+
+  // Process with ProcessElement tried again under `policy` when it throws, with the key's
+  // state and timers context set again for every attempt (see "Retries" in docs/api.md).
+  template <typename F>
+  auto Process(std::unique_ptr<F> fn, RetryPolicy policy, std::string name = "process") const {
+    using Base = KeyedProcessFunction<K, T, typename F::OutputType>;
+    using Out = typename F::OutputType;
+    static_assert(std::is_base_of_v<Base, F>, "Process() takes a KeyedProcessFunction<K, T, Out>");
+    if (std::string err = operators::ValidateRetryPolicy(policy); !err.empty()) {
+      internal::JobBuilder::RecordError(*input_.job(), absl::InvalidArgumentError(absl::StrCat("'", name, "': ", err)));
+    }
+    std::shared_ptr<F> proto(std::move(fn));
+    auto key = key_;
+    return Keyed<Out>(std::move(name), [proto, key, policy](const runtime::NodeSpec& spec, TaskMetrics*) {
+      return std::make_unique<operators::KeyedProcessOperator<K, T, Out>>(key, std::make_unique<F>(*proto), spec.uid,
+                                                                          policy);
     });
   }
 

@@ -16,6 +16,7 @@
 #include "kappa/connectors/discard_sink.h"
 #include "kappa/connectors/file_sink.h"
 #include "kappa/connectors/file_source.h"
+#include "kappa/connectors/http_client.h"
 #include "kappa/connectors/kafka/kafka_sink.h"
 #include "kappa/connectors/kafka/kafka_source.h"
 #include "kappa/connectors/nexmark_source.h"

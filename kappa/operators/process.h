@@ -18,6 +18,10 @@
 // reaches them, processing-time timers when the clock does; both are part of every
 // checkpoint and survive restarts. ctx.IsLate() tells whether the record is behind its partition's
 // watermark (r.ts < pwm(r), deterministic across replays). Called on the task's thread.
+//
+// With a RetryPolicy (KeyedStream::Process(fn, policy), operators/retry.h) ProcessElement is
+// tried again after a failure, with the record's key, state and timers context set again;
+// its output per attempt is all or nothing. OnTimer is not retried.
 #ifndef KAPPA_OPERATORS_PROCESS_H_
 #define KAPPA_OPERATORS_PROCESS_H_
 
@@ -29,6 +33,7 @@
 #include "kappa/runtime/exchange.h"
 #include "kappa/runtime/operator.h"
 #include "kappa/operators/keyed.h"
+#include "kappa/operators/retry.h"
 #include "kappa/operators/timer_service.h"
 
 namespace kappa {
@@ -74,6 +79,12 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
 
   KeyedProcessOperator(std::function<K(const In&)> key_fn, std::unique_ptr<Function> fn, std::string uid)
       : key_fn_(std::move(key_fn)), fn_(std::move(fn)), uid_(std::move(uid)) {}
+  // ProcessElement under a retry policy.
+  KeyedProcessOperator(std::function<K(const In&)> key_fn, std::unique_ptr<Function> fn, std::string uid,
+                       RetryPolicy policy)
+      : KeyedProcessOperator(std::move(key_fn), std::move(fn), std::move(uid)) {
+    retry_.emplace(std::move(policy));
+  }
 
   void ConnectOutput(int, runtime::OutputPtr out) override { this->SetMainOutput(out); }
 
@@ -82,11 +93,23 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
     if (!this->out_) this->out_ = runtime::Discard<Out>::Instance();
     runtime_ctx_.emplace(ctx, &key_.context(), uid_);
     KAPPA_RETURN_IF_ERROR(timers_.Init(ctx->backend(), uid_));
+    if (retry_) {
+      retry_->Open(ctx, this->out_);
+      KAPPA_RETURN_IF_ERROR(retry_->Restore([&](const In& v) {
+        std::string bytes;
+        Serializer<K>::Write(key_fn_(v), &bytes);
+        return state::KeyGroupFor(bytes, ctx->max_parallelism());
+      }));
+    }
     return CatchStateError([&] { RunUserOpen([&] { fn_->Open(*runtime_ctx_); }); });
   }
 
   void Emit(Record<In>&& r) override {
     this->CountIn();
+    if (retry_) {
+      retry_->Process(std::move(r), RetryAttempt{this});
+      return;
+    }
     if (!runtime::RunGuarded(this->ctx_, r.ts, [&] { current_key_ = key_fn_(r.value); },
                              [&] { return DescribeRecord(r.value); })) {
       return;
@@ -105,17 +128,43 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
     return timers_.FireEventTimers(
         wm, [&](const FiredTimer& t) { OnTimer(t, false); }, [&] { return this->ctx_->ShouldYield(); });
   }
-  Timestamp NextProcessingTimer() override { return timers_.next_processing_timer(); }
-  bool AdvanceProcessingTime(Timestamp now) override {
-    return timers_.FireProcessingTimers(
-        now, [&](const FiredTimer& t) { OnTimer(t, true); }, [&] { return this->ctx_->ShouldYield(); });
+  Timestamp NextProcessingTimer() override {
+    const Timestamp timer = timers_.next_processing_timer();
+    return retry_ ? std::min(timer, retry_->next_due()) : timer;
   }
-  // The barrier: timers go to the backend before it is snapshotted.
-  absl::Status SnapshotState(int64_t, checkpoint::TaskSnapshot*) override {
-    return CatchStateError([&] { timers_.Flush(); });
+  bool AdvanceProcessingTime(Timestamp now) override {
+    if (!timers_.FireProcessingTimers(
+            now, [&](const FiredTimer& t) { OnTimer(t, true); }, [&] { return this->ctx_->ShouldYield(); })) {
+      return false;
+    }
+    return !retry_ || retry_->RunDue(now, RetryAttempt{this});
+  }
+  Timestamp WatermarkHold() const override { return retry_ ? retry_->hold() : kMaxTimestamp; }
+  bool InputBlocked() const override { return retry_ && retry_->full(); }
+  bool HoldsRecords() const override { return retry_ && retry_->waiting() > 0; }
+  // The barrier: timers go to the backend before it is snapshotted; waiting retries are
+  // operator state.
+  absl::Status SnapshotState(int64_t, checkpoint::TaskSnapshot* out) override {
+    KAPPA_RETURN_IF_ERROR(CatchStateError([&] { timers_.Flush(); }));
+    return retry_ ? retry_->Snapshot(out) : absl::OkStatus();
   }
 
  private:
+  // One attempt of ProcessElement for a record under retry: its key, state scope and
+  // lateness are set again first, as for a fresh record.
+  struct RetryAttempt {
+    KeyedProcessOperator* op;
+    void operator()(const Record<In>& r, Collector<Out>& out) const {
+      op->current_key_ = op->key_fn_(r.value);
+      op->key_.SetFromKey(op->current_key_, op->ctx_->max_parallelism());
+      op->key_.SetEventTime(r.ts, std::max(r.ts, r.pwm));
+      op->ts_ = r.ts;
+      op->late_ = r.ts < r.pwm;
+      op->proc_timer_ = false;
+      op->fn_->ProcessElement(r.value, *op, out);
+    }
+  };
+
   void OnTimer(const FiredTimer& t, bool processing) {
     key_.SetFromBytes(t.key_bytes, t.key_group);
     current_key_ = key_.DecodeKey();
@@ -151,6 +200,7 @@ class KeyedProcessOperator final : public runtime::OneInputOperator<In>,
   std::optional<RuntimeContext> runtime_ctx_;
   TimerService timers_;
   Collector<Out> collector_;
+  std::optional<RetryRunner<In, Out>> retry_;
   K current_key_{};
   Timestamp ts_ = 0;
   bool late_ = false;

@@ -26,6 +26,7 @@
 #include <exception>
 #include <stdexcept>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -41,6 +42,7 @@
 #include "kappa/base/json_util.h"
 #include "kappa/runtime/record.h"
 #include "kappa/runtime/retry.h"
+#include "kappa/runtime/scheduler.h"
 #include "kappa/base/time.h"
 #include "kappa/state/backend.h"
 #include "kappa/state/keyed_state.h"
@@ -168,6 +170,33 @@ std::string TraceJson(const T& v) {
 class SourceProgress;
 struct TaskTrace;  // trace.h
 
+// Wakes a task from any thread: work for its operators arrived from elsewhere (an async
+// call completed on an I/O thread). The task then calls OnWake() on each of its operators
+// on its own thread. Shared by the task and whoever may wake it; once the task's run ended
+// (Detach) a Wake() notifies nobody, so a call completing late is harmless.
+class TaskWaker {
+ public:
+  explicit TaskWaker(Task* task) : task_(task) {}
+  // Any thread.
+  void Wake() {
+    pending_.store(true, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (task_ != nullptr) task_->Notify();
+  }
+  // The task's thread: whether Wake() was called since the last TakePending().
+  bool TakePending() { return pending_.exchange(false, std::memory_order_acq_rel); }
+  bool pending() const { return pending_.load(std::memory_order_acquire); }
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    task_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  Task* task_;
+  std::atomic<bool> pending_{false};
+};
+
 // Services a task gives to each of its operators. Owned by the task.
 class OperatorContext {
  public:
@@ -199,6 +228,8 @@ class OperatorContext {
   virtual void CountLateToSideOutput() {}
   // The task's tracing state while --trace is on (trace.h); null otherwise.
   virtual TaskTrace* trace() { return nullptr; }
+  // Wakes the task from another thread (TaskWaker); null where nothing can wake it.
+  virtual std::shared_ptr<TaskWaker> waker() { return nullptr; }
   // A record given up on (retry.h): goes to the job's dead-letter output, exactly once
   // with checkpoints. Without a dead-letter output it is reported on errors() instead.
   virtual void ReportDeadLetter(DeadLetter letter) {
@@ -246,10 +277,25 @@ class OperatorBase {
   virtual bool AdvanceWatermark(Timestamp wm) { return true; }
   // The earliest event time among records this operator holds and has not yet emitted
   // results for (calls in flight, records waiting for a retry); kMaxTimestamp when none.
-  // The task passes on to the operators after this one, and downstream, no watermark
-  // later than the hold, so no result arrives behind a watermark it belongs before; when
-  // the hold moves up the task passes on what it held back. (AsyncMap, retries.)
+  // The task passes on to the operators after this one, and downstream, only watermarks
+  // before the hold (at most hold - 1: a watermark W says no record at or before W
+  // follows), so no result arrives behind a watermark it belongs before; when the hold
+  // moves up the task passes on what it held back. (AsyncMap, retries.)
   virtual Timestamp WatermarkHold() const { return kMaxTimestamp; }
+  // True while the operator holds as many records as it may (retries waiting, an
+  // AsyncMap with `capacity` calls open): the task takes no input (no source poll, no
+  // channel message; barriers wait behind it too) until it is false again, and keeps
+  // firing processing time and taking wake-ups meanwhile, so memory stays bounded. The
+  // operator arranges the wake-up: a processing-time timer, or its task's waker.
+  virtual bool InputBlocked() const { return false; }
+  // True while the operator holds records it has not yet emitted results for (retries
+  // waiting, calls in flight). When every input ended, the task calls an operator's
+  // EndOfInput() only once no operator up to and including it holds records (in chain
+  // order), and ends only when none does.
+  virtual bool HoldsRecords() const { return false; }
+  // On the task's thread, after its waker was woken: take what other threads handed over
+  // (completed async calls) and emit what is ready.
+  virtual void OnWake() {}
   // Earliest pending processing-time timer, or kMaxTimestamp.
   virtual Timestamp NextProcessingTimer() { return kMaxTimestamp; }
   // Fires processing-time timers ≤ now; false = yielded, call again.

@@ -59,6 +59,7 @@ absl::Status Scheduler::Wait() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  for (Task* t : tasks_) t->OnRunEnded();
   std::lock_guard<std::mutex> lock(mu_);
   return failure_;
 }

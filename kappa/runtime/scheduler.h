@@ -44,6 +44,11 @@ class Task {
   // Makes the task runnable. Thread-safe, cheap when already runnable.
   void Notify();
 
+  // The run is over (Wait() is returning): no Step() follows and
+  // Notify() must not be called any more. Tasks that hand out ways to wake them
+  // (TaskWaker) disconnect them here.
+  virtual void OnRunEnded() {}
+
   const std::string& name() const { return name_; }
   Scheduler* scheduler() const { return scheduler_; }
 

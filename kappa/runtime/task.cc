@@ -27,8 +27,9 @@ int64_t SteadyNanos() {
 
 class StreamTask::Context : public OperatorContext {
  public:
-  Context(StreamTask* task, std::string name, std::string uid)
-      : task_(task), name_(std::move(name)), uid_(std::move(uid)), errors_(ErrorSink::ForwardTo{task->config_.errors}) {}
+  Context(StreamTask* task, size_t index, std::string name, std::string uid)
+      : task_(task), index_(index), name_(std::move(name)), uid_(std::move(uid)),
+        errors_(ErrorSink::ForwardTo{task->config_.errors}) {}
   const std::string& operator_name() const override { return name_; }
   int subtask() const override { return task_->config_.subtask; }
   int parallelism() const override { return task_->config_.parallelism; }
@@ -42,31 +43,36 @@ class StreamTask::Context : public OperatorContext {
   }
   int64_t late_to_side_output() const { return late_to_side_output_.load(std::memory_order_relaxed); }
   bool ShouldYield() const override { return task_->OutputsBacklogged(); }
-  Timestamp current_watermark() const override { return task_->current_wm_; }
+  Timestamp current_watermark() const override { return task_->op_wm_[index_]; }
   const std::string& uid() const override { return uid_; }
   const checkpoint::RestoredState* restored() const override { return task_->config_.restored; }
   SourceProgress* progress() override { return task_->config_.progress; }
   TaskTrace* trace() override { return task_->trace_.get(); }
+  std::shared_ptr<TaskWaker> waker() override { return task_->waker_; }
   bool stop_requested() const override {
     return task_->config_.stop_requested != nullptr && task_->config_.stop_requested->load(std::memory_order_relaxed);
   }
 
  private:
   StreamTask* task_;
+  size_t index_;
   std::string name_;
   std::string uid_;
   ErrorSink errors_;  // counts this operator's reports, passes them on to the job's
   std::atomic<int64_t> late_to_side_output_{0};
 };
 
-StreamTask::StreamTask(TaskConfig config) : Task(config.name), config_(std::move(config)) {
+StreamTask::StreamTask(TaskConfig config)
+    : Task(config.name), config_(std::move(config)), waker_(std::make_shared<TaskWaker>(this)) {
   if (config_.tracer != nullptr) {
     trace_ = std::make_unique<TaskTrace>();
     trace_->tracer = config_.tracer;
     trace_->instance = config_.subtask;
   }
 }
-StreamTask::~StreamTask() = default;
+StreamTask::~StreamTask() { waker_->Detach(); }
+
+void StreamTask::OnRunEnded() { waker_->Detach(); }
 
 const std::string& StreamTask::operator_name(size_t i) const { return contexts_[i]->operator_name(); }
 const std::string& StreamTask::operator_uid(size_t i) const { return contexts_[i]->uid(); }
@@ -85,7 +91,8 @@ OutputChannel* StreamTask::AddOutput(Channel* channel) {
 
 void StreamTask::AddOperator(std::unique_ptr<OperatorBase> op, std::string name, std::string uid) {
   ops_.push_back(std::move(op));
-  contexts_.push_back(std::make_unique<Context>(this, std::move(name), std::move(uid)));
+  contexts_.push_back(std::make_unique<Context>(this, contexts_.size(), std::move(name), std::move(uid)));
+  op_wm_.push_back(kMinTimestamp);
 }
 
 absl::Status StreamTask::Open() {
@@ -103,10 +110,20 @@ absl::Status StreamTask::Open() {
       }
     }
   }
+  std::fill(op_wm_.begin(), op_wm_.end(), current_wm_);
+  out_wm_ = current_wm_;
   for (size_t i = 0; i < ops_.size(); ++i) {
     absl::Status s = ops_[i]->Open(contexts_[i].get());
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(), ": ", s.message()));
   }
+  // Records an operator restored (calls that were open at the checkpoint) hold back the
+  // operators after it, as they did when the checkpoint was taken.
+  Timestamp limit = kMaxTimestamp;
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    op_wm_[i] = std::min(current_wm_, limit);
+    limit = std::min(limit, HoldLimit(i));
+  }
+  out_wm_ = std::min(current_wm_, limit);
   return absl::OkStatus();
 }
 
@@ -202,9 +219,24 @@ Task::StepResult StreamTask::StepImpl() {
     if (proc_firing_ || (config_.clock->NowMillis() >= proc_wake_at_)) {
       proc_wake_at_ = kMaxTimestamp;
       if (!FireProcessingTimers()) continue;
+      MaybeReleaseHold();
+      if (advancing_) continue;
+    }
+    if (waker_->TakePending()) {
+      for (auto& op : ops_) op->OnWake();
+      MaybeReleaseHold();
+      continue;
     }
     if (phase_ == Phase::kFinishing) {
-      for (auto& op : ops_) op->EndOfInput();
+      // Each operator ends once everything before it (and itself) emitted all it holds:
+      // the task does not end while calls are open.
+      while (end_index_ < ops_.size() && !RecordsHeldUpTo(end_index_)) ops_[end_index_++]->EndOfInput();
+      if (end_index_ < ops_.size()) {
+        FlushBatches();
+        if (!FlushOutputs()) return StepResult::kBlocked;
+        ScheduleProcessingWake();
+        return StepResult::kIdle;  // the waker or a processing-time timer brings us back
+      }
       FlushBatches();
       Broadcast(MessageKind::kEndOfStream, 0);
       phase_ = Phase::kDraining;
@@ -242,6 +274,7 @@ Task::StepResult StreamTask::StepImpl() {
         CompleteCheckpoint(want);
         continue;
       }
+      if (AnyOperator(&OperatorBase::InputBlocked)) return WaitForUnblockedInput();
       if (!PollSource()) {
         FlushBatches();
         if (!FlushOutputs()) return StepResult::kBlocked;
@@ -257,6 +290,7 @@ Task::StepResult StreamTask::StepImpl() {
       empty_polls_ = 0;
       continue;
     }
+    if (AnyOperator(&OperatorBase::InputBlocked)) return WaitForUnblockedInput();
     // Next input message, round-robin over channels not held by alignment.
     bool got = false;
     for (size_t n = 0; n < inputs_.size(); ++n) {
@@ -277,6 +311,22 @@ Task::StepResult StreamTask::StepImpl() {
       return StepResult::kIdle;
     }
   }
+}
+
+bool StreamTask::AnyOperator(bool (OperatorBase::*predicate)() const) const {
+  for (const auto& op : ops_) {
+    if (((*op).*predicate)()) return true;
+  }
+  return false;
+}
+
+// An operator holds as many records as it may: no input until processing time (its
+// retries) frees room. Output is flushed so downstream sees what is done.
+Task::StepResult StreamTask::WaitForUnblockedInput() {
+  FlushBatches();
+  if (!FlushOutputs()) return StepResult::kBlocked;
+  ScheduleProcessingWake();
+  return StepResult::kIdle;
 }
 
 bool StreamTask::PollSource() {
@@ -411,23 +461,65 @@ void StreamTask::StartAdvance(Timestamp wm) {
   advance_index_ = 0;
 }
 
-bool StreamTask::ContinueAdvance() {
-  // Operators see the new watermark as current while they fire timers for it.
-  Timestamp previous = current_wm_;
-  current_wm_ = target_wm_;
-  for (; advance_index_ < ops_.size(); ++advance_index_) {
-    if (!ops_[advance_index_]->AdvanceWatermark(target_wm_)) {
-      current_wm_ = previous;
-      return false;
+Timestamp StreamTask::HoldLimit(size_t i) const {
+  const Timestamp hold = ops_[i]->WatermarkHold();
+  if (hold == kMaxTimestamp) return kMaxTimestamp;
+  return hold <= kMinTimestamp ? kMinTimestamp : hold - 1;
+}
+
+void StreamTask::MaybeReleaseHold() {
+  if (advancing_) return;
+  Timestamp limit = kMaxTimestamp;
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    if (std::min(current_wm_, limit) > op_wm_[i]) {
+      StartAdvance(current_wm_);
+      return;
     }
+    limit = std::min(limit, HoldLimit(i));
   }
-  // Every timer up to the watermark has fired: event-time TTL may now reclaim what expired
-  // by it (no record or timer still to come is judged by a smaller watermark).
-  if (config_.backend) config_.backend->AdvanceTtlWatermark(target_wm_);
+  if (std::min(current_wm_, limit) > out_wm_) StartAdvance(current_wm_);
+}
+
+bool StreamTask::RecordsHeldUpTo(size_t i) const {
+  for (size_t j = 0; j <= i; ++j) {
+    if (ops_[j]->HoldsRecords()) return true;
+  }
+  return false;
+}
+
+bool StreamTask::ContinueAdvance() {
+  // Each operator gets the watermark less what the operators before it hold back; an
+  // operator sees its new watermark as current while it fires timers for it.
+  current_wm_ = target_wm_;
+  Timestamp limit = kMaxTimestamp;
+  for (size_t j = 0; j < advance_index_; ++j) limit = std::min(limit, HoldLimit(j));
+  for (; advance_index_ < ops_.size(); ++advance_index_) {
+    const size_t i = advance_index_;
+    const Timestamp wm = std::min(target_wm_, limit);
+    if (wm > op_wm_[i]) {
+      const Timestamp previous = op_wm_[i];
+      op_wm_[i] = wm;
+      if (!ops_[i]->AdvanceWatermark(wm)) {
+        op_wm_[i] = previous;
+        return false;
+      }
+    }
+    limit = std::min(limit, HoldLimit(i));
+  }
+  // Every timer up to the lowest operator watermark has fired: event-time TTL may now
+  // reclaim what expired by it (no record or timer still to come is judged by a smaller
+  // watermark).
+  Timestamp lowest = target_wm_;
+  for (Timestamp w : op_wm_) lowest = std::min(lowest, w);
+  if (config_.backend) config_.backend->AdvanceTtlWatermark(lowest);
   advancing_ = false;
-  figures_.watermark.store(target_wm_, std::memory_order_relaxed);
-  FlushBatches();
-  Broadcast(MessageKind::kWatermark, target_wm_);
+  const Timestamp out = std::min(target_wm_, limit);
+  if (out > out_wm_) {
+    out_wm_ = out;
+    figures_.watermark.store(out, std::memory_order_relaxed);
+    FlushBatches();
+    Broadcast(MessageKind::kWatermark, out);
+  }
   return true;
 }
 

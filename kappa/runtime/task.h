@@ -7,21 +7,31 @@
 //   1. flush pending output messages; if a channel is still full → kBlocked
 //   2. continue an unfinished watermark advance (timers may fire in many slices)
 //   3. fire due processing-time timers
-//   4. take the next input: a source poll, or one message from an input channel
-//      (round-robin over channels not held back by barrier alignment)
-//   5. after the budget, flush partial batches and → kYield; with no input → kIdle
+//   4. handle what other threads handed to the operators (OnWake: completed async calls)
+//      once the task's waker was woken
+//   5. take the next input: a source poll, or one message from an input channel
+//      (round-robin over channels not held back by barrier alignment) — unless an
+//      operator's InputBlocked() says it holds as many records as it may
+//   6. after the budget, flush partial batches and → kYield; with no input → kIdle
 //
 // Watermarks: each input channel keeps the last watermark and idle flag it received; the
 // task's watermark is the minimum over inputs that are neither idle nor ended. When all
-// remaining inputs are idle the task tells downstream it is idle too. The watermark and
+// remaining inputs are idle the task tells downstream it is idle too. An operator that
+// holds records (OperatorBase::WatermarkHold: calls in flight, retries waiting) holds the
+// watermark back for the operators after it and for downstream: each operator gets
+// min(task watermark, hold - 1 of every operator before it), the outputs the same over
+// the whole chain; when a hold moves up (a call completed) the task passes on what it
+// held back. The watermark and
 // the inputs' are part of every checkpoint (TaskAck::watermark) and restored in Open()
 // (checkpoint::RestoredState::WatermarkFor), so timers that fired stay fired and late
 // records are judged as before the restore.
 // Barriers: a barrier on one input holds that input back until the same barrier arrived
 // on every other live input (aligned checkpoints); then operators snapshot, the barrier
 // is forwarded to every output, and the inputs are released.
-// End: when every input ended, operators get EndOfInput(), partial batches are flushed,
-// end-of-stream is sent to every output and the task finishes once it has been delivered.
+// End: when every input ended, operators get EndOfInput() in chain order — each one once
+// no operator up to it HoldsRecords() (open calls finish, retries run on processing time
+// until then) — partial batches are flushed, end-of-stream is sent to every output and the
+// task finishes once it has been delivered.
 #ifndef KAPPA_RUNTIME_TASK_H_
 #define KAPPA_RUNTIME_TASK_H_
 
@@ -140,6 +150,7 @@ class StreamTask : public Task {
 
   absl::Status Open();
   StepResult Step() override;
+  void OnRunEnded() override;
 
   // Thread-safe: asks a source task to inject barrier `id` at its next step.
   void TriggerCheckpoint(int64_t id);
@@ -194,6 +205,13 @@ class StreamTask : public Task {
   bool FireProcessingTimers();
   void ScheduleProcessingWake();
   bool PollSource();
+  // The latest watermark operator i lets pass to the operators after it.
+  Timestamp HoldLimit(size_t i) const;
+  // Starts an advance when a hold moved up and held-back watermarks can go on.
+  void MaybeReleaseHold();
+  bool RecordsHeldUpTo(size_t i) const;
+  bool AnyOperator(bool (OperatorBase::*predicate)() const) const;
+  StepResult WaitForUnblockedInput();
 
   TaskConfig config_;
   std::vector<InputState> inputs_;
@@ -212,7 +230,11 @@ class StreamTask : public Task {
   Phase phase_ = Phase::kRunning;
   size_t next_input_ = 0;
   size_t live_inputs_ = 0;
-  Timestamp current_wm_ = kMinTimestamp;
+  Timestamp current_wm_ = kMinTimestamp;  // the inputs' combined watermark
+  std::vector<Timestamp> op_wm_;          // what each operator was given (holds apply)
+  Timestamp out_wm_ = kMinTimestamp;      // what went to the outputs
+  std::shared_ptr<TaskWaker> waker_;
+  size_t end_index_ = 0;  // operators that got EndOfInput()
   bool advancing_ = false;
   Timestamp target_wm_ = kMinTimestamp;
   size_t advance_index_ = 0;

@@ -42,8 +42,8 @@ class HarnessContext : public runtime::OperatorContext {
   explicit HarnessContext(std::unique_ptr<state::KeyedStateBackend> backend)
       : backend_(std::move(backend)), errors_(nullptr, /*keep_in_memory=*/true) {}
   const std::string& operator_name() const override { return name_; }
-  int subtask() const override { return 0; }
-  int parallelism() const override { return 1; }
+  int subtask() const override { return subtask_; }
+  int parallelism() const override { return parallelism_; }
   int max_parallelism() const override { return 128; }
   state::KeyedStateBackend* backend() override { return backend_.get(); }
   Clock* clock() override { return &clock_; }
@@ -53,8 +53,16 @@ class HarnessContext : public runtime::OperatorContext {
   bool stop_requested() const override { return false; }
   const std::string& uid() const override { return name_; }
   const checkpoint::RestoredState* restored() const override { return restored_; }
+  std::shared_ptr<runtime::TaskWaker> waker() override { return waker_; }
+  // Kept here; a job sends them to its dead-letter output.
+  void ReportDeadLetter(DeadLetter letter) override { dead_letters_.push_back(std::move(letter)); }
 
   std::string name_ = "op";
+  int subtask_ = 0;
+  int parallelism_ = 1;
+  // Woken by other threads (async completions); OperatorHarness::Wake() delivers it.
+  std::shared_ptr<runtime::TaskWaker> waker_ = std::make_shared<runtime::TaskWaker>(nullptr);
+  std::vector<DeadLetter> dead_letters_;
   std::unique_ptr<state::KeyedStateBackend> backend_;
   ErrorSink errors_;
   ManualClock clock_{0};
@@ -100,12 +108,22 @@ class OperatorHarness {
     Watermark(kMaxTimestamp);
     op_->EndOfInput();
   }
-  // What a checkpoint barrier asks of the operator: cached state and timers go to the
-  // backend, which then holds what a snapshot would.
-  absl::Status SnapshotState(int64_t checkpoint_id = 1) {
-    checkpoint::TaskSnapshot snapshot;
-    return op_->SnapshotState(checkpoint_id, &snapshot);
+  // What the task does when its waker was woken (async completions arrived): calls
+  // OnWake(). False when nothing woke it.
+  bool Wake() {
+    if (!ctx_.waker_->TakePending()) return false;
+    op_->OnWake();
+    return true;
   }
+  // What a checkpoint barrier asks of the operator: cached state and timers go to the
+  // backend, which then holds what a snapshot would; what the operator adds beyond keyed
+  // state (operator-state entries) goes to *out when given.
+  absl::Status SnapshotState(int64_t checkpoint_id = 1, checkpoint::TaskSnapshot* out = nullptr) {
+    checkpoint::TaskSnapshot snapshot;
+    return op_->SnapshotState(checkpoint_id, out != nullptr ? out : &snapshot);
+  }
+  // Records the operator gave up on (retries, operators/retry.h).
+  const std::vector<DeadLetter>& dead_letters() const { return ctx_.dead_letters_; }
 
   std::vector<Out> output() const { return out_.values(); }
   const std::vector<Record<Out>>& records() const { return out_.records; }
