@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "kappa/connectors/dead_letter_io.h"
 #include "kappa/connectors/registry.h"
 #include "kappa/api/job.h"
 #include "kappa/app/params.h"
@@ -50,6 +51,9 @@ struct JobBindings {
   // Replay (`kappa replay --from/--to`): positions for every source, overriding their
   // URIs' start=/end=. A ts:MS bound also limits records to event times in [from, to).
   std::optional<std::string> replay_from, replay_to;
+  // `replay --redrive`: every source reads dead letters (connectors/dead_letter_io.h) and
+  // decodes each one's `record` as its input.
+  bool redrive = false;
 
   // --param key=value: the job's own parameters (JobContext::params()).
   std::map<std::string, std::string> params;
@@ -92,7 +96,8 @@ class JobContext {
       uri.clear();
     }
     auto src = uri.empty() ? absl::StatusOr<std::shared_ptr<SourceConnector<T>>>(absl::InvalidArgumentError(""))
-                           : connectors::MakeSource<T>(uri, options);
+               : bindings_.redrive ? connectors::MakeRedriveSource<T>(uri, options)
+                                   : connectors::MakeSource<T>(uri, options);
     if (!src.ok()) {
       if (!uri.empty()) internal::JobBuilder::RecordError(*job_, src.status());
       src = std::shared_ptr<SourceConnector<T>>(std::make_shared<EmptySource<T>>());

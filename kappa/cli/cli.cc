@@ -22,6 +22,7 @@
 #include <tuple>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@
 #include "kappa/connectors/kafka/kafka_client.h"
 #include "kappa/runtime/progress.h"
 #include "kappa/runtime/trace.h"
+#include "kappa/connectors/dead_letter_io.h"
 #include "kappa/connectors/uri.h"
 #include "kappa/checkpoint/storage.h"
 #include "kappa/runtime/executor.h"
@@ -72,6 +74,7 @@ struct RunFlags {
   int workers = 0;
   int64_t out_of_orderness = -1;
   std::string errors = "stderr:";
+  std::string dead_letter;  // --dead-letter URI
   std::string state = "rocksdb";
   std::string state_dir;
   std::string checkpoint_dir;
@@ -97,7 +100,50 @@ struct RunFlags {
   std::string from, to;
   bool then_follow = false;
   bool progress = true;
+  bool redrive = false;
 };
+
+// The path a file: URI names, without trailing '/', or empty for other schemes.
+std::string FileUriPath(std::string uri) {
+  size_t eq = uri.find('='), colon = uri.find(':');
+  if (eq != std::string::npos && eq < colon) uri = uri.substr(eq + 1);  // NAME=URI
+  if (!uri.starts_with("file:")) return "";
+  uri = uri.substr(5, uri.find('?') == std::string::npos ? std::string::npos : uri.find('?') - 5);
+  while (uri.size() > 1 && uri.back() == '/') uri.pop_back();
+  return uri;
+}
+
+// The topic a Kafka URI names (kafka://BOOTSTRAP/TOPIC or kafka:TOPIC), or empty.
+std::string KafkaUriTopic(std::string uri) {
+  size_t eq = uri.find('='), colon = uri.find(':');
+  if (eq != std::string::npos && eq < colon) uri = uri.substr(eq + 1);
+  if (!uri.starts_with("kafka:")) return "";
+  uri = uri.substr(0, uri.find('?'));
+  if (uri.starts_with("kafka://")) return uri.substr(uri.find('/', 8) == std::string::npos ? uri.size() : uri.find('/', 8) + 1);
+  return uri.substr(6);
+}
+
+// The dead-letter output must not be one of the run's inputs or outputs: a redrive would
+// read the letters it writes, a sink would mix them into its results.
+absl::Status CheckDeadLetterTarget(const RunFlags& f) {
+  const std::string path = FileUriPath(f.dead_letter), topic = KafkaUriTopic(f.dead_letter);
+  auto clash = [&](const std::string& other) {
+    return (!path.empty() && path == FileUriPath(other)) || (!topic.empty() && topic == KafkaUriTopic(other));
+  };
+  for (const std::string& src : f.sources) {
+    if (clash(src)) {
+      return absl::InvalidArgumentError(absl::StrCat("--dead-letter ", f.dead_letter, " is also the --source ", src,
+                                                     "; write dead letters somewhere else"));
+    }
+  }
+  for (const std::string& sink : f.sinks) {
+    if (clash(sink)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dead-letter ", f.dead_letter, " is also the --sink ", sink, "; write dead letters somewhere else"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<ErrorSink>> MakeErrorSink(const std::string& text) {
   if (text == "stderr:") {
@@ -324,8 +370,17 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   } else {
     bindings.kafka.bootstrap = f.kafka;
   }
+  if (f.redrive && f.then_follow) {
+    Fail("--redrive and --then-follow exclude each other: a redrive ends when the dead letters are read");
+    return 2;
+  }
+  if (f.replay && f.from.empty() && !f.redrive) {
+    Fail("replay needs --from (where every source starts: earliest, ts:MS, offsets:..., committed)");
+    return 2;
+  }
+  bindings.redrive = f.redrive;
   if (f.replay) {
-    bindings.replay_from = f.from;
+    bindings.replay_from = f.from.empty() ? std::string("earliest") : f.from;
     if (!f.then_follow) bindings.replay_to = f.to.empty() ? std::string("end") : f.to;
     if (f.then_follow && !f.to.empty()) {
       Fail("--to and --then-follow exclude each other: a replay either ends or goes on live");
@@ -354,7 +409,21 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     Fail(std::string(errors.status().message()));
     return 2;
   }
+  std::optional<connectors::SinkHandle<DeadLetterLine>> dead_letters;
+  if (!f.dead_letter.empty()) {
+    if (absl::Status s = CheckDeadLetterTarget(f); !s.ok()) {
+      Fail(std::string(s.message()));
+      return 2;
+    }
+    auto opened = connectors::OpenDeadLetterSink(f.dead_letter, {.kafka = bindings.kafka});
+    if (!opened.ok()) {
+      Fail(std::string(opened.status().message()));
+      return 2;
+    }
+    dead_letters = std::move(*opened);
+  }
   ExecutionOptions options;
+  if (dead_letters) options.dead_letters = dead_letters->sink;
   options.parallelism = f.parallelism;
   options.workers = f.workers;
   options.errors = errors->get();
@@ -418,6 +487,10 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     }
   }
   absl::Status finish = ctx.Finish();
+  if (dead_letters && finish.ok()) {
+    finish = dead_letters->finish();
+    if (!finish.ok()) finish = absl::Status(finish.code(), absl::StrCat("dead-letter output: ", finish.message()));
+  }
   absl::Status flushed = (*errors)->Flush();
   if (!result.ok()) {
     Fail(absl::StrCat(def->name, " failed: ", result.status().message()));
@@ -450,6 +523,9 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
                                    (*errors)->decode_errors(), (*errors)->user_errors(), (*errors)->late_records(),
                                    f.errors);
     }
+    if (result->dead_letters > 0) {
+      std::cerr << absl::StrFormat("; %d dead letters (see --dead-letter %s)", result->dead_letters, f.dead_letter);
+    }
     std::cerr << "\n";
     if (f.replay) PrintReplaySummary(result->sources, std::cerr);
   }
@@ -470,8 +546,13 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
                       "Watermark bound in ms (default: the job's, 4000 for Nexmark jobs)");
   cmd->add_option("--errors", f.errors,
                       "Where undecodable records, user-function errors and unclaimed late records go: "
-                      "stderr:, stdout:, file:PATH")
+                      "stderr:, stdout:, file:PATH (with --dead-letter, records given up on and undecodable "
+                      "records go there instead)")
       ->capture_default_str();
+  cmd->add_option("--dead-letter", f.dead_letter,
+                  "Where records given up on (a PermanentError, the last attempt of a retry) and records that do "
+                  "not decode go, one JSON object each: file:DIR/ or kafka://BOOTSTRAP/TOPIC; exactly once with "
+                  "--checkpoint-dir. Without it they go to --errors");
   cmd->add_option("--state", f.state, "Keyed state backend: heap (in memory) or rocksdb (on disk)")
       ->check(CLI::IsMember({"heap", "rocksdb"}))
       ->capture_default_str();
@@ -763,8 +844,12 @@ int Main(int argc, char** argv, const JobRegistry& registry) {
   AddRunOptions(replay_cmd, replay);
   replay_cmd->add_option("--from", replay.from,
                          "Where every source starts: earliest, ts:MS (event time; records before MS are skipped), "
-                         "offsets:P=O,... (Kafka offsets, file byte offsets), committed (a Kafka group's)")
-      ->required();
+                         "offsets:P=O,... (Kafka offsets, file byte offsets), committed (a Kafka group's). "
+                         "Required, except with --redrive (default earliest)");
+  replay_cmd->add_flag("--redrive", replay.redrive,
+                       "--source is a dead-letter output (file:DIR/ or a Kafka topic): feed each dead letter's "
+                       "record back into the job at its source, decoded as the source's input; ends when the "
+                       "dead letters are read. Records that fail again become new dead letters (--dead-letter)");
   replay_cmd->add_option("--to", replay.to,
                          "Where it ends: end (each partition's end when the replay starts; the default), ts:MS "
                          "(event time; records at or after MS are skipped), offsets:P=O,...");

@@ -44,7 +44,7 @@ absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& g, const Execut
     KAPPA_ASSIGN_OR_RETURN(from, runtime::internal::ChooseCheckpoint(g, opt, *storage));
     result.skipped_checkpoints = from.skipped;
     if (from.checkpoint) result.restored_checkpoint = from.checkpoint->id;
-    KAPPA_RETURN_IF_ERROR(runtime::internal::RecoverSinks(g, *storage, from));
+    KAPPA_RETURN_IF_ERROR(runtime::internal::RecoverSinks(g, *storage, from, opt.dead_letters.get()));
     if (from.already_finished()) {
       result.already_finished = true;
       return result;

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kappa/runtime/dead_letters.h"
 #include "kappa/runtime/errors.h"
 #include "kappa/runtime/graph.h"
 #include "kappa/runtime/monitor.h"
@@ -42,6 +43,10 @@ struct ExecutionOptions {
   size_t channel_capacity = 8;  // batches per channel
   Clock* clock = nullptr;       // null: the system clock
   ErrorSink* errors = nullptr;  // null: count only
+  // Where records given up on go (dead_letters.h: `--dead-letter URI`), exactly once with
+  // checkpoints like any sink. Null: they are reported on `errors`, as are records that
+  // do not decode.
+  std::shared_ptr<DeadLetterSink> dead_letters;
   // Set (e.g. by a SIGINT handler) to stop sources; the run then drains and ends.
   const std::atomic<bool>* stop_requested = nullptr;
   // Where keyed state lives. RocksDB (the default) keeps each stateful task's state under
@@ -99,6 +104,7 @@ struct ExecutionResult {
   std::vector<std::string> skipped_checkpoints;  // newer ones that were broken, and why
   int64_t checkpoints_completed = 0;
   bool already_finished = false;  // the restored checkpoint was final: nothing was run
+  int64_t dead_letters = 0;       // written to options.dead_letters by this run
   // One line each, about the restore (a checkpoint written before event time was kept).
   std::vector<std::string> restore_warnings;
   absl::Status checkpoint_status;  // the first checkpoint that could not be completed, if any

@@ -197,6 +197,36 @@ class TaskWaker {
   std::atomic<bool> pending_{false};
 };
 
+// Where the record being processed came from: its source partition and offset, or -1
+// each when unknown.
+struct RecordOrigin {
+  int partition = -1;
+  int64_t offset = -1;
+};
+
+// The origin of the record a task's source is emitting, for the operators chained after
+// it (dead letters name it). The source sets it once per read of a partition and clears
+// it after; the offset is asked of the partition's reader only when someone wants it, so
+// emitting a record costs nothing more. Task thread only.
+class OriginTracker {
+ public:
+  void Set(int partition, const void* reader, int64_t (*offset_of)(const void*)) {
+    partition_ = partition;
+    reader_ = reader;
+    offset_of_ = offset_of;
+  }
+  void Clear() { Set(-1, nullptr, nullptr); }
+  RecordOrigin Get() const {
+    if (reader_ == nullptr) return {};
+    return {partition_, offset_of_(reader_)};
+  }
+
+ private:
+  int partition_ = -1;
+  const void* reader_ = nullptr;
+  int64_t (*offset_of_)(const void*) = nullptr;
+};
+
 // Services a task gives to each of its operators. Owned by the task.
 class OperatorContext {
  public:
@@ -230,9 +260,24 @@ class OperatorContext {
   virtual TaskTrace* trace() { return nullptr; }
   // Wakes the task from another thread (TaskWaker); null where nothing can wake it.
   virtual std::shared_ptr<TaskWaker> waker() { return nullptr; }
+  // The origin of the record being processed: known in a source's chain while the source
+  // emits it; unknown ({-1, -1}) behind an exchange and in timers. An operator that keeps
+  // a record for later (a retry) takes it when the record arrives.
+  virtual RecordOrigin current_origin() const { return {}; }
+  // Sources: where they publish the partition they are emitting from; null outside a task.
+  virtual OriginTracker* origin_tracker() { return nullptr; }
+  // Whether the run has a dead-letter output (`--dead-letter`): sources then send records
+  // that do not decode there instead of to errors().
+  virtual bool has_dead_letter_output() const { return false; }
   // A record given up on (retry.h): goes to the job's dead-letter output, exactly once
   // with checkpoints. Without a dead-letter output it is reported on errors() instead.
+  // A letter without a partition gets current_origin()'s.
   virtual void ReportDeadLetter(DeadLetter letter) {
+    if (letter.partition < 0) {
+      const RecordOrigin origin = current_origin();
+      letter.partition = origin.partition;
+      letter.offset = origin.offset;
+    }
     ErrorEvent ev{.kind = letter.kind, .operator_name = letter.operator_name, .partition = letter.partition,
                   .offset = letter.offset, .has_ts = true, .ts = letter.ts,
                   .error = letter.errors.empty() ? std::string() : letter.errors.back(),
@@ -342,6 +387,14 @@ bool RunGuarded(OperatorContext* ctx, Timestamp ts, Fn&& fn, DescribeFn&& descri
     throw;
   } catch (const TaskError&) {
     throw;
+  } catch (const PermanentError& e) {
+    // A poison record: a dead letter at once. describe() is the record's JSON when its
+    // type has a codec, else "<type name>" (never JSON).
+    const int64_t now = ctx->clock()->NowMillis();
+    DeadLetter letter{.record = describe(), .errors = {e.what()}, .attempts = 1, .first_failure_ms = now,
+                      .last_failure_ms = now, .operator_name = ctx->uid(), .ts = ts, .kind = "user"};
+    letter.record_is_json = !letter.record.starts_with('<');
+    ctx->ReportDeadLetter(std::move(letter));
   } catch (const std::exception& e) {
     ErrorEvent ev{.kind = "user", .operator_name = ctx->operator_name(), .has_ts = true, .ts = ts,
                   .error = e.what(), .record = describe()};

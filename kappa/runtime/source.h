@@ -416,6 +416,16 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
       }
     }
     void ReportBadRecord(int64_t offset, std::string_view error, std::string_view raw) override {
+      if (op_->ctx_->has_dead_letter_output()) {
+        // The whole raw input, so that a redrive can decode it again.
+        const int64_t now = op_->ctx_->clock()->NowMillis();
+        DeadLetter letter{.record = std::string(raw), .record_is_json = false, .errors = {std::string(error)},
+                          .attempts = 1, .first_failure_ms = now, .last_failure_ms = now,
+                          .operator_name = op_->ctx_->uid(), .partition = p_->id, .offset = offset,
+                          .ts = kMinTimestamp, .kind = "decode"};
+        op_->ctx_->ReportDeadLetter(std::move(letter));
+        return;
+      }
       ErrorEvent e{.kind = "decode", .operator_name = op_->ctx_->operator_name(), .partition = p_->id,
                    .offset = offset, .error = std::string(error),
                    .record = std::string(raw.substr(0, 4096))};
@@ -432,7 +442,13 @@ class SourceOperator final : public OperatorBase, public SourceDriver, public Wi
   template <typename E>
   absl::StatusOr<ReadStatus> ReadWith(E& e, Partition& p, size_t max_records, size_t* emitted, size_t* seen) {
     e.Reset(this, &p);
+    OriginTracker* origin = ctx_->origin_tracker();
+    if (origin != nullptr) {
+      origin->Set(p.id, p.reader.get(),
+                  [](const void* r) { return static_cast<const PartitionReader<T>*>(r)->record_offset(); });
+    }
     absl::StatusOr<ReadStatus> rs = p.reader->Read(max_records, e);
+    if (origin != nullptr) origin->Clear();
     *emitted = e.emitted;
     *seen = e.seen;
     return rs;

@@ -52,6 +52,18 @@ class StreamTask::Context : public OperatorContext {
   bool stop_requested() const override {
     return task_->config_.stop_requested != nullptr && task_->config_.stop_requested->load(std::memory_order_relaxed);
   }
+  RecordOrigin current_origin() const override { return task_->origin_.Get(); }
+  OriginTracker* origin_tracker() override { return &task_->origin_; }
+  bool has_dead_letter_output() const override { return task_->config_.dead_letters != nullptr; }
+  void ReportDeadLetter(DeadLetter letter) override {
+    if (!task_->config_.dead_letters) return OperatorContext::ReportDeadLetter(std::move(letter));
+    if (letter.partition < 0) {
+      const RecordOrigin origin = current_origin();
+      letter.partition = origin.partition;
+      letter.offset = origin.offset;
+    }
+    task_->config_.dead_letters->Write(letter);
+  }
 
  private:
   StreamTask* task_;
@@ -251,6 +263,13 @@ Task::StepResult StreamTask::StepImpl() {
                                 ? s
                                 : absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(), ": ", s.message())));
           break;
+        }
+      }
+      if (config_.dead_letters) {
+        if (absl::Status s = config_.dead_letters->Close(); !s.ok()) {
+          scheduler()->Fail(checkpoint::IsFatal(s)
+                                ? s
+                                : absl::Status(s.code(), absl::StrCat(name(), ": dead-letter output: ", s.message())));
         }
       }
       phase_ = Phase::kDone;
@@ -590,6 +609,15 @@ void StreamTask::CompleteCheckpoint(int64_t id) {
       scheduler()->Fail(checkpoint::IsFatal(s) ? s
                                                : absl::Status(s.code(), absl::StrCat(contexts_[i]->operator_name(),
                                                                                      ": snapshot failed: ", s.message())));
+      return;
+    }
+  }
+  if (config_.dead_letters) {
+    absl::Status s = config_.dead_letters->PreCommit(id, config_.dead_letter_instance, &ack.snapshot);
+    if (!s.ok()) {
+      scheduler()->Fail(checkpoint::IsFatal(s) ? s
+                                               : absl::Status(s.code(), absl::StrCat(name(), ": dead-letter output: ",
+                                                                                     s.message())));
       return;
     }
   }

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "kappa/runtime/channel.h"
+#include "kappa/runtime/dead_letters.h"
 #include "kappa/runtime/errors.h"
 #include "kappa/runtime/operator.h"
 #include "kappa/runtime/progress.h"
@@ -132,6 +133,10 @@ struct TaskConfig {
   Tracer* tracer = nullptr;
   // Called when the task finished, with its sources' final offsets.
   std::function<void(checkpoint::TaskSnapshot)> on_finish;
+  // The run's dead-letter output (dead_letters.h): this task's writer and its instance
+  // number among all the run's tasks; null without `--dead-letter`.
+  std::unique_ptr<DeadLetterWriter> dead_letters;
+  int dead_letter_instance = 0;
 };
 
 class StreamTask : public Task {
@@ -174,6 +179,8 @@ class StreamTask : public Task {
   int64_t operator_records_in(size_t i) const { return ops_[i]->records_in(); }
   // The task's tracing state; null unless config.tracer is set.
   TaskTrace* trace() { return trace_.get(); }
+  // Dead letters this task wrote to the run's dead-letter output (task thread, or after the run).
+  int64_t dead_letters_written() const { return config_.dead_letters ? config_.dead_letters->written() : 0; }
 
  private:
   class Context;
@@ -226,6 +233,7 @@ class StreamTask : public Task {
   int64_t last_sample_ns_ = 0;
   int64_t align_start_ns_ = 0;  // when the first barrier of the checkpoint being aligned arrived
   std::unique_ptr<TaskTrace> trace_;
+  OriginTracker origin_;  // the record the source is emitting, for dead letters
 
   Phase phase_ = Phase::kRunning;
   size_t next_input_ = 0;

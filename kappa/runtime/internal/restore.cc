@@ -98,7 +98,8 @@ absl::Status CheckCompatible(const JobGraph& g, const checkpoint::Manifest& m, c
   return absl::OkStatus();
 }
 
-absl::Status RecoverSinks(const JobGraph& g, const checkpoint::CheckpointStorage& storage, const RestorePoint& from) {
+absl::Status RecoverSinks(const JobGraph& g, const checkpoint::CheckpointStorage& storage, const RestorePoint& from,
+                          DeadLetterSink* dead_letters) {
   std::map<std::string, std::vector<checkpoint::PendingFile>> pending;
   if (from.checkpoint) {
     for (const auto& s : from.checkpoint->manifest.sinks()) {
@@ -118,6 +119,11 @@ absl::Status RecoverSinks(const JobGraph& g, const checkpoint::CheckpointStorage
     if (!node.enable_exactly_once) continue;
     KAPPA_RETURN_IF_ERROR(node.enable_exactly_once(context));
     KAPPA_RETURN_IF_ERROR(node.recover(pending[node.uid], withdraw_after));
+  }
+  if (dead_letters != nullptr) {
+    absl::Status s = dead_letters->EnableExactlyOnce(context);
+    if (s.ok()) s = dead_letters->Recover(pending[kDeadLetterUid], withdraw_after);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("dead-letter output: ", s.message()));
   }
   return absl::OkStatus();
 }

@@ -55,7 +55,10 @@ absl::Status CheckCompatible(const JobGraph& graph, const checkpoint::Manifest& 
 // pre-committed files: published if the restored checkpoint listed them, and output
 // published after that checkpoint withdrawn (it is produced again) unless the checkpoint
 // was final. Sinks check `storage`'s claim on the directory before their writes there.
-absl::Status RecoverSinks(const JobGraph& graph, const checkpoint::CheckpointStorage& storage, const RestorePoint& from);
+// The run's dead-letter output (options.dead_letters, may be null) recovers as a sink
+// whose uid is kDeadLetterUid.
+absl::Status RecoverSinks(const JobGraph& graph, const checkpoint::CheckpointStorage& storage, const RestorePoint& from,
+                          DeadLetterSink* dead_letters = nullptr);
 
 }  // namespace kappa::runtime::internal
 

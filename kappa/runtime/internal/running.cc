@@ -5,14 +5,25 @@
 #include <map>
 
 #include "kappa/base/status.h"
+#include "kappa/runtime/sink.h"
 #include "kappa/runtime/scheduler.h"
 
 namespace kappa::runtime::internal {
 namespace {
 
 // The run finished: a final manifest, then the sinks' last files become visible.
-absl::Status FinalCheckpoint(const JobGraph& g, checkpoint::CheckpointCoordinator* coordinator) {
+absl::Status FinalCheckpoint(const JobGraph& g, DeadLetterSink* dead_letters,
+                             checkpoint::CheckpointCoordinator* coordinator) {
   std::vector<checkpoint::SinkPending> final_files;
+  if (dead_letters != nullptr) {
+    checkpoint::SinkPending p;
+    p.set_operator_uid(kDeadLetterUid);
+    for (const auto& f : dead_letters->TakeFinalPending()) {
+      p.add_files(f.hidden);
+      p.add_published_names(f.published);
+    }
+    if (p.files_size() > 0) final_files.push_back(std::move(p));
+  }
   for (const auto& node : g.nodes) {
     if (!node.take_final_pending) continue;
     checkpoint::SinkPending p;
@@ -112,8 +123,9 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
     result->checkpoints_completed = job.coordinator->completed();
     result->checkpoint_status = job.coordinator->status();
     const bool stopped = opt.stop_requested != nullptr && opt.stop_requested->load();
-    if (!stopped) KAPPA_RETURN_IF_ERROR(FinalCheckpoint(g, job.coordinator.get()));
+    if (!stopped) KAPPA_RETURN_IF_ERROR(FinalCheckpoint(g, opt.dead_letters.get(), job.coordinator.get()));
   }
+  for (StreamTask* t : job.all_tasks()) result->dead_letters += t->dead_letters_written();
   detach.state = opt.stop_requested != nullptr && opt.stop_requested->load() ? "stopped" : "finished";
   for (int h : plan.heads()) {
     NodeMetrics m;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kappa/base/status.h"
+#include "kappa/runtime/sink.h"
 #include "kappa/checkpoint/manifest_convert.h"
 #include "kappa/state/caching_backend.h"
 #include "kappa/state/heap_backend.h"
@@ -55,9 +56,12 @@ absl::Status CreateTasks(const JobGraph& g, const Plan& plan, const ExecutionOpt
   const checkpoint::LoadedCheckpoint* restored = from.checkpoint ? &*from.checkpoint : nullptr;
   if (restored) job->restored = checkpoint::RestoredStateOf(restored->manifest);
   job->tasks.resize(n);
+  int total_tasks = 0;
+  for (int h : plan.heads()) total_tasks += plan.parallelism[h];
+  int instance = 0;  // the task's index among all tasks: its dead-letter writer's instance
   for (int h : plan.heads()) {
     const bool keyed = chain_keyed(h);
-    for (int s = 0; s < plan.parallelism[h]; ++s) {
+    for (int s = 0; s < plan.parallelism[h]; ++s, ++instance) {
       TaskConfig cfg;
       cfg.name = absl::StrCat(g.nodes[h].name, "[", s, "]");
       cfg.subtask = s;
@@ -68,6 +72,16 @@ absl::Status CreateTasks(const JobGraph& g, const Plan& plan, const ExecutionOpt
       cfg.stop_requested = opt.stop_requested;
       cfg.progress = progress;
       cfg.tracer = opt.tracer;
+      if (opt.dead_letters) {
+        auto writer = opt.dead_letters->CreateWriter(instance, total_tasks);
+        if (!writer.ok()) {
+          return absl::Status(writer.status().code(),
+                              absl::StrCat("dead-letter output ", opt.dead_letters->description(), ": ",
+                                           writer.status().message()));
+        }
+        cfg.dead_letters = std::make_unique<DeadLetterWriter>(std::move(*writer));
+        cfg.dead_letter_instance = instance;
+      }
       if (keyed && job->rocks) {
         auto backend =
             state::RocksDbBackend::Open(absl::StrCat(job->state_root.dir, "/", SafeName(cfg.name)), job->rocks);
@@ -270,11 +284,13 @@ void CreateCoordinator(const JobGraph& g, const ExecutionOptions& opt, const Res
   const int64_t restored_id = from.checkpoint ? from.checkpoint->id : -1;
   co.first_id = std::max<int64_t>(ids.empty() ? 1 : ids.back() + 1, restored_id >= 0 ? restored_id + 1 : 1);
   for (const auto& node : g.nodes) co.operator_uids.push_back(node.uid);
-  co.commit = [&g](const checkpoint::SinkPending& sink) -> absl::Status {
+  std::shared_ptr<DeadLetterSink> dead_letters = opt.dead_letters;
+  co.commit = [&g, dead_letters](const checkpoint::SinkPending& sink) -> absl::Status {
     std::vector<checkpoint::PendingFile> files;
     for (int i = 0; i < sink.files_size() && i < sink.published_names_size(); ++i) {
       files.push_back({sink.files(i), sink.published_names(i)});
     }
+    if (dead_letters && sink.operator_uid() == kDeadLetterUid) return dead_letters->Commit(files);
     for (const auto& node : g.nodes) {
       if (node.uid == sink.operator_uid() && node.commit) return node.commit(files);
     }
