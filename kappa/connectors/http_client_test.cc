@@ -47,6 +47,7 @@ class TestServer {
  public:
   TestServer() {
     server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
+    server_.set_keep_alive_max_count(1000);  // cpp-httplib's server closes after 5 by default
   }
   ~TestServer() { Stop(); }
   httplib::Server& server() { return server_; }

@@ -172,11 +172,16 @@ struct TaskTrace;  // trace.h
 
 // Wakes a task from any thread: work for its operators arrived from elsewhere (an async
 // call completed on an I/O thread). The task then calls OnWake() on each of its operators
-// on its own thread. Shared by the task and whoever may wake it; once the task's run ended
-// (Detach) a Wake() notifies nobody, so a call completing late is harmless.
+// on its own thread. Shared by the task and whoever may wake it. Before the task runs
+// (Attach, at its first step) a Wake() only leaves the flag the first step finds; once the
+// task's run ended (Detach) a Wake() notifies nobody, so a call completing late is harmless.
 class TaskWaker {
  public:
-  explicit TaskWaker(Task* task) : task_(task) {}
+  explicit TaskWaker(Task* task = nullptr) : task_(task) {}
+  void Attach(Task* task) {
+    std::lock_guard<std::mutex> lock(mu_);
+    task_ = task;
+  }
   // Any thread.
   void Wake() {
     pending_.store(true, std::memory_order_release);

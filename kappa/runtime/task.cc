@@ -75,7 +75,7 @@ class StreamTask::Context : public OperatorContext {
 };
 
 StreamTask::StreamTask(TaskConfig config)
-    : Task(config.name), config_(std::move(config)), waker_(std::make_shared<TaskWaker>(this)) {
+    : Task(config.name), config_(std::move(config)), waker_(std::make_shared<TaskWaker>()) {
   if (config_.tracer != nullptr) {
     trace_ = std::make_unique<TaskTrace>();
     trace_->tracer = config_.tracer;
@@ -220,6 +220,12 @@ Task::StepResult StreamTask::StepGuarded() {
 }
 
 Task::StepResult StreamTask::StepImpl() {
+  if (!waker_attached_) {
+    // Only now can a wake-up be a Notify(): operators may ask for one while they open,
+    // before the task is with a scheduler; the flag they left is found below.
+    waker_->Attach(this);
+    waker_attached_ = true;
+  }
   int budget = kStepBudget;
   while (true) {
     if (!FlushOutputs()) return StepResult::kBlocked;

@@ -242,6 +242,7 @@ class StreamTask : public Task {
   std::vector<Timestamp> op_wm_;          // what each operator was given (holds apply)
   Timestamp out_wm_ = kMinTimestamp;      // what went to the outputs
   std::shared_ptr<TaskWaker> waker_;
+  bool waker_attached_ = false;
   size_t end_index_ = 0;  // operators that got EndOfInput()
   bool advancing_ = false;
   Timestamp target_wm_ = kMinTimestamp;
