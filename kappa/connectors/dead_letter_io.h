@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "kappa/connectors/raw.h"
 #include "kappa/connectors/registry.h"
+#include "kappa/connectors/uri.h"
 #include "kappa/runtime/dead_letters.h"
 
 namespace kappa::connectors {
@@ -34,8 +35,9 @@ std::shared_ptr<RawSourceConnector> RedriveSource(std::shared_ptr<RawSourceConne
 template <typename T>
 absl::StatusOr<std::shared_ptr<SourceConnector<T>>> MakeRedriveSource(const std::string& uri,
                                                                       const SourceOptions& options) {
+  KAPPA_ASSIGN_OR_RETURN(Uri parsed, ParseUri(uri));
   KAPPA_ASSIGN_OR_RETURN(OpenedSource opened, OpenSource(uri, options));
-  if (opened.raw == nullptr) {
+  if (opened.raw == nullptr || (parsed.scheme != "file" && parsed.scheme != "kafka")) {
     return absl::InvalidArgumentError(
         absl::StrCat("--redrive reads dead letters from a file or a Kafka topic, not from '", uri, "'"));
   }
