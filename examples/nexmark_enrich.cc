@@ -10,10 +10,10 @@
 //   {"auction":1007,"bidder":1001,"price":250,"dateTime":1700000000000,"name":"Person 1001","state":"AZ"}
 //
 // GET {lookup}/person/{bidder} answers {"name": ..., "state": ...}. A 5xx answer, 408, 429,
-// a connection failure or a timeout (2 s) is worth another attempt; any other 4xx is not
-// (the person does not exist, or the request is wrong: no retry changes that) and makes
-// the bid a dead letter at once. Parameters: lookup (required), capacity (lookups open at
-// once per instance, default 64).
+// a connection failure or a timeout is worth another attempt; any other 4xx is not (the
+// person does not exist, or the request is wrong: no retry changes that) and makes the bid
+// a dead letter at once. Parameters: lookup (required), capacity (lookups open at once per
+// instance, default 64), timeout (per attempt, default 2s).
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -56,11 +56,11 @@ using nexmark::Event;
 
 constexpr Timestamp kDefaultOutOfOrdernessMs = 4000;
 
-// The lookup's default policy: 3 attempts, 100 ms then 200 ms apart (±20%), each attempt
-// at most 2 s. --retry-attempts and --retry-backoff change it.
-RetryPolicy DefaultLookupPolicy() {
+// The lookup's default policy: 3 attempts, 100 ms then 200 ms apart (±20%), each
+// attempt at most `timeout`. --retry-attempts and --retry-backoff change it.
+RetryPolicy DefaultLookupPolicy(absl::Duration timeout) {
   RetryPolicy policy = RetryPolicy::Exponential(3, absl::Milliseconds(100), absl::Seconds(5));
-  policy.attempt_timeout = absl::Seconds(2);
+  policy.attempt_timeout = timeout;
   return policy;
 }
 
@@ -72,6 +72,7 @@ EnrichedBid Enrich(const nexmark::Bid& bid, PersonInfo&& person) {
 void BuildNexmarkEnrich(JobContext& ctx) {
   const std::string lookup = ctx.params().RequireString("lookup");
   const int64_t capacity = ctx.params().GetInt64("capacity", 64);
+  const absl::Duration timeout = ctx.params().GetDuration("timeout", absl::Seconds(2));
   auto strategy = WatermarkStrategy<Event>::BoundedOutOfOrderness(ctx.out_of_orderness_ms(kDefaultOutOfOrdernessMs))
                       .WithTimestamp([](const Event& e) { return e.date_time(); });
   Stream<Event> bids = ctx.Source<Event>("events", std::move(strategy)).Filter([](const Event& e) {
@@ -83,8 +84,13 @@ void BuildNexmarkEnrich(JobContext& ctx) {
         absl::StrCat("--param capacity=", capacity, ": expected between 1 and 100000 lookups open at once")));
     return;
   }
+  if (timeout <= absl::ZeroDuration()) {
+    ctx.RecordError(absl::InvalidArgumentError("--param timeout: expected a positive duration such as 2s"));
+    return;
+  }
   // One client for every parallel instance: each of its I/O threads keeps a connection.
-  auto http = connectors::HttpClient::Create(lookup, {.threads = static_cast<int>(std::min<int64_t>(capacity, 32))});
+  auto http = connectors::HttpClient::Create(
+      lookup, {.threads = static_cast<int>(std::min<int64_t>(capacity, 32)), .timeout = timeout});
   if (!http.ok()) {
     ctx.RecordError(absl::InvalidArgumentError(absl::StrCat("--param lookup=", lookup, ": ", http.status().message())));
     return;
@@ -98,7 +104,7 @@ void BuildNexmarkEnrich(JobContext& ctx) {
                                   [bid](PersonInfo&& p) { return Enrich(bid, std::move(p)); });
       },
       {.capacity = static_cast<int>(capacity), .order = AsyncOrder::kUnordered,
-       .retry = ctx.retry_policy(DefaultLookupPolicy())},
+       .retry = ctx.retry_policy(DefaultLookupPolicy(timeout))},
       "enrich");
   ctx.Sink(enriched, "output");
 }

@@ -130,6 +130,9 @@ def main():
     p.add_argument("--fixed", action="store_true", help="start fixed: poison ids answer")
     args = p.parse_args()
 
+    # A listen backlog for every connection a client's I/O threads open at once (the
+    # default of 5 drops the rest, which then wait a second or more to connect again).
+    ThreadingHTTPServer.request_queue_size = 256
     server = ThreadingHTTPServer((args.host, args.port), make_handler(Service(args)))
     server.daemon_threads = True
     url = "http://%s:%d" % (args.host, server.server_address[1])

@@ -7,7 +7,9 @@
 //
 // A bid that is not poison fails an attempt with probability 0.3 at most, so with 12
 // attempts it ends as a dead letter with probability below 0.3^12 ≈ 5e-7; over the
-// ≈ 1800 bids of a test that is ≈ 1e-3. The tests take 12 attempts for that reason.
+// ≈ 1800 bids of a test that is ≈ 1e-3. The tests take 12 attempts for that reason. An
+// attempt may take up to 20 s, so that a loaded machine does not turn a slow answer into
+// a timeout (an error the tests do not expect).
 #include <signal.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
@@ -260,7 +263,8 @@ class NexmarkEnrichTest : public ::testing::Test {
   std::vector<std::string> EnrichArgs(const std::string& source, const std::string& out,
                                       const std::string& backoff = "2:20") {
     return {"run",         "nexmark-enrich", "--source", source, "--sink", "file:" + out + "/", "--param",
-            "lookup=" + server_->url(), "--retry-attempts", std::to_string(kAttempts), "--retry-backoff", backoff};
+            "lookup=" + server_->url(), "--param", "timeout=20s", "--retry-attempts", std::to_string(kAttempts),
+            "--retry-backoff", backoff};
   }
 
   // Starts the person service: 503 for 30% of calls, 500 for poison ids.
@@ -396,7 +400,8 @@ TEST_F(NexmarkEnrichTest, RedriveAfterTheFixCompletesTheOutput) {
 
   ASSERT_NO_FATAL_FAILURE(server_->Fix());
   r = RunKappa({"replay", "nexmark-enrich", "--redrive", "--source", "file:" + dir_ + "/dl/", "--sink",
-                "file:" + dir_ + "/redriven/", "--param", "lookup=" + server_->url(), "--retry-attempts",
+                "file:" + dir_ + "/redriven/", "--param", "lookup=" + server_->url(), "--param", "timeout=20s",
+                "--retry-attempts",
                 std::to_string(kAttempts), "--retry-backoff", "2:20", "--dead-letter", "file:" + dir_ + "/dl2/",
                 "--checkpoint-dir", dir_ + "/chk2"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
@@ -412,6 +417,42 @@ TEST_F(NexmarkEnrichTest, RedriveAfterTheFixCompletesTheOutput) {
   std::sort(every.begin(), every.end());
   EXPECT_EQ(all.size(), every.size());
   EXPECT_TRUE(all == every) << "the run and the redrive together are not every bid enriched once";
+}
+
+// A 404 (no such person) is not worth another attempt: the bid is a dead letter after
+// one call, while 503s and 500s are retried.
+TEST_F(NexmarkEnrichTest, NotFoundIsADeadLetterAtOnce) {
+  const std::string source = "gen:nexmark?events=500";
+  std::vector<Bid> bids = BidsOf(source);
+  // The bidder with most bids that is neither poison nor the hot bidder.
+  std::map<int64_t, int> per_bidder;
+  for (const Bid& b : bids) ++per_bidder[b.bidder];
+  int64_t missing = -1;
+  for (const auto& [bidder, n] : per_bidder) {
+    if (!IsPoison(bidder) && n < static_cast<int>(bids.size() / 4) && (missing < 0 || n > per_bidder[missing])) {
+      missing = bidder;
+    }
+  }
+  ASSERT_GE(missing, 0);
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--missing", std::to_string(missing)}));
+  std::vector<std::string> args = EnrichArgs(source, dir_ + "/out");
+  args.insert(args.end(), {"--checkpoint-dir", dir_ + "/chk", "--dead-letter", "file:" + dir_ + "/dl/", "-q"});
+  RunResult r = RunKappa(args);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+
+  int not_found = 0;
+  for (const Letter& l : ReadLetters(dir_ + "/dl")) {
+    if (l.bid.bidder != missing) continue;
+    ++not_found;
+    EXPECT_EQ(l.attempts, 1);
+    ASSERT_EQ(l.errors.size(), 1u) << absl::StrJoin(l.errors, "; ");
+    EXPECT_THAT(l.errors[0], HasSubstr(absl::StrCat("GET /person/", missing, ": 404")));
+  }
+  EXPECT_EQ(not_found, per_bidder[missing]);
+  EXPECT_EQ(server_->GetCalls().per_id[missing], per_bidder[missing]) << "a 404 was called again";
+  for (const std::string& row : OutputLines(dir_ + "/out")) {
+    EXPECT_THAT(row, ::testing::Not(HasSubstr(absl::StrCat("\"bidder\":", missing, ","))));
+  }
 }
 
 TEST_F(NexmarkEnrichTest, BadRetryFlagsAreOneLineErrors) {
