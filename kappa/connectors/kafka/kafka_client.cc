@@ -450,6 +450,17 @@ int64_t Consumer::HighWater(int partition) const {
   return high >= 0 ? high : -1;
 }
 
+int64_t Consumer::Position(int partition) const {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, endpoint_.topic.c_str(), partition);
+  int64_t offset = -1;
+  if (rd_kafka_position(rk_.get(), list) == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].offset >= 0) {
+    offset = list->elems[0].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return offset;
+}
+
 absl::StatusOr<size_t> Consumer::Poll(int partition, rd_kafka_message_t** out, size_t max) {
   // Consumer-wide errors are rare: look for them every 64th poll, not on every one.
   if ((polls_++ & 63) == 0) {

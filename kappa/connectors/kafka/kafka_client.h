@@ -102,6 +102,9 @@ class Consumer {
   // The partition's high-water mark as of the last fetch response (librdkafka's cached
   // figure: no request to the broker), or -1 before the first one.
   int64_t HighWater(int partition) const;
+  // The offset the consumer reads next in `partition` (librdkafka's position, which moves
+  // past transaction markers that are never returned as messages), or -1 when unknown.
+  int64_t Position(int partition) const;
 
  private:
   Consumer() = default;

@@ -46,6 +46,14 @@ class Reader final : public RawPartitionReader {
                                .timestamp = ts >= 0 ? ts : kNoTimestamp});
     }
     if (ended || (end_ != kNoEnd && offset_ >= end_)) return ReadStatus::kEnd;
+    if (n_ == 0 && end_ != kNoEnd) {
+      // A topic written in transactions ends with a commit marker, which is never returned
+      // as a message: the end is reached when the consumer's position passed it.
+      if (const int64_t position = consumer_->Position(partition_); position >= end_) {
+        offset_ = position;
+        return ReadStatus::kEnd;
+      }
+    }
     return n_ > 0 ? ReadStatus::kRecords : ReadStatus::kWouldBlock;
   }
   int64_t offset() const override { return offset_; }
