@@ -342,29 +342,38 @@ TEST_F(NexmarkEnrichTest, EveryBidIsEnrichedOnceOrADeadLetterAndFreshBidsFlowPas
 }
 
 // Killed with SIGKILL once a checkpoint completed and before the input ended, then
-// restarted from the checkpoint: the committed rows are still every bid that is not
-// poison, exactly once.
+// restarted from the checkpoint with another parallelism (2 instances, then 3: the open
+// lookups of the checkpoint are dealt out anew): the committed rows are still every bid
+// that is not poison, exactly once, and every poison bid one dead letter.
 TEST_F(NexmarkEnrichTest, KillNineAndRestartLosesAndDuplicatesNothing) {
   // Paced at 1000 events per second of wall-clock time, so the run lasts ≈ 3 s and can be
   // killed in the middle; the restart finds every event due and reads the rest at once.
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::string events = absl::StrCat("gen:nexmark?events=3000&rate=1000&base_time=", now_ms);
+  const std::string events = absl::StrCat("gen:nexmark?events=3000&rate=1000&partitions=2&base_time=", now_ms);
   const std::string source = events + "&pace=true";
   std::vector<Bid> bids = BidsOf(events);
   ASSERT_GT(bids.size(), 2500u);
   ASSERT_NO_FATAL_FAILURE(StartServer());
 
-  std::vector<std::string> args = EnrichArgs(source, dir_ + "/out");
+  // Backoffs up to 200 ms: a poison bid waits ≈ 1.7 s over its attempts, so many wait in
+  // every checkpoint.
+  std::vector<std::string> args = EnrichArgs(source, dir_ + "/out", "20:200");
   args.insert(args.end(), {"--checkpoint-dir", dir_ + "/chk", "--checkpoint-interval", "100", "--dead-letter",
                            "file:" + dir_ + "/dl/", "--errors", "file:" + dir_ + "/errors.jsonl"});
   const std::string log = dir_ + "/kappa.log";
-  pid_t pid = ::kappa::testing::StartKappa(args, log);
+  std::vector<std::string> first = args;
+  first.insert(first.end(), {"-p", "2"});
+  pid_t pid = ::kappa::testing::StartKappa(first, log);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // Killed once some dead letters were committed: poison bids are waiting for retries by
+  // then, in the checkpoints too.
   while (std::chrono::steady_clock::now() < deadline &&
-         (CompleteCheckpoints(dir_ + "/chk").size() < 2 || OutputLines(dir_ + "/out").empty())) {
+         (CompleteCheckpoints(dir_ + "/chk").size() < 2 || OutputLines(dir_ + "/dl").empty())) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  const int64_t kill_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
   kill(pid, SIGKILL);
   ASSERT_EQ(::kappa::testing::WaitKappa(pid), 128 + SIGKILL) << "the run ended before it was killed\n"
                                                              << ReadFile(log);
@@ -373,6 +382,7 @@ TEST_F(NexmarkEnrichTest, KillNineAndRestartLosesAndDuplicatesNothing) {
   ASSERT_GT(before, 0u) << ReadFile(log);
   ASSERT_LT(before, expected.size()) << "the kill came after the whole output was committed";
 
+  args.insert(args.end(), {"-p", "3"});
   RunResult r = RunKappa(args);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_THAT(r.err, HasSubstr("restored checkpoint")) << Describe(r);
@@ -380,8 +390,14 @@ TEST_F(NexmarkEnrichTest, KillNineAndRestartLosesAndDuplicatesNothing) {
   EXPECT_EQ(got.size(), expected.size()) << before << " rows were committed before the kill";
   EXPECT_TRUE(got == expected) << "the committed rows differ from an uninterrupted run's";
   // Pending retries and their attempt counts came back with the checkpoint: every poison
-  // bid is one dead letter, after kAttempts attempts in all.
+  // bid is one dead letter, after kAttempts attempts in all, and some letters' attempts
+  // began before the kill and ended after it (a bid read again from the source would have
+  // begun anew after the restart).
   ExpectPoisonLetters(bids, dir_ + "/dl");
+  int straddling = 0;
+  for (const Letter& l : ReadLetters(dir_ + "/dl")) straddling += l.first_failure < kill_ms && l.last_failure > kill_ms;
+  EXPECT_GT(straddling, 0) << "no bid waiting for a retry came back from the checkpoint";
+  RecordProperty("letters_whose_attempts_straddle_the_kill", straddling);
 }
 
 // The service fixed, a redrive of the dead letters enriches exactly the bids given up on:
