@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "kappa/api/job.h"
 #include "kappa/connectors/collect_sink.h"
@@ -49,6 +50,7 @@ class Service {
   Service() {
     server_.new_task_queue = [] { return new httplib::ThreadPool(320); };
     server_.set_keep_alive_max_count(1'000'000);
+    server_.set_tcp_nodelay(true);
     server_.Get(R"(/name/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
       std::this_thread::sleep_for(kServiceDelay);  // the service's own latency
       res.set_content(R"({"name":"n)" + std::string(req.matches[1]) + R"("})", "application/json");
@@ -111,11 +113,17 @@ void RunJob(benchmark::State& state, int64_t records, Build build) {
     auto job = Job::Create("async-bench");
     auto out = std::make_shared<connectors::CollectSink<Name>>();
     build(job->Source<Id>("ids", std::make_shared<IdSource>(records), Strategy())).SinkTo(out);
+    ErrorSink errors(nullptr, /*keep_in_memory=*/true);  // dead letters land here
     ExecutionOptions opt;
     opt.workers = 2;
+    opt.errors = &errors;
     auto result = job->Execute(opt);
     if (!result.ok() || out->values().size() != static_cast<size_t>(records)) {
-      state.SkipWithError(result.ok() ? "records missing" : std::string(result.status().message()).c_str());
+      std::string why = result.ok() ? absl::StrCat(records - static_cast<int64_t>(out->values().size()),
+                                                   " records missing, ", errors.user_errors(), " dead letters")
+                                    : std::string(result.status().message());
+      if (!errors.events().empty()) absl::StrAppend(&why, ", e.g. ", errors.events().back().error);
+      state.SkipWithError(why.c_str());
       return;
     }
   }
@@ -129,6 +137,7 @@ void BM_SyncMapHttp(benchmark::State& state) {
     return ids.Map([url](const Id& r) {
       thread_local httplib::Client client(url);
       client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
       httplib::Result res = client.Get("/name/" + std::to_string(r.id));
       thread_local JsonCodec<Name> codec;
       Name n;
@@ -148,7 +157,11 @@ void BM_AsyncMapHttp(benchmark::State& state) {
   RunJob(state, records, [&](Stream<Id> ids) {
     return ids.AsyncMap<Name>(
         [http](const Id& r, AsyncResult<Name> result) { http->GetJson("/name/" + std::to_string(r.id), std::move(result)); },
-        {.capacity = capacity, .order = AsyncOrder::kUnordered});
+        // Retries: the server's listen backlog (cpp-httplib: 5) drops some of 256
+        // connections opened at once; their first requests fail and are made again.
+        {.capacity = capacity,
+         .order = AsyncOrder::kUnordered,
+         .retry = RetryPolicy::Exponential(3, absl::Milliseconds(10), absl::Milliseconds(100))});
   });
 }
 BENCHMARK(BM_AsyncMapHttp)->Arg(1)->Arg(8)->Arg(64)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);

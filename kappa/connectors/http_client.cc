@@ -48,6 +48,9 @@ class HttpClient::Connection {
  public:
   Connection(const std::string& base_url, const HttpClientOptions& o) : base_url_(base_url), client_(base_url) {
     client_.set_keep_alive(true);
+    // Small requests and answers: without it Nagle's algorithm and the peer's delayed ACK
+    // add some 40 ms to each request on a kept-alive connection.
+    client_.set_tcp_nodelay(true);
     SetTimeout(o.connect_timeout, [this](time_t s, time_t us) { client_.set_connection_timeout(s, us); });
     SetTimeout(o.timeout, [this](time_t s, time_t us) {
       client_.set_read_timeout(s, us);

@@ -48,6 +48,7 @@ class TestServer {
   TestServer() {
     server_.new_task_queue = [] { return new httplib::ThreadPool(16); };
     server_.set_keep_alive_max_count(1000);  // cpp-httplib's server closes after 5 by default
+    server_.set_tcp_nodelay(true);
   }
   ~TestServer() { Stop(); }
   httplib::Server& server() { return server_; }

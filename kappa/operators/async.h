@@ -26,7 +26,9 @@
 //   completed after the timeout (AsyncTimeoutError). A failure the RetryPolicy deems
 //   retriable is tried again after its backoff (the other calls go on meanwhile); after
 //   the last attempt, or at once for a PermanentError, the record becomes a DeadLetter
-//   (OperatorContext::ReportDeadLetter) with the error of every attempt.
+//   (OperatorContext::ReportDeadLetter) with the error of every attempt and the source
+//   partition and offset the record was read from (taken when it arrived; -1 behind an
+//   exchange).
 // - Checkpoints: every open record (in flight, waiting for a retry, not yet started) with
 //   its failed attempts is operator state in every checkpoint and is called again after a
 //   restore, so a crash loses none. The service may thus see a call twice (at least once);
@@ -195,7 +197,8 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
 
   void Emit(Record<In>&& r) override {
     this->CountIn();
-    Add(Entry{.input = std::move(r)});
+    // Known only now, while the source emits the record: its dead letter names it.
+    Add(Entry{.input = std::move(r), .origin = this->ctx_->current_origin()});
     StartQueued();
   }
 
@@ -247,6 +250,7 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
   enum class State { kQueued, kInFlight, kBackoff, kDone };
   struct Entry {
     Record<In> input;
+    runtime::RecordOrigin origin;  // source partition and offset; -1 behind an exchange
     State state = State::kQueued;
     int attempt = 0;  // attempts made (the one in flight included)
     std::vector<std::string> errors;
@@ -356,6 +360,8 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
     letter.first_failure_ms = e.first_failure_ms;
     letter.last_failure_ms = e.last_failure_ms;
     letter.operator_name = this->ctx_->uid();
+    letter.partition = e.origin.partition;
+    letter.offset = e.origin.offset;
     letter.ts = e.input.ts;
     letter.kind = e.timed_out ? "timeout" : "user";
     this->ctx_->ReportDeadLetter(std::move(letter));
@@ -417,7 +423,7 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
   }
 
   // One open record in a checkpoint: its failed attempts (errors, first and last failure,
-  // whether the last timed out), timestamp, partition watermark and the input itself.
+  // whether the last timed out), timestamp, partition watermark, origin and the input.
   static constexpr char kFormat = 1;
   std::string Serialize(const Entry& e) const {
     // An attempt in flight (or done in ordered mode, not yet emitted) has not failed: it
@@ -429,6 +435,8 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
     Serializer<bool>::Write(e.timed_out, &out);
     Serializer<int64_t>::Write(e.input.ts, &out);
     Serializer<int64_t>::Write(e.input.pwm, &out);
+    Serializer<int64_t>::Write(e.origin.partition, &out);
+    Serializer<int64_t>::Write(e.origin.offset, &out);
     EncodeValue(e.input.value, &out);
     return out;
   }
@@ -436,12 +444,15 @@ class AsyncMapOperator final : public runtime::OneInputOperator<In>, public runt
     if (bytes.empty() || bytes[0] != kFormat) return false;
     bytes.remove_prefix(1);
     Entry e;
+    int64_t partition = -1;
     if (!Serializer<std::vector<std::string>>::Read(&bytes, &e.errors) ||
         !Serializer<int64_t>::Read(&bytes, &e.first_failure_ms) || !Serializer<int64_t>::Read(&bytes, &e.last_failure_ms) ||
         !Serializer<bool>::Read(&bytes, &e.timed_out) || !Serializer<int64_t>::Read(&bytes, &e.input.ts) ||
-        !Serializer<int64_t>::Read(&bytes, &e.input.pwm) || !DecodeValue(bytes, &e.input.value)) {
+        !Serializer<int64_t>::Read(&bytes, &e.input.pwm) || !Serializer<int64_t>::Read(&bytes, &partition) ||
+        !Serializer<int64_t>::Read(&bytes, &e.origin.offset) || !DecodeValue(bytes, &e.input.value)) {
       return false;
     }
+    e.origin.partition = static_cast<int>(partition);
     e.attempt = static_cast<int>(e.errors.size());
     Add(std::move(e));
     return true;

@@ -185,7 +185,9 @@ TEST(AsyncMapTest, AfterTheLastAttemptTheRecordIsADeadLetterWithEveryError) {
   auto h = Make(&calls, {.capacity = 4, .retry = NoJitter(3, 10)});
   ASSERT_OK(h->Open());
   h->context().clock_.Set(1000);
+  h->context().origin_ = {3, 1234};  // the source is emitting partition 3's record at 1234
   h->Process(9, 90);
+  h->context().origin_ = {};
   calls.For(9).Fail("503 one");
   ASSERT_TRUE(h->Wake());
   h->AdvanceProcessingTime(1010);
@@ -205,6 +207,8 @@ TEST(AsyncMapTest, AfterTheLastAttemptTheRecordIsADeadLetterWithEveryError) {
   EXPECT_EQ(d.last_failure_ms, 1040);
   EXPECT_EQ(d.operator_name, "lookup");
   EXPECT_EQ(d.ts, 90);
+  EXPECT_EQ(d.partition, 3);
+  EXPECT_EQ(d.offset, 1234);
   EXPECT_EQ(d.kind, "user");
   EXPECT_THAT(h->output(), IsEmpty());
   EXPECT_FALSE(h->op()->HoldsRecords());
@@ -271,6 +275,7 @@ TEST(AsyncMapTest, OpenCallsAreCheckpointedAndMadeAgainAfterARestoreWithTheirAtt
     ASSERT_OK(h->Open());
     runtime::Batch<int64_t> batch;
     batch.records = {{1, 10}, {2, 20}, {3, 30}, {4, 40}};
+    h->context().origin_ = {0, 77};
     h->op()->ProcessBatch(0, &batch);
     calls.For(1).Fail("503");  // 1 waits for its retry, 2 is in flight, 3 and 4 are unstarted
     calls.For(2).Complete("done before the barrier");
@@ -305,6 +310,7 @@ TEST(AsyncMapTest, OpenCallsAreCheckpointedAndMadeAgainAfterARestoreWithTheirAtt
   ASSERT_THAT(h->dead_letters(), SizeIs(1));
   EXPECT_EQ(h->dead_letters()[0].attempts, 3);
   EXPECT_THAT(h->dead_letters()[0].errors, ElementsAre("503", "503", "503 again"));
+  EXPECT_EQ(h->dead_letters()[0].offset, 77);  // the origin came back with the call
   after.For(4).Complete("four");
   ASSERT_TRUE(h->Wake());
   EXPECT_THAT(h->output(), ElementsAre("four"));

@@ -20,7 +20,8 @@
 // An attempt that returns later than policy.attempt_timeout (processing time) counts as
 // failed, its output dropped. After max_attempts, or at once for a failure that is not
 // retriable, the record is a DeadLetter (OperatorContext::ReportDeadLetter) with the
-// error of every attempt. StateError and TaskError are not user failures: they fail the
+// error of every attempt and the source partition and offset the record came from (taken
+// when its first attempt failed; -1 behind an exchange). StateError and TaskError are not user failures: they fail the
 // task as everywhere else.
 //
 // Event time: WatermarkHold() is the earliest event time of a waiting record; results
@@ -181,6 +182,8 @@ class RetryRunner {
       Serializer<int64_t>::Write(w.first_failure_ms, &entry);
       Serializer<int64_t>::Write(w.last_failure_ms, &entry);
       Serializer<int64_t>::Write(due.first, &entry);
+      Serializer<int64_t>::Write(w.origin.partition, &entry);
+      Serializer<int64_t>::Write(w.origin.offset, &entry);
       std::string record;
       if (!internal::EncodeRecord(w.record.value, &record)) {
         return absl::FailedPreconditionError(
@@ -212,11 +215,13 @@ class RetryRunner {
       Waiting w;
       int64_t attempts = 0;
       Timestamp due = 0;
+      int64_t partition = -1;
       std::string record;
       if (!Serializer<int64_t>::Read(&in, &w.record.ts) || !Serializer<int64_t>::Read(&in, &w.record.pwm) ||
           !Serializer<int64_t>::Read(&in, &attempts) || !Serializer<std::vector<std::string>>::Read(&in, &w.errors) ||
           !Serializer<int64_t>::Read(&in, &w.first_failure_ms) || !Serializer<int64_t>::Read(&in, &w.last_failure_ms) ||
-          !Serializer<int64_t>::Read(&in, &due) || !Serializer<std::string>::Read(&in, &record) || !in.empty() ||
+          !Serializer<int64_t>::Read(&in, &due) || !Serializer<int64_t>::Read(&in, &partition) ||
+          !Serializer<int64_t>::Read(&in, &w.origin.offset) || !Serializer<std::string>::Read(&in, &record) || !in.empty() ||
           !internal::DecodeRecord(record, &w.record.value)) {
         return absl::DataLossError(absl::StrCat("a record waiting for a retry in '", ctx_->uid(),
                                                 "' cannot be read back from the checkpoint"));
@@ -225,6 +230,7 @@ class RetryRunner {
         if (!mine.Contains(key_group(w.record.value))) continue;
       }
       w.attempts = static_cast<int>(attempts);
+      w.origin.partition = static_cast<int>(partition);
       w.hash = RecordHash(w.record);
       Wait(std::move(w), due);
     }
@@ -238,6 +244,7 @@ class RetryRunner {
     std::vector<std::string> errors;
     int64_t first_failure_ms = 0;
     int64_t last_failure_ms = 0;
+    runtime::RecordOrigin origin;  // the source partition and offset, when the record came straight from one
     uint64_t hash = 0;  // of the record, for the backoff's jitter; 0 until the first failure
   };
 
@@ -268,6 +275,9 @@ class RetryRunner {
       error = absl::StrCat("timeout: the attempt took ", end - start, " ms, more than ", timeout_ms, " ms");
     }
     ++w.attempts;
+    // A fresh record's first attempt runs while the source emits it: its origin is known
+    // now, and not when a retry runs on processing time.
+    if (!error.empty() && w.attempts == 1) w.origin = ctx_->current_origin();
     if (error.empty()) {
       for (Record<Out>& r : buffer_.records) out_->Emit(std::move(r));
       buffer_.records.clear();
@@ -308,6 +318,8 @@ class RetryRunner {
     letter.first_failure_ms = w.first_failure_ms;
     letter.last_failure_ms = w.last_failure_ms;
     letter.operator_name = ctx_->uid();
+    letter.partition = w.origin.partition;
+    letter.offset = w.origin.offset;
     letter.ts = w.record.ts;
     ctx_->ReportDeadLetter(std::move(letter));
   }

@@ -285,7 +285,9 @@ TEST(RetryTest, WaitingRetriesComeBackAfterARestoreWithTheirAttemptsAndDueTimes)
   Open(h);
   h.context().clock_.Set(1000);
   h.Process(Call{"a", 1}, 10);  // due at 1100
+  h.context().origin_ = {.partition = 3, .offset = 1234};
   h.Process(Call{"b", 2}, 20);
+  h.context().origin_ = {};
   RunDue(h, 1100);              // "a" succeeds; "b" failed twice, due at 1300
   EXPECT_THAT(h.output(), ElementsAre("a:1"));
   const checkpoint::RestoredState restored = Snapshot(h);
@@ -302,6 +304,8 @@ TEST(RetryTest, WaitingRetriesComeBackAfterARestoreWithTheirAttemptsAndDueTimes)
   EXPECT_EQ(after.dead_letters()[0].attempts, 3);
   EXPECT_EQ(after.dead_letters()[0].errors.size(), 3u);
   EXPECT_EQ(after.dead_letters()[0].first_failure_ms, 1000);
+  EXPECT_EQ(after.dead_letters()[0].partition, 3);  // where it was read, not where it ended
+  EXPECT_EQ(after.dead_letters()[0].offset, 1234);
 }
 
 TEST(RetryTest, AtAnotherParallelismEveryWaitingRecordGoesToExactlyOneInstance) {

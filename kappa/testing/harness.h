@@ -56,6 +56,8 @@ class HarnessContext : public runtime::OperatorContext {
   std::shared_ptr<runtime::TaskWaker> waker() override { return waker_; }
   // Kept here; a job sends them to its dead-letter output.
   void ReportDeadLetter(DeadLetter letter) override { dead_letters_.push_back(std::move(letter)); }
+  // Where the record being processed came from, as a source in the chain would say.
+  runtime::RecordOrigin current_origin() const override { return origin_; }
 
   std::string name_ = "op";
   int subtask_ = 0;
@@ -63,6 +65,7 @@ class HarnessContext : public runtime::OperatorContext {
   // Woken by other threads (async completions); OperatorHarness::Wake() delivers it.
   std::shared_ptr<runtime::TaskWaker> waker_ = std::make_shared<runtime::TaskWaker>(nullptr);
   std::vector<DeadLetter> dead_letters_;
+  runtime::RecordOrigin origin_;
   std::unique_ptr<state::KeyedStateBackend> backend_;
   ErrorSink errors_;
   ManualClock clock_{0};
