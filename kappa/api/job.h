@@ -846,6 +846,24 @@ class ConnectedStreams {
       return std::make_unique<operators::KeyedCoProcessOperator<K, A, B, Out>>(ka, kb, std::make_unique<F>(*proto), uid);
     });
   }
+  // Process with ProcessElement1/2 tried again under `policy` when they throw, with the
+  // key's state and timers context set again for every attempt (see "Retries" in docs/api.md).
+  template <typename F>
+  auto Process(std::unique_ptr<F> fn, RetryPolicy policy, std::string name = "co-process") {
+    using Out = typename F::OutputType;
+    static_assert(std::is_base_of_v<KeyedCoProcessFunction<K, A, B, Out>, F>,
+                  "Connect(...).Process() takes a KeyedCoProcessFunction<K, A, B, Out>");
+    if (std::string err = operators::ValidateRetryPolicy(policy); !err.empty()) {
+      internal::JobBuilder::RecordError(*a_.input().job(), absl::InvalidArgumentError(absl::StrCat("'", name, "': ", err)));
+    }
+    auto ka = a_.key();
+    auto kb = b_.key();
+    std::shared_ptr<F> proto(std::move(fn));
+    return internal::JobBuilder::AddTwoInputKeyed<Out>(a_, b_, std::move(name), [=](const std::string& uid) {
+      return std::make_unique<operators::KeyedCoProcessOperator<K, A, B, Out>>(ka, kb, std::make_unique<F>(*proto), uid,
+                                                                               policy);
+    });
+  }
 
  private:
   KeyedStream<K, A> a_;

@@ -79,6 +79,9 @@ class TwoInputKeyedOperator : public runtime::OperatorBase, public runtime::With
     this->ctx_->errors()->Report(e);
   }
 
+  const std::function<K(const A&)>& key_a() const { return key_a_; }
+  const std::function<K(const B&)>& key_b() const { return key_b_; }
+
   KeyScope<K> key_;
   TimerService timers_;
   Collector<Out> collector_;

@@ -19,9 +19,10 @@
 // checkpoint and survive restarts. ctx.IsLate() tells whether the record is behind its partition's
 // watermark (r.ts < pwm(r), deterministic across replays). Called on the task's thread.
 //
-// With a RetryPolicy (KeyedStream::Process(fn, policy), operators/retry.h) ProcessElement is
-// tried again after a failure, with the record's key, state and timers context set again;
-// its output per attempt is all or nothing. OnTimer is not retried.
+// With a RetryPolicy (KeyedStream::Process(fn, policy), Connect(...).Process(fn, policy);
+// operators/retry.h) ProcessElement (ProcessElement1/2) is tried again after a failure,
+// with the record's key, state and timers context set again; its output per attempt is
+// all or nothing. OnTimer is not retried.
 #ifndef KAPPA_OPERATORS_PROCESS_H_
 #define KAPPA_OPERATORS_PROCESS_H_
 
@@ -240,16 +241,56 @@ class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>,
   KeyedCoProcessOperator(std::function<K(const A&)> ka, std::function<K(const B&)> kb, std::unique_ptr<Function> fn,
                          std::string uid)
       : TwoInputKeyedOperator<K, A, B, Out>(std::move(ka), std::move(kb), std::move(uid)), fn_(std::move(fn)) {}
+  // ProcessElement1 and ProcessElement2 under a retry policy, each input with its own
+  // queue (checkpointed as uid/1 and uid/2).
+  KeyedCoProcessOperator(std::function<K(const A&)> ka, std::function<K(const B&)> kb, std::unique_ptr<Function> fn,
+                         std::string uid, RetryPolicy policy)
+      : KeyedCoProcessOperator(std::move(ka), std::move(kb), std::move(fn), std::move(uid)) {
+    retry_first_.emplace(policy);
+    retry_second_.emplace(std::move(policy));
+  }
 
-  Timestamp NextProcessingTimer() override { return this->timers_.next_processing_timer(); }
+  absl::Status Open(runtime::OperatorContext* ctx) override {
+    KAPPA_RETURN_IF_ERROR((TwoInputKeyedOperator<K, A, B, Out>::Open(ctx)));
+    if (!retry_first_) return absl::OkStatus();
+    retry_first_->Open(ctx, this->out_, ctx->uid() + "/1");
+    retry_second_->Open(ctx, this->out_, ctx->uid() + "/2");
+    KAPPA_RETURN_IF_ERROR(retry_first_->Restore([&](const A& v) { return KeyGroupOf(this->key_a()(v)); }));
+    return retry_second_->Restore([&](const B& v) { return KeyGroupOf(this->key_b()(v)); });
+  }
+  Timestamp NextProcessingTimer() override {
+    Timestamp next = this->timers_.next_processing_timer();
+    if (retry_first_) next = std::min({next, retry_first_->next_due(), retry_second_->next_due()});
+    return next;
+  }
   bool AdvanceProcessingTime(Timestamp now) override {
-    return this->timers_.FireProcessingTimers(
-        now,
-        [&](const FiredTimer& t) {
-          this->key_.SetFromBytes(t.key_bytes, t.key_group);
-          Fire(t, true);
-        },
-        [&] { return this->ctx_->ShouldYield(); });
+    if (!this->timers_.FireProcessingTimers(
+            now,
+            [&](const FiredTimer& t) {
+              this->key_.SetFromBytes(t.key_bytes, t.key_group);
+              Fire(t, true);
+            },
+            [&] { return this->ctx_->ShouldYield(); })) {
+      return false;
+    }
+    if (!retry_first_) return true;
+    return retry_first_->RunDue(now, FirstAttempt{this}) && retry_second_->RunDue(now, SecondAttempt{this});
+  }
+  Timestamp WatermarkHold() const override {
+    return retry_first_ ? std::min(retry_first_->hold(), retry_second_->hold()) : kMaxTimestamp;
+  }
+  bool InputBlocked() const override {
+    return retry_first_ && retry_first_->waiting() + retry_second_->waiting() >=
+                               static_cast<size_t>(retry_first_->policy().max_waiting);
+  }
+  bool HoldsRecords() const override {
+    return retry_first_ && retry_first_->waiting() + retry_second_->waiting() > 0;
+  }
+  absl::Status SnapshotState(int64_t id, checkpoint::TaskSnapshot* out) override {
+    KAPPA_RETURN_IF_ERROR((TwoInputKeyedOperator<K, A, B, Out>::SnapshotState(id, out)));
+    if (!retry_first_) return absl::OkStatus();
+    KAPPA_RETURN_IF_ERROR(retry_first_->Snapshot(out));
+    return retry_second_->Snapshot(out);
   }
 
  protected:
@@ -257,11 +298,19 @@ class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>,
     RunUserOpen([&] { fn_->Open(ctx); });
   }
   void ProcessLeft(const K& key, Record<A>&& r) override {
+    if (retry_first_) {
+      retry_first_->Process(std::move(r), FirstAttempt{this});
+      return;
+    }
     Begin(key, r.ts, r.pwm);
     runtime::RunGuarded(this->ctx_, r.ts, [&] { fn_->ProcessElement1(r.value, *this, this->collector_); },
                         [&] { return DescribeRecord(r.value); });
   }
   void ProcessRight(const K& key, Record<B>&& r) override {
+    if (retry_second_) {
+      retry_second_->Process(std::move(r), SecondAttempt{this});
+      return;
+    }
     Begin(key, r.ts, r.pwm);
     runtime::RunGuarded(this->ctx_, r.ts, [&] { fn_->ProcessElement2(r.value, *this, this->collector_); },
                         [&] { return DescribeRecord(r.value); });
@@ -269,6 +318,32 @@ class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>,
   void OnTimer(const FiredTimer& t) override { Fire(t, false); }
 
  private:
+  // One attempt for a record under retry: the key, state scope and lateness are set again
+  // first, as for a fresh record.
+  struct FirstAttempt {
+    KeyedCoProcessOperator* op;
+    void operator()(const Record<A>& r, Collector<Out>& out) const {
+      const K key = op->key_a()(r.value);
+      op->key_.SetFromKey(key, op->ctx_->max_parallelism());
+      op->Begin(key, r.ts, r.pwm);
+      op->fn_->ProcessElement1(r.value, *op, out);
+    }
+  };
+  struct SecondAttempt {
+    KeyedCoProcessOperator* op;
+    void operator()(const Record<B>& r, Collector<Out>& out) const {
+      const K key = op->key_b()(r.value);
+      op->key_.SetFromKey(key, op->ctx_->max_parallelism());
+      op->Begin(key, r.ts, r.pwm);
+      op->fn_->ProcessElement2(r.value, *op, out);
+    }
+  };
+  int KeyGroupOf(const K& key) const {
+    std::string bytes;
+    Serializer<K>::Write(key, &bytes);
+    return state::KeyGroupFor(bytes, this->ctx_->max_parallelism());
+  }
+
   void Begin(const K& key, Timestamp ts, Timestamp pwm) {
     key_value_ = key;
     this->key_.SetEventTime(ts, std::max(ts, pwm));
@@ -308,6 +383,8 @@ class KeyedCoProcessOperator final : public TwoInputKeyedOperator<K, A, B, Out>,
   bool processing_time_timer() const override { return proc_timer_; }
 
   std::unique_ptr<Function> fn_;
+  std::optional<RetryRunner<A, Out>> retry_first_;
+  std::optional<RetryRunner<B, Out>> retry_second_;
   K key_value_{};
   Timestamp ts_ = 0;
   bool late_ = false;

@@ -1,4 +1,4 @@
-// Retries of user functions (Map, FlatMap, keyed process functions) under a RetryPolicy
+// Retries of user functions (Map, FlatMap, keyed (co-)process functions) under a RetryPolicy
 // (runtime/retry.h).
 //
 //   bids.Map(LookUpBidder, "enrich")
@@ -134,9 +134,12 @@ class RetryRunner {
  public:
   explicit RetryRunner(RetryPolicy policy) : policy_(std::move(policy)) {}
 
-  void Open(runtime::OperatorContext* ctx, Output<Out>* out) {
+  // `state_uid` names the runner's checkpoint entries: the operator's uid by default; an
+  // operator with two runners (one per input) gives each its own.
+  void Open(runtime::OperatorContext* ctx, Output<Out>* out, std::string state_uid = "") {
     ctx_ = ctx;
     out_ = out;
+    state_uid_ = state_uid.empty() ? ctx->uid() : std::move(state_uid);
   }
 
   // A fresh record: its first attempt, now.
@@ -172,7 +175,7 @@ class RetryRunner {
   // One entry per waiting record, in due order.
   absl::Status Snapshot(checkpoint::TaskSnapshot* out) const {
     checkpoint::OperatorStateEntries state{
-        .operator_uid = ctx_->uid(), .subtask = ctx_->subtask(), .parallelism = ctx_->parallelism(), .entries = {}};
+        .operator_uid = state_uid_, .subtask = ctx_->subtask(), .parallelism = ctx_->parallelism(), .entries = {}};
     for (const auto& [due, w] : waiting_) {
       std::string entry;
       Serializer<int64_t>::Write(w.record.ts, &entry);
@@ -206,8 +209,8 @@ class RetryRunner {
     if (restored == nullptr) return absl::OkStatus();
     constexpr bool kKeyed = !std::is_same_v<KeyGroupOf, std::nullptr_t>;
     const std::vector<std::string> entries =
-        kKeyed ? restored->OperatorEntriesFor(ctx_->uid(), 0, 1)
-               : restored->OperatorEntriesFor(ctx_->uid(), ctx_->subtask(), ctx_->parallelism());
+        kKeyed ? restored->OperatorEntriesFor(state_uid_, 0, 1)
+               : restored->OperatorEntriesFor(state_uid_, ctx_->subtask(), ctx_->parallelism());
     const state::KeyGroupRange mine =
         state::KeyGroupRange::ForOperator(ctx_->max_parallelism(), ctx_->parallelism(), ctx_->subtask());
     for (const std::string& entry : entries) {
@@ -223,7 +226,7 @@ class RetryRunner {
           !Serializer<int64_t>::Read(&in, &due) || !Serializer<int64_t>::Read(&in, &partition) ||
           !Serializer<int64_t>::Read(&in, &w.origin.offset) || !Serializer<std::string>::Read(&in, &record) || !in.empty() ||
           !internal::DecodeRecord(record, &w.record.value)) {
-        return absl::DataLossError(absl::StrCat("a record waiting for a retry in '", ctx_->uid(),
+        return absl::DataLossError(absl::StrCat("a record waiting for a retry in '", state_uid_,
                                                 "' cannot be read back from the checkpoint"));
       }
       if constexpr (kKeyed) {
@@ -326,6 +329,7 @@ class RetryRunner {
 
   RetryPolicy policy_;
   runtime::OperatorContext* ctx_ = nullptr;
+  std::string state_uid_;
   Output<Out>* out_ = nullptr;
   internal::BufferOutput<Out> buffer_;
   Collector<Out> collector_;

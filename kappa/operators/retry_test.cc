@@ -413,6 +413,75 @@ TEST(RetryTest, AKeyedOperatorTakesOverTheWaitingRecordsOfItsOwnKeyGroups) {
   EXPECT_THAT(outputs, UnorderedElementsAreArray(expected));
 }
 
+// A call for a user is answered only after the user's visit arrived (keyed state): a call
+// that comes first fails and is retried.
+class CallsAfterVisits : public KeyedCoProcessFunction<std::string, Visit, Call, std::string> {
+ public:
+  void Open(RuntimeContext& ctx) override { seen_ = ctx.GetValueState<bool>("seen"); }
+  void ProcessElement1(const Visit& v, Context& ctx, Collector<std::string>& out) override {
+    seen_.Update(true);
+    out.Collect("visit:" + v.user);
+  }
+  void ProcessElement2(const Call& c, Context& ctx, Collector<std::string>& out) override {
+    if (ctx.current_key() != c.id) throw PermanentError("wrong key");
+    if (!seen_.Value().value_or(false)) throw std::runtime_error("no visit yet");
+    out.Collect("call:" + c.id);
+  }
+
+ private:
+  ValueState<bool> seen_;
+};
+
+using CoOperator = KeyedCoProcessOperator<std::string, Visit, Call, std::string>;
+
+std::unique_ptr<CoOperator> CallsAfterVisitsOperator() {
+  return std::make_unique<CoOperator>([](const Visit& v) { return v.user; }, [](const Call& c) { return c.id; },
+                                      std::make_unique<CallsAfterVisits>(), "co", Exact(3));
+}
+
+TEST(RetryTest, AKeyedCoProcessFunctionRetriesEachInputWithItsKeysState) {
+  auto owned = CallsAfterVisitsOperator();
+  CoOperator* op = owned.get();
+  kappa::testing::TwoInputHarness<Visit, Call, std::string> h(std::move(owned));
+  h.context().name_ = "co";
+  ASSERT_TRUE(h.Open().ok());
+  h.ProcessRight(Call{"ann", 1}, 10);  // before ann's visit: waits
+  h.ProcessLeft(Visit{"bob", 1}, 20);
+  h.ProcessLeft(Visit{"ann", 1}, 30);
+  EXPECT_THAT(h.output(), ElementsAre("visit:bob", "visit:ann"));
+  EXPECT_EQ(op->WatermarkHold(), 10);
+  EXPECT_EQ(op->NextProcessingTimer(), 100);
+
+  // A checkpoint now: the waiting call is the second input's entry.
+  checkpoint::TaskSnapshot snap;
+  ASSERT_TRUE(op->SnapshotState(1, &snap).ok());
+  checkpoint::RestoredState restored;
+  restored.operator_states = snap.operator_states;
+  EXPECT_EQ(restored.OperatorEntriesFor("co/2", 0, 1).size(), 1u);
+  EXPECT_TRUE(restored.OperatorEntriesFor("co/1", 0, 1).empty());
+
+  h.context().clock_.Set(100);
+  ASSERT_TRUE(op->AdvanceProcessingTime(100));
+  EXPECT_THAT(h.output(), ElementsAre("visit:bob", "visit:ann", "call:ann"));
+  EXPECT_FALSE(op->HoldsRecords());
+
+  // Restored without ann's visit in state, the call waits again and ends as a dead letter.
+  auto again = CallsAfterVisitsOperator();
+  CoOperator* restored_op = again.get();
+  kappa::testing::TwoInputHarness<Visit, Call, std::string> after(std::move(again));
+  after.context().name_ = "co";
+  after.context().restored_ = &restored;
+  ASSERT_TRUE(after.Open().ok());
+  EXPECT_TRUE(restored_op->HoldsRecords());
+  for (Timestamp now : {100, 300}) {
+    after.context().clock_.Set(now);
+    ASSERT_TRUE(restored_op->AdvanceProcessingTime(now));
+  }
+  ASSERT_EQ(after.context().dead_letters_.size(), 1u);
+  EXPECT_EQ(after.context().dead_letters_[0].attempts, 3);
+  EXPECT_EQ(after.context().dead_letters_[0].operator_name, "co");
+}
+
 TEST(RetryTest, BadPoliciesAreNamed) {
   RetryPolicy p = Exact(0);
   EXPECT_EQ(ValidateRetryPolicy(p), "retry policy: max_attempts must be at least 1");
