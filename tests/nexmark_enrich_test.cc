@@ -58,6 +58,7 @@ std::string Describe(const RunResult& r) {
 
 struct Bid {
   int64_t auction = 0, bidder = 0, price = 0, date_time = 0;
+  int64_t event = -1;  // the event number in the generator's partition 0, when known
 };
 
 // The row nexmark-enrich writes for `bid`, as the service answers for its bidder.
@@ -209,19 +210,25 @@ class NexmarkEnrichTest : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  // The bids of `source` in input order, read from nexmark-q0's output.
+  // The bids of `source` in input order, with their event numbers, read from
+  // nexmark-copy's output (one partition: line i is event i).
   std::vector<Bid> BidsOf(const std::string& source) {
     std::vector<Bid> bids;
-    RunResult r = RunKappa({"run", "nexmark-q0", "--source", source, "--sink", "stdout:", "-q"});
+    RunResult r = RunKappa({"run", "nexmark-copy", "--source", source, "--sink", "stdout:", "-q"});
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    int64_t event = 0;
     for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
       auto row = app::ParseJsonTree(std::string_view(line.data(), line.size()));
       if (!row.ok()) {
         ADD_FAILURE() << row.status() << ": " << line;
         continue;
       }
-      bids.push_back(Bid{static_cast<int64_t>(row->Number("auction")), static_cast<int64_t>(row->Number("bidder")),
-                         static_cast<int64_t>(row->Number("price")), static_cast<int64_t>(row->Number("dateTime"))});
+      if (row->String("type") == "bid") {
+        bids.push_back(Bid{static_cast<int64_t>(row->Number("auction")), static_cast<int64_t>(row->Number("bidder")),
+                           static_cast<int64_t>(row->Number("price")), static_cast<int64_t>(row->Number("dateTime")),
+                           event});
+      }
+      ++event;
     }
     return bids;
   }
@@ -321,6 +328,14 @@ TEST_F(NexmarkEnrichTest, EveryBidIsEnrichedOnceOrADeadLetterAndFreshBidsFlowPas
   }
   int failed = std::count_if(calls.log.begin(), calls.log.end(), [](const auto& c) { return c.status == 503; });
   EXPECT_GT(failed, static_cast<int>(bids.size() / 10)) << "the service failed too few calls to test retries";
+
+  // Each letter names where its bid was read: partition 0, at the bid's event number.
+  std::map<std::string, std::set<int64_t>> events_of;
+  for (const Bid& b : bids) events_of[Key(b)].insert(b.event);
+  for (const Letter& l : ReadLetters(dir_ + "/dl")) {
+    EXPECT_EQ(l.partition, 0) << Key(l.bid);
+    EXPECT_TRUE(events_of[Key(l.bid)].count(l.offset)) << Key(l.bid) << " at offset " << l.offset;
+  }
 
   // Fresh bids flow: for the poison bids of the first half of the input (later ones may
   // find no fresh bids left), lookups answered while they waited.
