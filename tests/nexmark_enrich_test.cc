@@ -2,7 +2,7 @@
 // service (tests/lookup_server.py, started by each test on a free port) that answers 503
 // to 30% of calls at random and 500 to poison ids (bidder % 17 == 0) until it is fixed.
 //
-// The expected rows come from the generator's bids (nexmark-q0 over the same events) and
+// The expected rows come from the generator's bids (nexmark-copy of the same events) and
 // the service's rule (name "Person ID", state STATES[ID % 6]), not from the job.
 //
 // A bid that is not poison fails an attempt with probability 0.3 at most, so with 12
