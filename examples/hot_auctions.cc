@@ -68,6 +68,7 @@ void RegisterExampleJobs(JobRegistry* registry) {
                       BuildHotAuctions});
   // nexmark-copy and nexmark-qN: the library's, through the public opt-in header.
   nexmark::RegisterQueries(registry);
+  RegisterEnrichJob(registry);
 }
 
 }  // namespace kappa::examples

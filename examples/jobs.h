@@ -7,9 +7,12 @@
 
 namespace kappa::examples {
 
-// Registers every example job: hot-auctions, and the library's Nexmark jobs (nexmark-copy,
-// nexmark-q0 … nexmark-q11: kappa::nexmark::RegisterQueries).
+// Registers every example job: hot-auctions, nexmark-enrich, and the library's Nexmark
+// jobs (nexmark-copy, nexmark-q0 … nexmark-q11: kappa::nexmark::RegisterQueries).
 void RegisterExampleJobs(JobRegistry* registry);
+
+// Registers nexmark-enrich: bids enriched by an HTTP lookup that retries, with dead letters.
+void RegisterEnrichJob(JobRegistry* registry);
 
 }  // namespace kappa::examples
 

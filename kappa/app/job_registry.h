@@ -21,15 +21,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "kappa/connectors/dead_letter_io.h"
 #include "kappa/connectors/registry.h"
 #include "kappa/api/job.h"
 #include "kappa/app/params.h"
+#include "kappa/runtime/retry.h"
 
 namespace kappa {
 
@@ -54,6 +57,11 @@ struct JobBindings {
 
   // --param key=value: the job's own parameters (JobContext::params()).
   std::map<std::string, std::string> params;
+
+  // --retry-attempts N and --retry-backoff MIN_MS:MAX_MS: override the retry policy of the
+  // job's calls that retry (JobContext::retry_policy()).
+  std::optional<int> retry_attempts;
+  std::optional<std::pair<absl::Duration, absl::Duration>> retry_backoff;
 
   // Parses "NAME=URI" or "URI" into the maps above.
   static void Bind(const std::string& arg, std::string* fallback, std::map<std::string, std::string>* named);
@@ -161,6 +169,17 @@ class JobContext {
       }
     }
     return CheckSinkTargets();
+  }
+
+  // The job's retry policy: `job_default` with what --retry-attempts (max_attempts) and
+  // --retry-backoff (initial and maximum backoff) say instead.
+  RetryPolicy retry_policy(RetryPolicy job_default) const {
+    if (bindings_.retry_attempts) job_default.max_attempts = *bindings_.retry_attempts;
+    if (bindings_.retry_backoff) {
+      job_default.initial_backoff = bindings_.retry_backoff->first;
+      job_default.max_backoff = bindings_.retry_backoff->second;
+    }
+    return job_default;
   }
 
   // The job's parameters (--param key=value). A malformed or missing value is recorded on

@@ -81,6 +81,36 @@ class JobContextTest : public ::testing::Test {
   JobBindings bindings_;
 };
 
+// --retry-attempts and --retry-backoff override the job's policy, each only what it names.
+TEST_F(JobContextTest, RetryPolicyIsTheJobsDefaultWithTheFlagsApplied) {
+  auto job = Job::Create("views");
+  RetryPolicy job_default = RetryPolicy::Exponential(3, absl::Milliseconds(100), absl::Seconds(5));
+  job_default.attempt_timeout = absl::Seconds(2);
+  {
+    JobContext ctx(job.get(), bindings_);
+    RetryPolicy p = ctx.retry_policy(job_default);
+    EXPECT_EQ(p.max_attempts, 3);
+    EXPECT_EQ(p.initial_backoff, absl::Milliseconds(100));
+    EXPECT_EQ(p.max_backoff, absl::Seconds(5));
+  }
+  bindings_.retry_attempts = 7;
+  {
+    JobContext ctx(job.get(), bindings_);
+    RetryPolicy p = ctx.retry_policy(job_default);
+    EXPECT_EQ(p.max_attempts, 7);
+    EXPECT_EQ(p.initial_backoff, absl::Milliseconds(100));
+  }
+  bindings_.retry_backoff = std::make_pair(absl::Milliseconds(20), absl::Milliseconds(400));
+  {
+    JobContext ctx(job.get(), bindings_);
+    RetryPolicy p = ctx.retry_policy(job_default);
+    EXPECT_EQ(p.max_attempts, 7);
+    EXPECT_EQ(p.initial_backoff, absl::Milliseconds(20));
+    EXPECT_EQ(p.max_backoff, absl::Milliseconds(400));
+    EXPECT_EQ(p.attempt_timeout, absl::Seconds(2)) << "what the flags do not name stays the job's";
+  }
+}
+
 // The bug this guards: both sinks truncated out.jsonl and wrote from its start, so one
 // sink's rows were lost and the run still exited 0.
 TEST_F(JobContextTest, TwoSinksOnOneDefaultFileRefuseOrKeepEveryRow) {

@@ -93,6 +93,8 @@ struct RunFlags {
   std::string kafka;                      // --kafka BOOTSTRAP|embedded
   std::vector<std::string> kafka_config;  // --kafka-config key=value
   std::vector<std::string> params;        // --param key=value
+  int retry_attempts = 0;                 // --retry-attempts N (0: the job's)
+  std::string retry_backoff;              // --retry-backoff MIN_MS:MAX_MS
   // kappa replay
   bool replay = false;
   std::string from, to;
@@ -280,6 +282,18 @@ void PrintReplaySummary(const std::vector<runtime::SourceProgress::View>& views,
   out << "\n";
 }
 
+// --retry-backoff MIN_MS:MAX_MS: the first wait and the cap of the waits between attempts.
+absl::StatusOr<std::pair<absl::Duration, absl::Duration>> ParseRetryBackoff(const std::string& text) {
+  std::pair<std::string, std::string> parts = absl::StrSplit(text, absl::MaxSplits(':', 1));
+  int64_t min_ms = 0, max_ms = 0;
+  if (!absl::SimpleAtoi(parts.first, &min_ms) || !absl::SimpleAtoi(parts.second, &max_ms) || min_ms < 0 ||
+      max_ms < min_ms) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--retry-backoff '", text, "': use MIN_MS:MAX_MS, the first wait and the longest, 0 <= MIN_MS <= MAX_MS"));
+  }
+  return std::make_pair(absl::Milliseconds(min_ms), absl::Milliseconds(max_ms));
+}
+
 int RunJob(const JobRegistry& registry, const RunFlags& f) {
   const JobDefinition* def = registry.Find(f.job);
   if (def == nullptr) {
@@ -302,6 +316,15 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     return 2;
   }
   bindings.params = params->values();
+  if (f.retry_attempts > 0) bindings.retry_attempts = f.retry_attempts;
+  if (!f.retry_backoff.empty()) {
+    auto backoff = ParseRetryBackoff(f.retry_backoff);
+    if (!backoff.ok()) {
+      Fail(std::string(backoff.status().message()));
+      return 2;
+    }
+    bindings.retry_backoff = *backoff;
+  }
   for (const auto& kv : f.kafka_config) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -577,6 +600,13 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
                   "cannot parse, a required one missing or one it does not read is an error before the run starts");
   cmd->add_option("--kafka-config", f.kafka_config,
                   "librdkafka setting key=value for every Kafka client (repeatable), e.g. security.protocol=SASL_SSL");
+  cmd->add_option("--retry-attempts", f.retry_attempts,
+                  "Attempts per record of the job's calls that retry (e.g. nexmark-enrich's lookups), the first "
+                  "included; a record still failing after them is a dead letter (default: the job's)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--retry-backoff", f.retry_backoff,
+                  "MIN_MS:MAX_MS, the wait before the first retry and the longest wait; each retry waits twice "
+                  "the one before, up to MAX_MS, +-20% jitter (default: the job's)");
 }
 
 int RunBroker(const std::vector<std::string>& topics, int brokers) {
