@@ -62,8 +62,10 @@ class RangeSource final : public SourceConnector<int64_t> {
   int64_t n_;
 };
 
-WatermarkStrategy<int64_t> ByValue() {
-  return WatermarkStrategy<int64_t>::BoundedOutOfOrderness(0).WithTimestamp([](const int64_t& v) { return v; });
+// Every record at event time 0: the watermark never advances, so between two barriers
+// the instances steal freely (a watermark after every poll would leave little to steal).
+WatermarkStrategy<int64_t> ConstantTime() {
+  return WatermarkStrategy<int64_t>::BoundedOutOfOrderness(0).WithTimestamp([](const int64_t&) { return int64_t{0}; });
 }
 
 void Spin(std::chrono::nanoseconds d) {
@@ -82,6 +84,14 @@ auto SlowFirstInstance(std::chrono::nanoseconds per_record) {
   };
 }
 
+bool HasCompleteCheckpoint(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (std::filesystem::exists(entry.path() / "MANIFEST")) return true;
+  }
+  return false;
+}
+
 std::vector<int64_t> Doubled(int64_t n) {
   std::vector<int64_t> out;
   for (int64_t i = 0; i < n; ++i) out.push_back(2 * i);
@@ -94,7 +104,7 @@ TEST_P(StealTest, OutputIsEveryRecordOnceWithASlowInstance) {
   constexpr int64_t kN = 50'000;
   auto out = std::make_shared<CollectSink<int64_t>>();
   auto job = Job::Create("steal");
-  job->Source<int64_t>("range", std::make_shared<RangeSource>(kN), ByValue())
+  job->Source<int64_t>("range", std::make_shared<RangeSource>(kN), ConstantTime())
       .Rebalance(GetParam(), 3)
       .Map(SlowFirstInstance(std::chrono::microseconds(1)))
       .Parallelism(3)
@@ -108,8 +118,8 @@ TEST_P(StealTest, OutputIsEveryRecordOnceWithASlowInstance) {
   EXPECT_EQ(got, Doubled(kN));
 }
 
-// Checkpoints every 5 ms while the map runs; a task failure after some of them restores
-// the latest one (in-process restart). The exactly-once directory sink then holds every
+// Checkpoints every 5 ms while the map runs; a task failure past the middle, once a
+// checkpoint completed, restores the latest one (in-process restart). The exactly-once directory sink then holds every
 // record once.
 TEST_P(StealTest, ARestoreFromACheckpointWritesEveryRecordExactlyOnce) {
   constexpr int64_t kN = 60'000;
@@ -119,12 +129,15 @@ TEST_P(StealTest, ARestoreFromACheckpointWritesEveryRecordExactlyOnce) {
   auto out = std::make_shared<connectors::FileSink<Num>>(dir + "/out/", connectors::FileSinkKind::kDirectory);
   auto failed = std::make_shared<std::atomic<bool>>(false);
   auto job = Job::Create("steal-restore");
-  job->Source<int64_t>("range", std::make_shared<RangeSource>(kN), ByValue())
+  job->Source<int64_t>("range", std::make_shared<RangeSource>(kN), ConstantTime())
       .Rebalance(GetParam(), 3)
       .Map(SlowFirstInstance(std::chrono::microseconds(2)))
       .Parallelism(3)
-      .Map([failed](const int64_t& v) -> Num {
-        if (v == 2 * 45'000 && !failed->exchange(true)) throw TaskError(absl::UnavailableError("injected"));
+      .Map([failed, chk = dir + "/chk"](const int64_t& v) -> Num {
+        // Once, past the middle, after a checkpoint completed.
+        if (v >= kN && v % 256 == 0 && !failed->load() && HasCompleteCheckpoint(chk) && !failed->exchange(true)) {
+          throw TaskError(absl::UnavailableError("injected"));
+        }
         return Num{v};
       })
       .Parallelism(3)

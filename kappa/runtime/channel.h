@@ -18,9 +18,11 @@
 // producer sends every control message to every channel in the same order, so the batch
 // lies between the same two control messages for the thief as for its owner: no record
 // crosses a barrier (aligned checkpoints stay exactly once) or a watermark. Batches from
-// before a control message the thief has passed stay for their owner. A producer blocked
-// on a full channel wakes the idle siblings so they can steal from it. Stealing locks one
-// sibling at a time, after releasing the thief's own lock.
+// before a control message the thief has passed stay for their owner, so before a consumer
+// takes a control message from its own channel it first takes the batches its siblings
+// still hold from before it: the siblings reach the barrier (or watermark) sooner. A
+// producer blocked on a full channel wakes the idle siblings so they can steal from it.
+// Stealing locks one sibling at a time, after releasing the thief's own lock.
 #ifndef KAPPA_RUNTIME_CHANNEL_H_
 #define KAPPA_RUNTIME_CHANNEL_H_
 
@@ -67,6 +69,20 @@ class Channel {
     std::optional<Message> m;
     bool notify = false;
     uint64_t controls = 0;
+    if (steal_group_ != nullptr) {
+      // Before passing a control message (a barrier, a watermark), help siblings finish
+      // the batches that lie before it: a slow sibling then does not hold back the barrier
+      // or the watermark with a queue of batches only it could take.
+      bool control_next;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        control_next = !queue_.empty() && queue_.front().kind != MessageKind::kBatch;
+        controls = controls_popped_;
+      }
+      if (control_next) {
+        if (std::optional<Message> stolen = Steal(controls)) return stolen;
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (queue_.empty()) {

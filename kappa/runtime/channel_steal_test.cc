@@ -67,11 +67,24 @@ TEST_F(ChannelStealTest, TakesOnlyBatchesBetweenTheSameControlMessages) {
   EXPECT_EQ(thief_.stolen(), 2);
 }
 
-TEST_F(ChannelStealTest, BatchesFromBeforeAControlTheThiefPassedStayWithTheirOwner) {
+TEST_F(ChannelStealTest, BeforePassingABarrierAThiefTakesTheBatchesStillBeforeIt) {
   Push(owner_, BatchNumber(1));
   Push(owner_, Message::Control(MessageKind::kBarrier, 7));
   Push(thief_, Message::Control(MessageKind::kBarrier, 7));
-  EXPECT_EQ(Pop(thief_), -1);  // the barrier
+  // The thief's own channel holds barrier 7; batch 1 of its sibling lies before it.
+  EXPECT_EQ(Pop(thief_), 1);
+  EXPECT_EQ(Pop(thief_), -1);  // then the barrier
+  EXPECT_EQ(Pop(owner_), -1);  // the owner reaches the barrier at once
+  EXPECT_EQ(Pop(owner_), std::nullopt);
+}
+
+TEST_F(ChannelStealTest, BatchesFromBeforeAControlTheThiefPassedStayWithTheirOwner) {
+  // The owner's channel was full: batch 1 and the barrier reach it after the thief has
+  // already taken the barrier from its own.
+  Push(thief_, Message::Control(MessageKind::kBarrier, 7));
+  EXPECT_EQ(Pop(thief_), -1);
+  Push(owner_, BatchNumber(1));
+  Push(owner_, Message::Control(MessageKind::kBarrier, 7));
   // Batch 1 is from before barrier 7, which the thief has passed: not stealable.
   EXPECT_EQ(Pop(thief_), std::nullopt);
   EXPECT_EQ(Pop(owner_), 1);
