@@ -47,6 +47,14 @@
 
 namespace kappa {
 
+// How Stream::Rebalance spreads records over the next operator's instances.
+//  - kRoundRobin: batch by batch in turn; a slow instance holds back its producer once its
+//    channel is full.
+//  - kStealing: in turn too, but an instance with nothing to do takes whole batches queued
+//    for its siblings (channel.h), so one slow instance (a slow call, a slow record) does
+//    not hold back the others. Barriers and watermarks still separate the same records.
+enum class Distribution { kRoundRobin, kStealing };
+
 template <typename T>
 class Stream;
 template <typename K, typename T>
@@ -376,6 +384,14 @@ class Stream {
   // Sharder: spreads records round-robin over `parallelism` instances (0: job default).
   Stream<T> Rebalance(int parallelism = 0, std::string name = "rebalance") {
     return Exchange(runtime::Partitioning::kRebalance, parallelism, std::move(name), nullptr);
+  }
+  // Sharder with a choice of distribution: Distribution::kStealing lets idle instances
+  // take batches queued for busy ones (for stateless stages; the order of records across
+  // instances is not kept, as with round robin).
+  Stream<T> Rebalance(Distribution distribution, int parallelism = 0, std::string name = "rebalance") {
+    return Exchange(distribution == Distribution::kStealing ? runtime::Partitioning::kSteal
+                                                            : runtime::Partitioning::kRebalance,
+                    parallelism, std::move(name), nullptr);
   }
   // Sharder: routes records by the hash of fn(const T&) (or of a member, &Click::user)
   // over `parallelism` instances, without keyed state.

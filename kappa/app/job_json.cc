@@ -401,6 +401,9 @@ std::string JobJson(const JobSnapshot& s, const JobSnapshot* previous) {
   w.Field("errors_decode", s.errors_decode);
   w.Field("errors_user", s.errors_user);
   w.Field("errors_late", s.errors_late);
+  w.Field("restarts", s.restarts);
+  w.Field("last_restart_cause", s.last_restart_cause);
+  w.Field("last_restart_ms", s.last_restart_ms);
 
   w.Key("catch_up");
   w.BeginObject();

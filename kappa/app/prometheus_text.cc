@@ -125,6 +125,9 @@ void WriteJob(const runtime::JobSnapshot& s, Writer& w) {
   w.Sample({{"kind", "decode"}}, s.errors_decode);
   w.Sample({{"kind", "user"}}, s.errors_user);
   w.Sample({{"kind", "late"}}, s.errors_late);
+  w.Family("kappa_job_restarts_total", "counter",
+           "Times the job restarted after a failure (--restart), since the process started.");
+  w.Sample({}, s.restarts);
 }
 
 void WriteTasks(const runtime::JobSnapshot& s, const std::vector<std::string>& task_labels, Writer& w) {

@@ -102,6 +102,9 @@ runtime::JobSnapshot FullSnapshot() {
   s.errors_user = 4;
   s.errors_late = 7;
   s.catch_up = {true, true, 1'700'000'008'000};
+  s.restarts = 2;
+  s.last_restart_cause = "file:/tmp/out/: No space left on device";
+  s.last_restart_ms = 1'700'000'006'000;
   return s;
 }
 
@@ -121,10 +124,16 @@ TEST(PrometheusTextTest, EveryFigureOfAFullSnapshotPassesPromtool) {
         "kappa_source_partition_replay_end_offset", "kappa_replay_caught_up", "kappa_replay_caught_up_time_seconds",
         "kappa_checkpoints_completed_total", "kappa_checkpoints_failed_total", "kappa_checkpoint_last_duration_seconds",
         "kappa_checkpoint_last_alignment_seconds", "kappa_checkpoint_last_size_bytes", "kappa_checkpoint_restore_seconds",
-        "kappa_sink_commits_total", "kappa_sink_last_commit_duration_seconds"}) {
+        "kappa_sink_commits_total", "kappa_sink_last_commit_duration_seconds", "kappa_job_restarts_total"}) {
     EXPECT_THAT(page, HasSubstr(std::string("# TYPE ") + family + " ")) << family;
     EXPECT_FALSE(Samples(page, family).empty()) << family;
   }
+}
+
+TEST(PrometheusTextTest, RestartsAreOneCounterOfTheJob) {
+  std::vector<std::string> lines = Samples(PrometheusText(FullSnapshot()), "kappa_job_restarts_total");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(ValueOf(lines[0]), 2);
 }
 
 TEST(PrometheusTextTest, FiguresCarryTheirLabelsAndBaseUnits) {

@@ -95,6 +95,7 @@ struct RunFlags {
   std::vector<std::string> params;        // --param key=value
   int retry_attempts = 0;                 // --retry-attempts N (0: the job's)
   std::string retry_backoff;              // --retry-backoff MIN_MS:MAX_MS
+  std::string restart;                    // --restart STRATEGY; empty: the default
   // kappa replay
   bool replay = false;
   std::string from, to;
@@ -442,6 +443,18 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   }
   options.allow_new_sources = f.allow_new_sources;
   options.tracer = tracer.get();
+  // Without checkpoints a restart starts over from the beginning and most sinks would get
+  // the output twice: restarting is then the user's explicit choice.
+  if (f.restart.empty()) {
+    options.restart = f.checkpoint_dir.empty() ? RestartStrategy::None() : RestartStrategy::DefaultWithCheckpoints();
+  } else {
+    auto strategy = RestartStrategy::Parse(f.restart);
+    if (!strategy.ok()) {
+      Fail(std::string(strategy.status().message()));
+      return 2;
+    }
+    options.restart = *strategy;
+  }
   if (f.fresh) {
     options.restore = ExecutionOptions::Restore::kFresh;
   } else if (!f.from_checkpoint.empty() && f.from_checkpoint != "latest") {
@@ -450,8 +463,9 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
   }
   if (f.plan) std::cerr << job->DescribePlan(options);
   if (LogEnabled(LogLevel::kDebug)) {
-    LogDebug(absl::StrFormat("running %s: parallelism %d, %s, %s state, %s", def->name, f.parallelism,
+    LogDebug(absl::StrFormat("running %s: parallelism %d, %s, %s state, restart %s, %s", def->name, f.parallelism,
                              f.workers > 0 ? absl::StrCat(f.workers, " workers") : "a worker per core", f.state,
+                             options.restart.ToString(),
                              f.checkpoint_dir.empty()
                                  ? std::string("no checkpoints")
                                  : absl::StrFormat("checkpoints in %s every %d ms", f.checkpoint_dir,
@@ -519,6 +533,7 @@ int RunJob(const JobRegistry& registry, const RunFlags& f) {
     std::cerr << absl::StrFormat("kappa: %s %s: %d records read in %.2f s (%.0f/s), %d tasks", def->name,
                                  g_stop ? "stopped" : "done", in, result->seconds,
                                  result->seconds > 0 ? in / result->seconds : 0.0, result->tasks);
+    if (result->restarts > 0) std::cerr << absl::StrFormat("; restarted %d times", result->restarts);
     if ((*errors)->decode_errors() + (*errors)->user_errors() + (*errors)->late_records() > 0) {
       std::cerr << absl::StrFormat("; %d bad input, %d user-function errors, %d late (see --errors %s)",
                                    (*errors)->decode_errors(), (*errors)->user_errors(), (*errors)->late_records(),
@@ -598,6 +613,12 @@ void AddRunOptions(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--param", f.params,
                   "The job's own parameter key=value (repeatable), read by the job as ctx.params(); a value the job "
                   "cannot parse, a required one missing or one it does not read is an error before the run starts");
+  cmd->add_option("--restart", f.restart,
+                  "What a task failure (a sink, broker or state error) does: fixed:ATTEMPTS:DELAY, "
+                  "exponential:INITIAL:MAX[:RESET_AFTER], failure-rate:N:PER:DELAY or none (durations like 500ms, "
+                  "10s, 1m); the job restarts in-process from the latest complete checkpoint. Default: "
+                  "failure-rate:3:10m:5s with --checkpoint-dir, none without (a restart without checkpoints starts "
+                  "over and repeats output)");
   cmd->add_option("--kafka-config", f.kafka_config,
                   "librdkafka setting key=value for every Kafka client (repeatable), e.g. security.protocol=SASL_SSL");
   cmd->add_option("--retry-attempts", f.retry_attempts,

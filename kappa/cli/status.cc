@@ -269,6 +269,12 @@ std::string StatusText(const JsonNode& job, const std::string& url, int width) {
     }
     out += "\n";
   }
+  if (job.Number("restarts") > 0) {
+    std::string line = absl::StrCat("restarts: ", Count(job.Number("restarts")), ", last at ",
+                                    Time(job.Number("last_restart_ms"), now), ": ", job.String("last_restart_cause"));
+    std::replace(line.begin(), line.end(), '\n', ' ');
+    absl::StrAppend(&out, Fit(line, static_cast<size_t>(width)), "\n");
+  }
   const JsonNode* lat = job.Get("event_time_latency");
   const JsonNode* ing = job.Get("ingestion_latency");
   if (lat != nullptr && ing != nullptr && (lat->Number("count") > 0 || ing->Number("count") > 0)) {

@@ -72,6 +72,19 @@ TEST(StatusTextTest, ShowsChainsPartitionsAndTheLastCheckpoint) {
   EXPECT_THAT(text, HasSubstr(", 250 ms, 2.50 MB, alignment 2.0 ms"));
   EXPECT_THAT(text, Not(HasSubstr("catch-up")));
   EXPECT_THAT(text, Not(HasSubstr("last errors")));
+  EXPECT_THAT(text, Not(HasSubstr("restarts")));
+  for (const std::string& line : std::vector<std::string>(absl::StrSplit(text, '\n'))) EXPECT_LE(line.size(), 100u) << line;
+}
+
+TEST(StatusTextTest, RestartsShowTheirCountAndTheLastCause) {
+  runtime::JobSnapshot s = Job(1);
+  s.restarts = 2;
+  s.last_restart_ms = s.now_ms - 30'000;
+  s.last_restart_cause = "cannot write to '/mnt/out/.part-000.inprogress': No space left on device\n" + std::string(200, 'x');
+  std::string text = StatusText(Serve(s, nullptr), "u");
+  EXPECT_THAT(text, HasSubstr("restarts: 2, last at "));
+  // One line, cut to the width.
+  EXPECT_THAT(text, HasSubstr(": cannot write to '/mnt/out/.part-000.inprogress': No space left...\n"));
   for (const std::string& line : std::vector<std::string>(absl::StrSplit(text, '\n'))) EXPECT_LE(line.size(), 100u) << line;
 }
 

@@ -20,7 +20,9 @@
 
 namespace kappa::runtime {
 
-enum class Partitioning { kForward, kHash, kRebalance, kBroadcast };
+// kSteal: round robin like kRebalance, and the consumers of one producer instance take
+// batches from each other's channels when their own is empty (channel.h: work stealing).
+enum class Partitioning { kForward, kHash, kRebalance, kBroadcast, kSteal };
 
 inline constexpr size_t kDefaultBatchSize = 1024;
 
@@ -94,6 +96,7 @@ class ExchangeWriter final : public OutputNode, public Output<T> {
         break;
       }
       case Partitioning::kRebalance:
+      case Partitioning::kSteal:
         Append<kMarked>(next_++ % n, std::move(r), trace);
         break;
       case Partitioning::kBroadcast:

@@ -30,6 +30,7 @@
 #include "kappa/runtime/graph.h"
 #include "kappa/runtime/monitor.h"
 #include "kappa/runtime/progress.h"
+#include "kappa/runtime/restart.h"
 #include "kappa/base/time.h"
 
 namespace kappa {
@@ -88,6 +89,14 @@ struct ExecutionOptions {
   // Tracing (`--trace`, runtime/trace.h): marks the source records the tracer's filter
   // selects and writes what every operator does with them. Owned by the caller; null: off.
   runtime::Tracer* tracer = nullptr;
+
+  // What a task failure does (runtime/restart.h): none (the default) ends the run with it;
+  // any other strategy restarts the job in-process from the latest complete checkpoint
+  // (without checkpoint_dir: from the beginning of its sources, so a sink that is not
+  // rewritten from scratch gets the failed attempt's output again). A failure before the
+  // first attempt's tasks start (bad configuration) and a fatal one (checkpoint.h IsFatal)
+  // never restart.
+  RestartStrategy restart;
 };
 
 struct NodeMetrics {
@@ -110,6 +119,10 @@ struct ExecutionResult {
   absl::Status checkpoint_status;  // the first checkpoint that could not be completed, if any
   // Where every source partition of this run ended up: offsets from..to and records read.
   std::vector<runtime::SourceProgress::View> sources;
+  // How often the job restarted after a failure (ExecutionOptions::restart), and why: one
+  // cause per restart, oldest first.
+  int restarts = 0;
+  std::vector<std::string> restart_causes;
 };
 
 absl::StatusOr<ExecutionResult> Execute(const runtime::JobGraph& graph, const ExecutionOptions& options);

@@ -71,12 +71,19 @@ void JobMonitor::Detach(const std::string& final_state) {
 
 JobSnapshot JobMonitor::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!attached_) {
-    JobSnapshot s = last_;
-    s.now_ms = EpochMs();
-    return s;
-  }
-  return SnapshotLocked();
+  JobSnapshot s = attached_ ? SnapshotLocked() : last_;
+  if (!attached_) s.now_ms = EpochMs();
+  s.restarts = restarts_;
+  s.last_restart_cause = last_restart_cause_;
+  s.last_restart_ms = last_restart_ms_;
+  return s;
+}
+
+void JobMonitor::RecordRestart(const std::string& cause) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++restarts_;
+  last_restart_cause_ = cause;
+  last_restart_ms_ = EpochMs();
 }
 
 JobSnapshot JobMonitor::SnapshotLocked() const {

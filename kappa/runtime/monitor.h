@@ -32,6 +32,7 @@
 //   not per record: the time of the source poll that read the batch's first record
 //   (stamped when an exchange opens a batch), so it errs towards more latency, never less.
 // - the job's ErrorSink: counts by kind and the last 20 events.
+// - Execute: restarts after failures, and the last cause.
 #ifndef KAPPA_RUNTIME_MONITOR_H_
 #define KAPPA_RUNTIME_MONITOR_H_
 
@@ -183,6 +184,11 @@ struct JobSnapshot {
   std::vector<ErrorView> last_errors;  // the newest last, at most 20
   int64_t errors_decode = 0, errors_user = 0, errors_late = 0;
   CatchUpView catch_up;
+  // Restarts after a failure (ExecutionOptions::restart) since the process started, and
+  // the cause of the newest one (epoch ms; 0: none).
+  int64_t restarts = 0;
+  std::string last_restart_cause;
+  int64_t last_restart_ms = 0;
 };
 
 class JobMonitor {
@@ -213,6 +219,10 @@ class JobMonitor {
 
   JobSnapshot Snapshot() const;
 
+  // The run failed and restarts (called by Execute between its attempts); kept across
+  // Attach and Detach.
+  void RecordRestart(const std::string& cause);
+
  private:
   JobSnapshot SnapshotLocked() const;
 
@@ -224,6 +234,9 @@ class JobMonitor {
   Attachment run_;
   int64_t started_ms_ = 0;
   JobSnapshot last_;  // after Detach: the final figures
+  int64_t restarts_ = 0;
+  std::string last_restart_cause_;
+  int64_t last_restart_ms_ = 0;
 };
 
 }  // namespace kappa::runtime

@@ -98,6 +98,14 @@ class SourceProgress {
     return out;
   }
 
+  // Forgets every partition, for a run that starts over (a restart after a failure): its
+  // sources register again. Only while no source task of the run exists.
+  void Reset() {
+    std::lock_guard<std::mutex> lock(mu_);
+    parts_.clear();
+    complete_.store(false);
+  }
+
   // Every source of the run has registered its partitions (the run calls this once all
   // its tasks are open, before any reads).
   void MarkComplete() { complete_.store(true); }

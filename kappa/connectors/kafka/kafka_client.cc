@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -541,7 +542,7 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Open(const KafkaEndpoint& en
   if (p->transactional_) {
     // Fences any older producer with this id (a zombie of a crashed run) and aborts the
     // transaction it left open.
-    KAPPA_RETURN_IF_ERROR(FromError(rd_kafka_init_transactions(p->rk_.get(), 30000),
+    KAPPA_RETURN_IF_ERROR(FromError(rd_kafka_init_transactions(p->rk_.get(), TransactionCallTimeoutMs(endpoint, 30000)),
                                     absl::StrCat("init_transactions(", transactional_id, ")")));
   }
   return p;
@@ -634,6 +635,15 @@ absl::Status Producer::SendOffsets(const std::string& group, int partition, int6
   p->metadata = nullptr;
   p->metadata_size = 0;
   return FromError(error, absl::StrCat("send_offsets_to_transaction(group ", group, ")"));
+}
+
+int TransactionCallTimeoutMs(const KafkaEndpoint& endpoint, int fallback_ms) {
+  int timeout = fallback_ms;
+  for (const auto& [key, value] : endpoint.config) {
+    int ms;
+    if (key == "transaction.timeout.ms" && absl::SimpleAtoi(value, &ms) && ms > 0) timeout = std::min(fallback_ms, ms);
+  }
+  return timeout;
 }
 
 absl::StatusOr<CommittedOffset> ReadCommittedOffset(const KafkaEndpoint& endpoint, const std::string& group,

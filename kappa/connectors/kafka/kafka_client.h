@@ -175,6 +175,14 @@ struct CommittedOffset {
 absl::StatusOr<CommittedOffset> ReadCommittedOffset(const KafkaEndpoint& endpoint, const std::string& group,
                                                     int partition, int timeout_ms = 60000);
 
+// How long one transactional call for `endpoint` (init_transactions, sending offsets,
+// commit, abort, reading a transactional group's offsets) waits for the cluster:
+// `fallback_ms`, or the producer's transaction.timeout.ms when that is set lower
+// (`--kafka-config transaction.timeout.ms=MS` or `?kafka.transaction.timeout.ms=MS`): the
+// broker aborts a transaction older than that anyway, and a sink that gives up sooner
+// fails the run sooner, which a restart strategy then handles.
+int TransactionCallTimeoutMs(const KafkaEndpoint& endpoint, int fallback_ms);
+
 // Reads every message of the endpoint's topic that exists now (from the low to the high
 // watermark of each partition), as values in partition and offset order. For `kappa diff`.
 // read_committed unless the endpoint's config says otherwise: messages of aborted or open

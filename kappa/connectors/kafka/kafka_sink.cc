@@ -206,7 +206,8 @@ absl::StatusOr<TransactionCommitter::Instance*> TransactionCommitter::Open(int s
     KAPPA_ASSIGN_OR_RETURN(inst.producer, Producer::Open(endpoint_, ProofGroup(subtask)));
   }
   if (!inst.proof_read) {
-    KAPPA_ASSIGN_OR_RETURN(CommittedOffset committed, ReadCommittedOffset(endpoint_, ProofGroup(subtask), 0));
+    KAPPA_ASSIGN_OR_RETURN(CommittedOffset committed, ReadCommittedOffset(endpoint_, ProofGroup(subtask), 0,
+                                                                          TransactionCallTimeoutMs(endpoint_, 60000)));
     inst.proof = committed.offset >= 0 ? ParseProof(committed.metadata) : Proof{};
     inst.proof_read = true;
   }
@@ -336,8 +337,10 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
                          ts);
     pos += 16 + size_t{kl} + vl;
   }
-  if (s.ok()) s = producer.SendOffsets(ProofGroup(subtask), 0, 0, FormatProof(proof), 60000);
-  if (s.ok()) s = producer.Commit(120000);
+  if (s.ok()) {
+    s = producer.SendOffsets(ProofGroup(subtask), 0, 0, FormatProof(proof), TransactionCallTimeoutMs(endpoint_, 60000));
+  }
+  if (s.ok()) s = producer.Commit(TransactionCallTimeoutMs(endpoint_, 120000));
   if (!s.ok()) {
     std::string reason;
     bool fenced = false;
@@ -354,7 +357,7 @@ absl::Status TransactionCommitter::CommitFile(const std::string& path, const std
                                 "); this run stops and commits nothing more")));
       return fenced_;
     }
-    (void)producer.Abort(30000);
+    (void)producer.Abort(TransactionCallTimeoutMs(endpoint_, 30000));
     // Whatever state the transaction is in, a new producer settles it (init_transactions)
     // and the proof says whether it committed.
     inst->producer.reset();

@@ -14,7 +14,8 @@
 
 namespace kappa::runtime::internal {
 
-absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointStorage(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointStorage(
+    const std::string& dir, std::shared_ptr<const checkpoint::DirectoryClaim> kept) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -29,6 +30,11 @@ absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointSto
   std::fclose(f);
   std::filesystem::remove(probe, ec);
   auto storage = std::make_unique<checkpoint::CheckpointStorage>(dir);
+  if (kept != nullptr) {
+    KAPPA_RETURN_IF_ERROR(kept->Check());
+    storage->set_claim(std::move(kept));
+    return storage;
+  }
   KAPPA_ASSIGN_OR_RETURN(auto claim, checkpoint::DirectoryClaim::Take(dir));
   storage->set_claim(std::move(claim));
   return storage;

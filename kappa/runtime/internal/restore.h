@@ -40,8 +40,11 @@ struct RestorePoint {
 // Creates the checkpoint directory and fails at once when it is not writable (a
 // read-only remount, no permission): a run that cannot checkpoint cannot publish
 // exactly-once output either. Then claims it for this run (checkpoint::DirectoryClaim):
-// an older run still writing there stops at its next write.
-absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointStorage(const std::string& dir);
+// an older run still writing there stops at its next write. A restart of the same run
+// passes the claim it took (`kept`): it is checked (fatal when another run took the
+// directory over meanwhile) and kept instead of taking the directory again.
+absl::StatusOr<std::unique_ptr<checkpoint::CheckpointStorage>> OpenCheckpointStorage(
+    const std::string& dir, std::shared_ptr<const checkpoint::DirectoryClaim> kept = nullptr);
 
 // Chooses the checkpoint to restore as options.restore says and checks that it fits.
 absl::StatusOr<RestorePoint> ChooseCheckpoint(const JobGraph& graph, const ExecutionOptions& options,

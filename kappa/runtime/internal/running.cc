@@ -40,7 +40,7 @@ absl::Status FinalCheckpoint(const JobGraph& g, DeadLetterSink* dead_letters,
 }  // namespace
 
 absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOptions& opt, WiredJob& job,
-                      ExecutionResult* result) {
+                      ExecutionResult* result, bool* started) {
   Scheduler scheduler(opt.workers);
   for (StreamTask* t : job.all_tasks()) {
     KAPPA_RETURN_IF_ERROR(t->Open());
@@ -108,6 +108,7 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
   } detach{opt.monitor};
   auto start = std::chrono::steady_clock::now();
   scheduler.Start();
+  if (started != nullptr) *started = true;
   if (job.coordinator) {
     // A fatal checkpoint error (the directory was taken over, a sink was fenced) fails the
     // run as a task failure does: this run must not write anything more.
@@ -117,6 +118,7 @@ absl::Status RunWired(const JobGraph& g, const Plan& plan, const ExecutionOption
   absl::Status status = scheduler.Wait();
   if (job.coordinator) job.coordinator->Stop();
   result->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (job.coordinator) result->checkpoints_completed = job.coordinator->completed();
   KAPPA_RETURN_IF_ERROR(status);
   if (job.coordinator) KAPPA_RETURN_IF_ERROR(job.coordinator->fatal());
   if (job.coordinator) {

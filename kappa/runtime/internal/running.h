@@ -18,8 +18,11 @@
 namespace kappa::runtime::internal {
 
 // Fills result->tasks, seconds, checkpoints and per-chain metrics. `options` are resolved.
+// *started (when given) becomes true once every task opened and the tasks started running:
+// a failure after that is a failure of the run, not of its configuration. The run's
+// checkpoints_completed is filled in even when it fails.
 absl::Status RunWired(const JobGraph& graph, const Plan& plan, const ExecutionOptions& options, WiredJob& job,
-                      ExecutionResult* result);
+                      ExecutionResult* result, bool* started = nullptr);
 
 }  // namespace kappa::runtime::internal
 

@@ -152,6 +152,9 @@ std::vector<std::vector<std::vector<OutputChannel*>>> CreateChannels(const JobGr
       case Partitioning::kBroadcast:
         wired.partitioning = "broadcast";
         break;
+      case Partitioning::kSteal:
+        wired.partitioning = "steal";
+        break;
     }
     for (int i = 0; i < pp; ++i) {
       for (int j = 0; j < cp; ++j) {
@@ -160,6 +163,12 @@ std::vector<std::vector<std::vector<OutputChannel*>>> CreateChannels(const JobGr
         wired.channels.push_back(job->channels.back().get());
         outs[e][i].push_back(producers[i]->AddOutput(job->channels.back().get()));
         consumers[j]->AddInput(job->channels.back().get(), edge.to_input);
+      }
+      if (edge.partitioning == Partitioning::kSteal) {
+        // Producer instance i's channels to every consumer instance form one steal group.
+        auto& group = job->steal_groups.emplace_back(std::make_unique<std::vector<Channel*>>());
+        for (auto it = job->channels.end() - cp; it != job->channels.end(); ++it) group->push_back(it->get());
+        for (Channel* c : *group) c->JoinStealGroup(group.get());
       }
     }
   }

@@ -52,6 +52,8 @@ struct WiredJob {
   RemoveOnExit state_root;                         // their working directory
   std::vector<std::vector<std::unique_ptr<StreamTask>>> tasks;  // per chain head: its instances
   std::vector<std::unique_ptr<Channel>> channels;
+  // The steal groups of kSteal edges (channel.h), one per producer instance.
+  std::vector<std::unique_ptr<std::vector<Channel*>>> steal_groups;
   std::vector<WiredEdge> edges;
   std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator;  // null without checkpoints
   // The checkpoint the run starts from (-1: none) and how long choosing, checking and
