@@ -12,11 +12,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "kappa/api/job.h"
 #include "kappa/connectors/collect_sink.h"
 #include "kappa/connectors/file_sink.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
+#include "kappa/testing/range_source.h"
 
 namespace kappa {
 namespace {
@@ -35,32 +36,7 @@ namespace {
 
 using connectors::CollectSink;
 
-// One bounded partition of 0..n-1; each value is its own event time.
-class RangeSource final : public SourceConnector<int64_t> {
- public:
-  explicit RangeSource(int64_t n) : n_(n) {}
-  absl::StatusOr<int> NumPartitions() override { return 1; }
-  absl::StatusOr<std::unique_ptr<PartitionReader<int64_t>>> Open(int, int64_t offset) override {
-    return std::unique_ptr<PartitionReader<int64_t>>(new Reader(n_, offset));
-  }
-  std::string description() const override { return "range"; }
-
- private:
-  class Reader final : public PartitionReader<int64_t> {
-   public:
-    Reader(int64_t n, int64_t at) : n_(n), at_(at) {}
-    absl::StatusOr<ReadStatus> Read(size_t max, SourceContext<int64_t>& ctx) override {
-      if (at_ >= n_) return ReadStatus::kEnd;
-      for (size_t i = 0; i < max && at_ < n_; ++i) ctx.Emit(int64_t{at_++});
-      return ReadStatus::kRecords;
-    }
-    int64_t offset() const override { return at_; }
-
-   private:
-    int64_t n_, at_;
-  };
-  int64_t n_;
-};
+using testing::RangeSource;
 
 // Every record at event time 0: the watermark never advances, so between two barriers
 // the instances steal freely (a watermark after every poll would leave little to steal).

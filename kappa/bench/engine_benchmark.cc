@@ -28,39 +28,14 @@
 #include "kappa/api/job.h"
 #include "kappa/operators/keyed.h"
 #include "kappa/state/key_groups.h"
+#include "kappa/testing/range_source.h"
 
 namespace kappa::bench {
 namespace {
 
 constexpr int kMaxParallelism = 128;  // ExecutionOptions' default, used by the baselines.
 
-// The benchmark's input generator (like Flink's DataGeneratorSource): one partition that
-// emits 0..n-1, in order, as much as each poll asks for.
-class RangeSource final : public SourceConnector<int64_t> {
- public:
-  explicit RangeSource(int64_t n) : n_(n) {}
-  absl::StatusOr<int> NumPartitions() override { return 1; }
-  absl::StatusOr<std::unique_ptr<PartitionReader<int64_t>>> Open(int, int64_t offset) override {
-    return std::unique_ptr<PartitionReader<int64_t>>(new Reader(offset, n_));
-  }
-  std::string description() const override { return absl::StrCat("range:", n_); }
-
- private:
-  class Reader final : public PartitionReader<int64_t> {
-   public:
-    Reader(int64_t next, int64_t end) : next_(next), end_(end) {}
-    absl::StatusOr<ReadStatus> Read(size_t max_records, SourceContext<int64_t>& ctx) override {
-      for (size_t i = 0; i < max_records && next_ < end_; ++i) ctx.Emit(int64_t{next_++});
-      return next_ < end_ ? ReadStatus::kRecords : ReadStatus::kEnd;
-    }
-    int64_t offset() const override { return next_; }
-
-   private:
-    int64_t next_;
-    const int64_t end_;
-  };
-  const int64_t n_;
-};
+using testing::RangeSource;
 
 // What a sink adds to its checksum for one record.
 int64_t Checksum(int64_t v) { return v; }

@@ -18,35 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "kappa/api/job.h"
+#include "kappa/testing/range_source.h"
 
 namespace kappa::bench {
 namespace {
 
-class RangeSource final : public SourceConnector<int64_t> {
- public:
-  explicit RangeSource(int64_t n) : n_(n) {}
-  absl::StatusOr<int> NumPartitions() override { return 1; }
-  absl::StatusOr<std::unique_ptr<PartitionReader<int64_t>>> Open(int, int64_t offset) override {
-    return std::unique_ptr<PartitionReader<int64_t>>(new Reader(n_, offset));
-  }
-  std::string description() const override { return "range"; }
-
- private:
-  class Reader final : public PartitionReader<int64_t> {
-   public:
-    Reader(int64_t n, int64_t at) : n_(n), at_(at) {}
-    absl::StatusOr<ReadStatus> Read(size_t max, SourceContext<int64_t>& ctx) override {
-      if (at_ >= n_) return ReadStatus::kEnd;
-      for (size_t i = 0; i < max && at_ < n_; ++i) ctx.Emit(int64_t{at_++});
-      return ReadStatus::kRecords;
-    }
-    int64_t offset() const override { return at_; }
-
-   private:
-    int64_t n_, at_;
-  };
-  int64_t n_;
-};
+using testing::RangeSource;
 
 // Counts what arrives, to check that every record did.
 class CountSink final : public SinkConnector<int64_t> {
