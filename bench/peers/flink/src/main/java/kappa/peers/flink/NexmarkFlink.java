@@ -123,7 +123,7 @@ public final class NexmarkFlink {
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, conf);
     env.enableCheckpointing(checkpointIntervalMs);
 
-    DataStream<Event> source = Events(env, events, parallelism);
+    DataStream<Event> source = readEvents(env, events, parallelism);
     DataStream<String> rows;
     switch (query) {
       case "q0": rows = q0(source); break;
@@ -166,7 +166,7 @@ public final class NexmarkFlink {
     }
   }
 
-  private static DataStream<Event> Events(StreamExecutionEnvironment env, String file, int parallelism) {
+  private static DataStream<Event> readEvents(StreamExecutionEnvironment env, String file, int parallelism) {
     FileSource<String> files = FileSource.forRecordStreamFormat(new TextLineInputFormat(), new Path(file)).build();
     DataStream<String> lines = env.fromSource(files, WatermarkStrategy.noWatermarks(), "events");
     // One file is one split, read by one subtask: spread the parsing when running wider.

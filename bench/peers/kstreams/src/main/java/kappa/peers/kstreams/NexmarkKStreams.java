@@ -177,7 +177,8 @@ public final class NexmarkKStreams {
   }
 
   // q5: bids counted per auction in hopping 10 s / 2 s windows (final counts only), then
-  // per window start the auctions with the most bids.
+  // per window start the auctions with the most bids. Between the stages a count travels
+  // as "ROW\tCOUNT": the row as written, and the score the second stage compares.
   static void buildQ5(KStream<String, String> input, String output) {
     Parse parse = new Parse();
     input.mapValues(parse::apply)
@@ -202,7 +203,8 @@ public final class NexmarkKStreams {
   }
 
   // q7: per tumbling 10 s window, the highest bids: first per auction and window (final
-  // results only), then per window start.
+  // results only), then per window start. A bid travels to the first stage as
+  // "PRICE\tROW".
   static void buildQ7(KStream<String, String> input, String output) {
     Parse parse = new Parse();
     input.mapValues(parse::apply)
