@@ -10,6 +10,7 @@ import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +25,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -33,6 +35,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -273,7 +276,8 @@ public final class NexmarkKStreams {
    * of its own repartition topics is processed and committed. A partition written in
    * transactions ends with a commit marker that is never consumed, so one offset short
    * of the end counts as caught up there; the input topic, written without
-   * transactions, must be consumed to its end.
+   * transactions, must be consumed to its end. A partition that holds records but has no
+   * committed offset yet is not caught up.
    */
   private static void waitUntilCaughtUp(Admin admin, String appId, String input, AtomicReference<Throwable> failure)
       throws Exception {
@@ -282,29 +286,37 @@ public final class NexmarkKStreams {
     Map<TopicPartition, Long> previousEnds = null;
     while (System.nanoTime() < deadline) {
       if (failure.get() != null) return;
+      Set<String> topics = new HashSet<>();
+      topics.add(input);
+      for (String t : admin.listTopics().names().get()) {
+        if (t.startsWith(appId + "-") && t.endsWith("-repartition")) topics.add(t);
+      }
+      Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+      for (TopicDescription d : admin.describeTopics(topics).allTopicNames().get().values()) {
+        for (TopicPartitionInfo info : d.partitions()) {
+          latest.put(new TopicPartition(d.name(), info.partition()), OffsetSpec.latest());
+        }
+      }
+      Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(latest).all().get();
       Map<TopicPartition, OffsetAndMetadata> committed =
           admin.listConsumerGroupOffsets(appId).partitionsToOffsetAndMetadata().get();
-      boolean inputSeen = committed.keySet().stream().anyMatch(tp -> tp.topic().equals(input));
-      if (inputSeen) {
-        Map<TopicPartition, OffsetSpec> latest =
-            committed.keySet().stream().collect(Collectors.toMap(tp -> tp, tp -> OffsetSpec.latest()));
-        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(latest).all().get();
-        boolean caughtUp = true;
-        Map<TopicPartition, Long> endOffsets = new HashMap<>();
-        for (Map.Entry<TopicPartition, OffsetAndMetadata> c : committed.entrySet()) {
-          long end = ends.get(c.getKey()).offset();
-          endOffsets.put(c.getKey(), end);
-          long slack = c.getKey().topic().equals(input) ? 0 : 1;
-          if (c.getValue() == null || c.getValue().offset() < end - slack) caughtUp = false;
-        }
-        // Caught up twice in a row with no new records anywhere: nothing is in flight.
-        if (caughtUp && endOffsets.equals(previousEnds)) {
-          if (++stable >= 2) return;
-        } else {
-          stable = 0;
-        }
-        previousEnds = endOffsets;
+      boolean caughtUp = true;
+      Map<TopicPartition, Long> endOffsets = new HashMap<>();
+      for (TopicPartition tp : latest.keySet()) {
+        long end = ends.get(tp).offset();
+        endOffsets.put(tp, end);
+        if (end == 0) continue;
+        OffsetAndMetadata c = committed.get(tp);
+        long slack = tp.topic().equals(input) ? 0 : 1;
+        if (c == null || c.offset() < end - slack) caughtUp = false;
       }
+      // Caught up twice in a row with no new records anywhere: nothing is in flight.
+      if (caughtUp && endOffsets.equals(previousEnds)) {
+        if (++stable >= 2) return;
+      } else {
+        stable = 0;
+      }
+      previousEnds = endOffsets;
       Thread.sleep(250);
     }
     throw new RuntimeException("Kafka Streams did not catch up within 30 minutes");
@@ -328,7 +340,7 @@ public final class NexmarkKStreams {
       consumer.assign(parts);
       consumer.seekToBeginning(parts);
       Map<TopicPartition, Long> ends = consumer.endOffsets(parts);
-      Set<TopicPartition> open = new java.util.HashSet<>(parts);
+      Set<TopicPartition> open = new HashSet<>(parts);
       open.removeIf(tp -> ends.get(tp) == 0);
       long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
       while (!open.isEmpty()) {
