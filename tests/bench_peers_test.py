@@ -3,7 +3,8 @@
 
   bench_peers_test.py SCRIPT --unit          the row comparison and the command line (fast)
   bench_peers_test.py SCRIPT --run KAPPA     q0 and q5 on 20 000 events on Kappa, Flink and
-                                             Kafka Streams: the rows must agree (about 2 min)
+                                             Kafka Streams: the rows must agree (about 1 min);
+                                             and Flink on a bad line fails with one line
 
 Exits 77 (ctest: skipped) when --run finds no java or mvn.
 """
@@ -125,9 +126,30 @@ def run_peers():
             problems.append("q5 wrote no rows")
         if figures["failures"]:
             problems.extend(figures["failures"])
+        problems.extend(bad_input_problems(work))
         for problem in problems:
             print("FAIL: " + problem)
         return 1 if problems else 0
+
+
+def bad_input_problems(work):
+    """A line that is not a Nexmark event stops the Flink job with one line naming it."""
+    flink = os.path.join(os.path.dirname(os.path.abspath(SCRIPT)), "..", "bench", "peers", "flink", "target")
+    with open(os.path.join(flink, "classpath.txt")) as f:
+        cp = ":".join([os.path.join(flink, "classes"),
+                       os.path.join(flink, "..", "..", "common", "target", "classes"), f.read().strip()])
+    bad = os.path.join(work, "bad.jsonl")
+    with open(bad, "w") as f:
+        f.write('{"type":"bid","auction":1000,"bidder":1001,"price":5,"dateTime":1700000000000,"extra":""}\n')
+        f.write("auction=1000 price=5\n")
+    p = subprocess.run(["java", "-cp", cp, "kappa.peers.flink.NexmarkFlink", "--query", "q0", "--events", bad,
+                        "--output", os.path.join(work, "bad-out"), "--checkpoint-dir", os.path.join(work, "bad-ckpt")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    want = "error: nexmark-q0: not a Nexmark event: auction=1000 price=5"
+    if p.returncode != 1 or lines != [want]:
+        return ["bad input: exit %d, stderr %r; want exit 1 and the one line %r" % (p.returncode, lines[-5:], want)]
+    return []
 
 
 if __name__ == "__main__":

@@ -2,18 +2,27 @@ package kappa.peers;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 
 /**
  * Parses one JSON line into an {@link Event} with Jackson's streaming parser. Not
- * thread-safe: keep one per task. A line that is not a Nexmark event is an error naming
- * the line.
+ * thread-safe: keep one per task. A line that is not a Nexmark event (not JSON, or no
+ * known "type") is an IOException "not a Nexmark event: LINE".
  */
 public final class EventParser {
   private final JsonFactory factory = new JsonFactory();
 
   public Event parse(String line) throws IOException {
+    try {
+      return parseOrThrow(line);
+    } catch (JsonProcessingException e) {
+      throw bad(line);
+    }
+  }
+
+  private Event parseOrThrow(String line) throws IOException {
     Event e = new Event();
     e.type = -1;
     try (JsonParser p = factory.createParser(line)) {

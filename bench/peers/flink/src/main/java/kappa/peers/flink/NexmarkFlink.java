@@ -8,6 +8,7 @@ import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import kappa.peers.Errors;
 import kappa.peers.Event;
 import kappa.peers.EventParser;
 import kappa.peers.Json;
@@ -34,6 +35,7 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.file.src.FileSource;
 import org.apache.flink.connector.file.src.reader.TextLineInputFormat;
@@ -101,14 +103,25 @@ public final class NexmarkFlink {
       // The same job on a smaller input first, in this JVM: classes loaded, code compiled.
       // Then once more, measured: what a job costs besides its events (the MiniCluster's
       // start and stop, the first and last checkpoint) is then known.
-      execute(query, warmupEvents, output + "-warmup", checkpointDir + "-warmup", parallelism, checkpointIntervalMs);
+      try {
+        execute(query, warmupEvents, output + "-warmup", checkpointDir + "-warmup", parallelism,
+            checkpointIntervalMs);
+      } catch (Exception e) {
+        System.err.println("error: nexmark-" + query + ": " + Errors.rootMessage(e));
+        System.exit(1);
+      }
       long cpu0 = os.getProcessCpuTime();
       execute(query, warmupEvents, output + "-warm", checkpointDir + "-warm", parallelism, checkpointIntervalMs);
       System.out.printf("small_cpu_s=%.3f%n", (os.getProcessCpuTime() - cpu0) / 1e9);
     }
     long cpu0 = os.getProcessCpuTime();
     long wall0 = System.nanoTime();
-    execute(query, events, output, checkpointDir, parallelism, checkpointIntervalMs);
+    try {
+      execute(query, events, output, checkpointDir, parallelism, checkpointIntervalMs);
+    } catch (Exception e) {
+      System.err.println("error: nexmark-" + query + ": " + Errors.rootMessage(e));
+      System.exit(1);
+    }
     // CPU of the whole JVM (every thread) during the measured job, for scripts/bench-peers.
     System.out.printf("measured_cpu_s=%.3f measured_wall_s=%.3f%n", (os.getProcessCpuTime() - cpu0) / 1e9,
         (System.nanoTime() - wall0) / 1e9);
@@ -118,6 +131,9 @@ public final class NexmarkFlink {
       long checkpointIntervalMs) throws Exception {
     Configuration conf = new Configuration();
     conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+    // With checkpoints on, Flink's default is to restart a failed job forever; a bad input
+    // line would never end the run. Fail it instead, as Kappa's run does.
+    conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
     conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
     conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, Paths.get(checkpointDir).toAbsolutePath().toUri().toString());
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, conf);

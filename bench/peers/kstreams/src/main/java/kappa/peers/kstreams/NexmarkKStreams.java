@@ -18,6 +18,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
+import kappa.peers.Errors;
 import kappa.peers.Event;
 import kappa.peers.EventParser;
 import kappa.peers.Json;
@@ -88,14 +89,21 @@ public final class NexmarkKStreams {
         usage("bad argument " + args[i]);
       }
     }
-    switch (args[0]) {
-      case "load": load(need(flags, "bootstrap"), need(flags, "topic"), need(flags, "events")); break;
-      case "run":
-        run(need(flags, "bootstrap"), need(flags, "query"), need(flags, "input"), need(flags, "output"),
-            need(flags, "state-dir"));
-        break;
-      case "read": read(need(flags, "bootstrap"), need(flags, "topic"), need(flags, "out"), flags.containsKey("upsert")); break;
-      default: usage("unknown command " + args[0]);
+    try {
+      switch (args[0]) {
+        case "load": load(need(flags, "bootstrap"), need(flags, "topic"), need(flags, "events")); break;
+        case "run":
+          run(need(flags, "bootstrap"), need(flags, "query"), need(flags, "input"), need(flags, "output"),
+              need(flags, "state-dir"));
+          break;
+        case "read":
+          read(need(flags, "bootstrap"), need(flags, "topic"), need(flags, "out"), flags.containsKey("upsert"));
+          break;
+        default: usage("unknown command " + args[0]);
+      }
+    } catch (Exception e) {
+      System.err.println("error: " + args[0] + ": " + Errors.rootMessage(e));
+      System.exit(1);
     }
   }
 
