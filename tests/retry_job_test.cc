@@ -65,6 +65,35 @@ constexpr size_t kReadSize = 16;  // records per read of a partition (one source
 
 bool IsPoison(int64_t value) { return value % 101 == 0; }
 
+// While armed, the source fails its task (as a crashed process would) at its first read
+// after a complete checkpoint numbered `crash_after` or later holds records waiting for a
+// retry, and does not end before that: however slowly a loaded machine runs the job, the
+// crash comes while retries wait, never after the input ended.
+std::atomic<bool> crash_armed{false};
+std::atomic<int64_t> crash_after{3};
+std::string crash_checkpoints;  // the run's checkpoint directory, set before it starts
+
+bool CheckpointHoldsWaitingRetries() {
+  static std::mutex mu;
+  static std::string dir;
+  static int64_t next = 0;  // the next checkpoint id to look at
+  std::lock_guard<std::mutex> lock(mu);
+  if (dir != crash_checkpoints) {
+    dir = crash_checkpoints;
+    next = crash_after.load();
+  }
+  checkpoint::CheckpointStorage storage(dir);
+  while (std::filesystem::exists(storage.PathFor(next) + "/MANIFEST")) {
+    absl::StatusOr<checkpoint::LoadedCheckpoint> loaded = storage.Load(storage.PathFor(next));
+    ++next;
+    if (!loaded.ok()) continue;  // removed meanwhile (only the newest few are retained)
+    for (const auto& state : loaded->manifest.operator_states()) {
+      if (state.entries_size() > 0) return true;
+    }
+  }
+  return false;
+}
+
 // A bounded source that reads slowly (16 records a millisecond per partition), so that
 // checkpoints are taken while retries wait.
 class SlowSource final : public SourceConnector<Rec> {
@@ -81,7 +110,18 @@ class SlowSource final : public SourceConnector<Rec> {
    public:
     Reader(int p, int64_t at, int64_t end) : p_(p), at_(at), end_(end) {}
     absl::StatusOr<ReadStatus> Read(size_t max, SourceContext<Rec>& ctx) override {
-      if (at_ >= end_) return ReadStatus::kEnd;
+      if (crash_armed && CheckpointHoldsWaitingRetries()) {
+        crash_armed = false;
+        return absl::UnavailableError("injected crash");
+      }
+      if (at_ >= end_) {
+        // Armed: wait for the crash (a minute at most; then the test fails on its own).
+        if (crash_armed && waited_ms_++ < 60'000) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          return ReadStatus::kWouldBlock;
+        }
+        return ReadStatus::kEnd;
+      }
       for (size_t i = 0; i < std::min<size_t>(max, kReadSize) && at_ < end_; ++i) {
         const int64_t at = at_++;  // offset() is past the record while it is emitted
         const int64_t value = at * kPartitions + p_;
@@ -96,6 +136,7 @@ class SlowSource final : public SourceConnector<Rec> {
     int p_;
     int64_t at_;
     int64_t end_;
+    int waited_ms_ = 0;
   };
   int64_t per_partition_;
 };
@@ -141,13 +182,7 @@ RetryPolicy Policy() {
   return p;
 }
 
-// While armed, the job fails (as a crashed process would) at the first record after
-// checkpoint `crash_after` completed.
-std::atomic<bool> crash_armed{false};
-std::atomic<int64_t> crash_after{3};
-
 void Build(Job* job, const std::string& dir) {
-  const std::string checkpoints = dir + "/chk";
   Stream<Enriched> enriched = job->Source<Rec>("numbers", std::make_shared<SlowSource>(),
                                                WatermarkStrategy<Rec>::BoundedOutOfOrderness(0).WithTimestamp(
                                                    [](const Rec& r) { return r.ts; }))
@@ -161,17 +196,7 @@ void Build(Job* job, const std::string& dir) {
                                         return Enriched{r.value, r.key, r.value * 3};
                                       },
                                       Policy(), "enrich");
-  int seen = 0;
-  enriched
-      .Map([checkpoints, seen](const Enriched& e) mutable {
-        if (crash_armed && ++seen % 16 == 0 &&
-            std::filesystem::exists(absl::StrFormat("%s/chk-%08d/MANIFEST", checkpoints, crash_after.load()))) {
-          crash_armed = false;
-          throw TaskError(absl::UnavailableError("injected crash"));
-        }
-        return e;
-      })
-      .SinkTo(std::make_shared<connectors::FileSink<Enriched>>(dir + "/enriched",
+  enriched.SinkTo(std::make_shared<connectors::FileSink<Enriched>>(dir + "/enriched",
                                                                 connectors::FileSink<Enriched>::Kind::kDirectory));
   enriched.KeyBy([](const Enriched& e) { return e.key; })
       .Process(std::make_unique<CountPerKey>(), Policy(), "count")
@@ -236,6 +261,7 @@ class RetryJobTest : public ::testing::Test {
   // Crashes a run after its third checkpoint, restarts it at `restart_parallelism` and
   // checks that the restore found retries waiting and the output is complete.
   void CrashAndRestore(int restart_parallelism, StateBackendKind backend) {
+    crash_checkpoints = dir_ + "/chk";
     crash_armed = true;
     {
       auto job = Job::Create("retries");
